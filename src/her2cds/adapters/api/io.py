@@ -1,0 +1,94 @@
+"""Reading JSON request bodies through one path, and content negotiation (JSON vs FHIR JSON)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from her2cds.adapters.api.errors import ServiceError
+from her2cds.errors import MalformedInputError
+
+JSON = "application/json"
+FHIR_JSON = "application/fhir+json"
+
+_ACCEPTED_BODY_TYPES = {JSON, FHIR_JSON, "application/json-patch+json", "text/json"}
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body. Malformed JSON -> :class:`MalformedInputError` (400); a non-JSON content type ->
+    415. Validation of the content is left to the library (one code path with the CLI)."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media not in _ACCEPTED_BODY_TYPES and not media.endswith("+json"):
+        raise ServiceError(415, "unsupported_media_type", f"send JSON (application/json), not {media!r}")
+    body = await request.body()
+    if not body.strip():
+        raise MalformedInputError.single("", "the request body is empty; send a JSON document", has_value=False)
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedInputError.single(
+            "", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", has_value=False
+        ) from None
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        raise MalformedInputError.single(
+            "", "the body is not valid JSON (bad encoding or nested too deeply)", has_value=False
+        ) from None
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        pieces = [piece.strip() for piece in part.split(";")]
+        media = pieces[0].lower()
+        if not media:
+            continue
+        quality = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media, quality))
+    return ranges
+
+
+def negotiate(accept: str | None, offered: tuple[str, ...] = (JSON, FHIR_JSON)) -> str:
+    """The offered media type the client prefers.
+
+    Higher quality wins, then an exact match over a wildcard, then the client's order, then the server's order.
+    No Accept header -> the first offered type. Nothing acceptable -> 406.
+    """
+    if not accept or not accept.strip():
+        return offered[0]
+    ranges = _media_ranges(accept)
+    best: tuple[float, int, int, int] | None = None
+    chosen = offered[0]
+    for rank, media in enumerate(offered):
+        kind = media.split("/", 1)[0]
+        match: tuple[float, int, int] | None = None  # quality, specificity, -position
+        for position, (pattern, quality) in enumerate(ranges):
+            if pattern == media:
+                level = 2
+            elif pattern == f"{kind}/*":
+                level = 1
+            elif pattern == "*/*":
+                level = 0
+            else:
+                continue
+            if match is None or level > match[1]:
+                match = (quality, level, -position)
+        if match is None or match[0] <= 0:
+            continue
+        key = (*match, -rank)
+        if best is None or key > best:
+            best, chosen = key, media
+    if best is None:
+        raise ServiceError(
+            406, "not_acceptable", f"cannot answer with {accept!r}; this endpoint offers {', '.join(offered)}"
+        )
+    return chosen

@@ -1,0 +1,183 @@
+"""``/v1/assess``, ``/v1/assess/batch`` and ``/v1/fhir/assess``.
+
+Bodies are read raw and validated by the library (:func:`her2cds.assess`), so the API, the CLI and batch mode
+share one code path and one set of error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request, Response
+
+from her2cds.adapters.api import examples
+from her2cds.adapters.api.deps import AssessorDep, StateDep
+from her2cds.adapters.api.errors import ERROR_RESPONSES, envelope, error_body, safe_traceback, status_for
+from her2cds.adapters.api.fhir_json import assessment_bundle, batch_response, patient_reference, with_warnings
+from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, read_json
+from her2cds.adapters.api.state import Assessor
+from her2cds.errors import FieldProblem, Her2CdsError, InvalidInputError
+from her2cds.model.assessment import Assessment
+
+log = logging.getLogger("her2cds.api")
+
+router = APIRouter(tags=["assessment"])
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _render(assessment: Assessment, media: str, **fhir: Any) -> Response:
+    if media == FHIR_JSON:
+        return Response(json.dumps(assessment_bundle(assessment, **fhir)), media_type=FHIR_JSON)
+    return Response(assessment.model_dump_json(), media_type=JSON)
+
+
+_ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": Assessment,
+        "description": "The assessment: the same JSON as `her2cds assess` prints for the case",
+        "content": {FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle (collection)"}}},
+    },
+    406: {"description": "The Accept header allows neither application/json nor application/fhir+json"},
+    **ERROR_RESPONSES,
+}
+
+
+@router.post(
+    "/assess",
+    summary="Assess one case",
+    description=(
+        "Body: one case (the CLI's input contract). Answers with the assessment JSON, or with a FHIR R4 Bundle "
+        "when `Accept: application/fhir+json` is sent."
+    ),
+    responses=_ASSESS_RESPONSES,
+    openapi_extra=examples.request_body("Case", examples.CASE_EXAMPLES),
+)
+async def assess(request: Request, assessor: AssessorDep) -> Response:
+    media = negotiate(request.headers.get("accept"))
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidInputError.single(
+            "", f"expected one case as a JSON object, got {_json_type(body)}", has_value=False
+        )
+    return _render(assessor(body), media)
+
+
+def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tuple[int, Any]]:
+    results: list[tuple[int, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise InvalidInputError.single(
+                    "", f"expected a case (JSON object), got {_json_type(item)}", has_value=False
+                )
+            assessment = assessor(item)
+            results.append((200, assessment_bundle(assessment) if fhir else assessment))
+        except Her2CdsError as exc:
+            status = status_for(exc)
+            if status >= 500:
+                log.error("batch item %d failed: %s", index, safe_traceback(exc))
+            results.append((status, error_body(exc)))
+        except Exception as exc:
+            log.error("batch item %d failed: %s", index, safe_traceback(exc))
+            results.append((500, envelope("internal_error", "internal error while assessing this case")))
+    return results
+
+
+@router.post(
+    "/assess/batch",
+    summary="Assess several cases",
+    description=(
+        "Body: a JSON array of cases. Answers with an array of the same length and order: the assessment of each "
+        "valid case, or `{\"index\": i, \"error\": {...}}` for a case that could not be assessed. With "
+        "`Accept: application/fhir+json` the answer is a FHIR `batch-response` Bundle."
+    ),
+    responses={
+        200: {
+            "description": "One result per case, in order",
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "array",
+                        "items": {
+                            "anyOf": [
+                                {"$ref": "#/components/schemas/Assessment"},
+                                {"$ref": "#/components/schemas/BatchItemError"},
+                            ]
+                        },
+                    }
+                },
+                FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle (batch-response)"}},
+            },
+        },
+        **ERROR_RESPONSES,
+    },
+    openapi_extra=examples.request_body("CaseBatch", examples.BATCH_EXAMPLES),
+)
+async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep) -> Response:
+    media = negotiate(request.headers.get("accept"))
+    body = await read_json(request)
+    if not isinstance(body, list):
+        raise InvalidInputError.single("", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False)
+    limit = state.settings.max_batch_items
+    if len(body) > limit:
+        raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
+    fhir = media == FHIR_JSON
+    results = await to_thread.run_sync(_assess_items, assessor, body, fhir)
+    if fhir:
+        return Response(json.dumps(batch_response(results)), media_type=FHIR_JSON)
+    parts: list[str] = []
+    for index, (status, result) in enumerate(results):
+        if status == 200:
+            assert isinstance(result, Assessment)
+            parts.append(result.model_dump_json())
+        else:
+            parts.append(json.dumps({"index": index, **result}))
+    return Response("[" + ",".join(parts) + "]", media_type=JSON)
+
+
+@router.post(
+    "/fhir/assess",
+    summary="Assess a FHIR R4 Bundle",
+    description=(
+        "Body: a FHIR R4 Bundle (Patient, Condition, Specimen, Observation, medication resources). It is converted "
+        "to a case, assessed, and answered as assessment JSON whose `warnings` list everything that could not be "
+        "mapped; or, with `Accept: application/fhir+json`, as a FHIR R4 Bundle."
+    ),
+    responses=_ASSESS_RESPONSES,
+    openapi_extra=examples.request_body("FhirBundle", examples.FHIR_EXAMPLES, media=(JSON, FHIR_JSON)),
+)
+async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
+    media = negotiate(request.headers.get("accept"))
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidInputError.single("", f"expected a FHIR Bundle (JSON object), got {_json_type(body)}",
+                                       has_value=False)
+    if body.get("resourceType") != "Bundle":
+        raise InvalidInputError.single("resourceType", "expected a FHIR Bundle", body.get("resourceType"))
+    from her2cds.adapters.fhir import inbound
+
+    conversion = inbound.bundle_to_case(body)
+    try:
+        assessment = assessor(conversion.case)
+    except InvalidInputError as exc:
+        problems = [
+            FieldProblem(p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value)
+            for p in exc.problems
+        ]
+        problems += [
+            FieldProblem(w.field or "", f"conversion warning: {w.text}") for w in conversion.warnings
+        ]
+        raise InvalidInputError(problems) from None
+    assessment = with_warnings(assessment, conversion.warnings)
+    return _render(
+        assessment, media, source_observations=conversion.source_observations, patient_ref=patient_reference(body)
+    )

@@ -1,0 +1,139 @@
+"""The engine: knowledge + rules -> Assessment with trace and versions. Pure: no I/O besides loading the
+knowledge base once at construction."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from her2cds._version import __version__
+from her2cds.errors import FieldProblem, InvalidInputError
+from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
+from her2cds.knowledge.schema import Family
+from her2cds.model.assessment import Assessment, TumorSummary, Versions
+from her2cds.model.case import Case
+from her2cds.rules.collector import Collector
+from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
+from her2cds.rules.heterogeneity import flag_heterogeneity
+from her2cds.rules.legacy import check_reported_status
+from her2cds.rules.patient import integrate
+from her2cds.rules.specimen import interpret_specimen
+from her2cds.rules.testing import advise
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def problems_from(exc: ValidationError) -> list[FieldProblem]:
+    """pydantic errors -> field problems with dotted/indexed paths (``specimens[0].ish.ratio``)."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        has_value = err["type"] != "missing"
+        problems.append(FieldProblem(field=_loc(loc), message=msg, value=err.get("input"), has_value=has_value))
+    return problems
+
+
+def parse_case(data: Case | Mapping[str, Any]) -> Case:
+    if isinstance(data, Case):
+        return data
+    if not isinstance(data, Mapping):
+        raise InvalidInputError.single("", "a case must be a JSON object", type(data).__name__)
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError(problems_from(exc)) from None
+
+
+class Engine:
+    """Assesses cases against one knowledge base. Immutable after construction; thread-safe."""
+
+    def __init__(self, kb: KnowledgeBase | None = None) -> None:
+        self.kb = kb or default_knowledge_base()
+        self.ck: CompiledKnowledge = compile_knowledge(self.kb)
+        self.versions = Versions(
+            engine=__version__, knowledge_base=self.kb.version, as_of=self.kb.meta.as_of,
+            oncotree=self.kb.tumor_release,
+        )
+        self._disclaimer = self.kb.meta.disclaimer
+
+    # ------------------------------------------------------------------------------------------
+    def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
+        code = case.tumor.oncotree_code
+        if code not in self.kb.tumor_types:
+            upper = code.upper()
+            hint = f"; did you mean {upper!r}?" if upper in self.kb.tumor_types else (
+                "; use a listed OncoTree code or its parent/tissue code (her2cds kb list)"
+            )
+            raise InvalidInputError.single("tumor.oncotree_code", f"unknown OncoTree code{hint}", code)
+        lineage = self.kb.lineage(code)
+        family = self.kb.family_for(code)
+        if family is None:
+            raise InvalidInputError.single(
+                "tumor.oncotree_code", "HER2 rules cover solid tumors; this is a hematologic tumor type", code
+            )
+        system_id = case.tumor.scoring_system or family.scoring_system
+        if system_id not in self.ck.systems:
+            raise InvalidInputError.single(
+                "tumor.scoring_system", f"unknown scoring system; choose one of {sorted(self.ck.systems)}", system_id
+            )
+        explicit = case.tumor.scoring_system is not None
+        return lineage, family, self.ck.systems[system_id], explicit
+
+    def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+        case = parse_case(data)
+        lineage, family, system, explicit = self.resolve_tumor(case)
+        col = Collector(self.kb)
+        ck = self.ck
+        family_rule = ck.rule("her2cds.tumor.family-gastric-criteria" if family.fallback or (
+            family.scoring_system == "cap-ascp-asco-2016.gea" and family.id != "family.gastroesophageal"
+        ) else "her2cds.tumor.family-specific")
+        col.fire(family_rule, f"{case.tumor.oncotree_code} ({' > '.join(reversed(lineage))}) -> {family.name}: "
+                              f"{family.text} Scoring system: {system.system.name}.")
+        if family.fallback:
+            col.flag("scoring_fallback")
+        if explicit and system.system.status == "unverified":
+            col.flag("unverified_scoring", [], f"Selected: {system.id}.")
+        findings = [interpret_specimen(spec, i, system, ck, col) for i, spec in enumerate(case.specimens)]
+        for finding in findings:
+            check_reported_status(finding, ck, col)
+        her2 = integrate(findings, ck, col)
+        flag_heterogeneity(findings, ck, col)
+        advise(case, family, lineage, findings, her2, ck, col)
+        tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
+        return Assessment.model_construct(
+            id=case.id,
+            tumor=TumorSummary.model_construct(
+                oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
+                scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
+            ),
+            her2=her2,
+            specimens=[f.result for f in findings],
+            recommendations=col.recommendations(),
+            flags=col.flags(),
+            therapies=[],
+            trace=col.trace,
+            warnings=[],
+            versions=self.versions,
+            disclaimer=self._disclaimer,
+        )
+
+    def assess_json(self, data: Case | Mapping[str, Any]) -> dict[str, Any]:
+        return self.assess(data).model_dump(mode="json")
+
+
+@functools.cache
+def default_engine() -> Engine:
+    """The engine over the packaged knowledge base, built once per process (immutable)."""
+    return Engine()

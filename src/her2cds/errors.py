@@ -1,0 +1,93 @@
+"""The one error tree of her2cds.
+
+::
+
+    Her2CdsError
+    ├── InvalidInputError      the caller's case (or request) is not valid; names the field and value
+    ├── KnowledgeBaseError     the knowledge base failed to load or validate
+    ├── UsageError             the library was called the wrong way (unknown id, bad option)
+    └── InternalError          a bug: an invariant of the engine did not hold
+
+Library code raises only these; the CLI maps them to exit codes and the HTTP layer to
+status codes, each in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class Her2CdsError(Exception):
+    """Base class of every error her2cds raises on purpose."""
+
+    code = "her2cds_error"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem with one field of the input."""
+
+    field: str
+    message: str
+    value: Any = None
+    has_value: bool = False
+
+    def render(self) -> str:
+        text = f"{self.field or '<root>'}: {self.message}"
+        if self.has_value:
+            shown = repr(self.value)
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            text += f" (got {shown})"
+        return text
+
+
+class InvalidInputError(Her2CdsError):
+    """The input does not satisfy the contract; carries every field problem found."""
+
+    code = "invalid_input"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        if not problems:
+            problems = [FieldProblem(field="", message="invalid input")]
+        self.problems = problems
+        super().__init__("; ".join(p.render() for p in problems))
+
+    @classmethod
+    def single(cls, field: str, message: str, value: Any = None, *, has_value: bool = True) -> InvalidInputError:
+        return cls([FieldProblem(field=field, message=message, value=value, has_value=has_value)])
+
+    @property
+    def field(self) -> str:
+        return self.problems[0].field
+
+
+class MalformedInputError(InvalidInputError):
+    """The input could not even be parsed (JSON / YAML syntax)."""
+
+    code = "malformed_input"
+
+
+class KnowledgeBaseError(Her2CdsError):
+    """The knowledge base is missing, malformed or inconsistent."""
+
+    code = "knowledge_base_error"
+
+
+class UsageError(Her2CdsError):
+    """The API was used incorrectly (e.g. an unknown knowledge-base id was asked for)."""
+
+    code = "usage_error"
+
+
+class NotFoundError(UsageError):
+    """A requested entry does not exist."""
+
+    code = "not_found"
+
+
+class InternalError(Her2CdsError):
+    """An invariant of the engine was violated: a bug in her2cds."""
+
+    code = "internal_error"

@@ -1,0 +1,293 @@
+"""Load, validate and index the knowledge base.
+
+Loading is explicit (``load_knowledge_base()``), never done at import time. The result is immutable;
+``default_knowledge_base()`` memoises the packaged knowledge base so that repeated calls are cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from her2cds.errors import KnowledgeBaseError, NotFoundError
+from her2cds.knowledge.schema import (
+    SUPPORTED_SCHEMA_VERSIONS,
+    CodeDef,
+    CodesFile,
+    FamiliesFile,
+    Family,
+    MetaFile,
+    Rule,
+    RulesFile,
+    ScoringFile,
+    ScoringSystem,
+    Source,
+    SourceRef,
+    SourcesFile,
+    TestingFile,
+    TestingIndication,
+    Threshold,
+    TumorTypesFile,
+    Variant,
+    VariantsFile,
+)
+
+_M = TypeVar("_M", bound=BaseModel)
+
+try:  # the C loader is several times faster; fall back to the pure-Python one
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class TumorType:
+    code: str
+    name: str
+    parent: str | None
+    main_type: str
+
+    @property
+    def id(self) -> str:
+        return f"oncotree.{self.code.lower()}"
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """The validated, indexed knowledge base. Immutable; safe to share between threads."""
+
+    meta: MetaFile
+    root: Path
+    sources: Mapping[str, Source]
+    tumor_release: str
+    tumor_source: SourceRef
+    tumor_types: Mapping[str, TumorType]
+    families: tuple[Family, ...]
+    excluded_roots: frozenset[str]
+    excluded_sources: tuple[SourceRef, ...]
+    systems: Mapping[str, ScoringSystem]
+    thresholds: Mapping[str, Threshold]
+    rules: Mapping[str, Rule]
+    variants: tuple[Variant, ...]
+    variant_index: Mapping[str, Variant]
+    kinase_domain: tuple[int, int]
+    kinase_domain_sources: tuple[SourceRef, ...]
+    variants_transcript: str
+    codes: Mapping[str, CodeDef]
+    testing: tuple[TestingIndication, ...]
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    # -- tumor types -------------------------------------------------------------------------
+    def lineage(self, code: str) -> tuple[str, ...]:
+        """The code and its ancestors, nearest first (up to the tissue node)."""
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None:
+            chain.append(current)
+            node = self.tumor_types.get(current)
+            current = node.parent if node else None
+        return tuple(chain)
+
+    def family_for(self, code: str) -> Family | None:
+        """The tumor family of an OncoTree code, by walking up the tree; None for non-solid tissues."""
+        lineage = self.lineage(code)
+        if self.excluded_roots.intersection(lineage):
+            return None
+        for ancestor in lineage:
+            for family in self.families:
+                if ancestor in family.roots:
+                    return family
+        return self.fallback_family
+
+    @functools.cached_property
+    def fallback_family(self) -> Family:
+        for family in self.families:
+            if family.fallback:
+                return family
+        raise KnowledgeBaseError("no fallback tumor family is defined")
+
+    # -- listing -------------------------------------------------------------------------------
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry as a JSON-ready dict with at least id, kind, sources and status."""
+        for source in self.sources.values():
+            yield {"kind": "source", **source.model_dump(mode="json", exclude_none=True)}
+        tumor_sources = [self.tumor_source.model_dump(mode="json", exclude_none=True)]
+        for tumor in self.tumor_types.values():
+            yield {
+                "id": tumor.id,
+                "kind": "tumor_type",
+                "code": tumor.code,
+                "name": tumor.name,
+                "parent": tumor.parent,
+                "main_type": tumor.main_type,
+                "sources": tumor_sources,
+                "status": "verified",
+            }
+        for model in self._models():
+            yield model.model_dump(mode="json", exclude_none=True)
+        for entries in self.extensions.values():
+            yield from getattr(entries, "entries", lambda: iter(()))()
+
+    def _models(self) -> Iterator[BaseModel]:
+        yield from self.families
+        for system in self.systems.values():
+            yield system.model_copy(update={"rules": [], "thresholds": []})
+        yield from self.thresholds.values()
+        yield from self.rules.values()
+        yield from self.variants
+        yield from self.codes.values()
+        yield from self.testing
+
+    @functools.cached_property
+    def _index(self) -> dict[str, dict[str, Any]]:
+        return {entry["id"]: entry for entry in self.entries()}
+
+    def get(self, entry_id: str) -> dict[str, Any]:
+        try:
+            return self._index[entry_id]
+        except KeyError:
+            raise NotFoundError(f"no knowledge-base entry with id {entry_id!r}") from None
+
+    def has(self, entry_id: str) -> bool:
+        return entry_id in self._index
+
+    def rule(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise KnowledgeBaseError(f"the engine asked for rule {rule_id!r}, which is not defined") from None
+
+    def source_ids(self, refs: list[SourceRef] | tuple[SourceRef, ...]) -> list[str]:
+        return [ref.id for ref in refs]
+
+
+# --------------------------------------------------------------------------------------------
+def _data_root() -> Path:
+    return Path(str(resources.files("her2cds.knowledge") / "data"))
+
+
+def _read(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+    except OSError as exc:
+        raise KnowledgeBaseError(f"cannot read knowledge file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError(f"knowledge file {path} is not valid YAML: {exc}") from exc
+
+
+def _parse(model: type[_M], path: Path) -> _M:
+    try:
+        return model.model_validate(_read(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise KnowledgeBaseError(
+            f"knowledge file {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from exc
+
+
+def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
+    """Load and validate the knowledge base in ``root`` (default: the packaged one)."""
+    root = root or _data_root()
+    meta = _parse(MetaFile, root / "kb.yaml")
+    if meta.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise KnowledgeBaseError(
+            f"knowledge-base schema version {meta.schema_version!r} is not supported "
+            f"(this engine reads {', '.join(SUPPORTED_SCHEMA_VERSIONS)})"
+        )
+    sources: dict[str, Source] = {}
+    for path in sorted(root.rglob("sources*.yaml")):
+        for source in _parse(SourcesFile, path).sources:
+            if source.id in sources:
+                raise KnowledgeBaseError(f"source id {source.id!r} is defined twice ({path.name})")
+            sources[source.id] = source
+
+    tumor_file = _parse(TumorTypesFile, root / "tumor_types.yaml")
+    tumor_types = {row[0]: TumorType(code=row[0], name=row[1], parent=row[2], main_type=row[3])
+                   for row in tumor_file.types}
+
+    families_file = _parse(FamiliesFile, root / "families.yaml")
+    systems: dict[str, ScoringSystem] = {}
+    thresholds: dict[str, Threshold] = {}
+    rules: dict[str, Rule] = {}
+
+    def add_threshold(threshold: Threshold) -> None:
+        if threshold.id in thresholds:
+            raise KnowledgeBaseError(f"threshold id {threshold.id!r} is defined twice")
+        thresholds[threshold.id] = threshold
+
+    def add_rule(rule: Rule) -> None:
+        if rule.id in rules:
+            raise KnowledgeBaseError(f"rule id {rule.id!r} is defined twice")
+        rules[rule.id] = rule
+
+    for path in sorted((root / "scoring").glob("*.yaml")):
+        system = _parse(ScoringFile, path).system
+        if system.id in systems:
+            raise KnowledgeBaseError(f"scoring system {system.id!r} is defined twice")
+        systems[system.id] = system
+        for threshold in system.thresholds:
+            add_threshold(threshold)
+        for rule in system.rules:
+            add_rule(rule)
+    for rule in families_file.rules:
+        add_rule(rule)
+    for path in sorted((root / "rules").glob("*.yaml")):
+        rules_file = _parse(RulesFile, path)
+        for threshold in rules_file.thresholds:
+            add_threshold(threshold)
+        for rule in rules_file.rules:
+            add_rule(rule)
+
+    variants_file = _parse(VariantsFile, root / "variants.yaml")
+    codes: dict[str, CodeDef] = {}
+    for code in _parse(CodesFile, root / "codes.yaml").codes:
+        if code.code in codes:
+            raise KnowledgeBaseError(f"code {code.code!r} is defined twice")
+        codes[code.code] = code
+
+    from her2cds.knowledge.variants import build_variant_index  # local: keeps import light
+
+    kb = KnowledgeBase(
+        meta=meta,
+        root=root,
+        sources=sources,
+        tumor_release=tumor_file.release,
+        tumor_source=tumor_file.source,
+        tumor_types=tumor_types,
+        families=tuple(families_file.families),
+        excluded_roots=frozenset(families_file.excluded_roots),
+        excluded_sources=tuple(families_file.excluded_sources),
+        systems=systems,
+        thresholds=thresholds,
+        rules=rules,
+        variants=tuple(variants_file.variants),
+        variant_index=build_variant_index(variants_file.variants),
+        kinase_domain=variants_file.kinase_domain,
+        kinase_domain_sources=tuple(variants_file.kinase_domain_sources),
+        variants_transcript=variants_file.transcript,
+        codes=codes,
+        testing=tuple(_parse(TestingFile, root / "testing.yaml").indications),
+    )
+    from her2cds.knowledge.checks import check_integrity
+
+    check_integrity(kb)
+    return kb
+
+
+@functools.cache
+def default_knowledge_base() -> KnowledgeBase:
+    """The packaged knowledge base, loaded once per process (immutable, so sharing is safe)."""
+    return load_knowledge_base()

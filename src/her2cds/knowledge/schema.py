@@ -1,0 +1,274 @@
+"""Pydantic schema of the knowledge-base files. Every file is validated at load with ``extra="forbid"``.
+
+Every entry has a stable ``id``, one or more structured ``sources`` (references to ``sources.yaml`` with a
+locator such as a table or figure) and a ``status`` (``verified`` | ``unverified``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from her2cds.model.enums import Category, IhcScore, Procedure
+
+SUPPORTED_SCHEMA_VERSIONS = ("1",)
+
+Status = Literal["verified", "unverified"]
+Operator = Literal[">=", ">", "<", "<=", "=="]
+EntryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._+-]*$", max_length=120)]
+
+Measure = Literal[
+    # IHC, cumulative percentages of invasive tumor cells
+    "pct.strong_complete",
+    "pct.complete",
+    "pct.any_membrane",
+    "pct.intense_incomplete",
+    # IHC, largest cohesive cluster (cells) with at least this pattern
+    "cluster.strong_complete",
+    "cluster.complete",
+    "cluster.any_membrane",
+    # ISH
+    "ish.ratio",
+    "ish.her2_per_cell",
+    "ish.percent_cells_amplified",
+    "ish.cells_counted",
+    # NGS / plasma
+    "ngs.tumor_fraction",
+]
+
+Quantity = Literal[
+    "percent_cells", "cluster_cells", "ratio", "her2_per_cell", "percent_cells_amplified", "cells_counted",
+    "tumor_fraction", "pd_l1_cps",
+]
+
+MEASURE_QUANTITY: dict[str, str] = {
+    "pct.strong_complete": "percent_cells",
+    "pct.complete": "percent_cells",
+    "pct.any_membrane": "percent_cells",
+    "pct.intense_incomplete": "percent_cells",
+    "cluster.strong_complete": "cluster_cells",
+    "cluster.complete": "cluster_cells",
+    "cluster.any_membrane": "cluster_cells",
+    "ish.ratio": "ratio",
+    "ish.her2_per_cell": "her2_per_cell",
+    "ish.percent_cells_amplified": "percent_cells_amplified",
+    "ish.cells_counted": "cells_counted",
+    "ngs.tumor_fraction": "tumor_fraction",
+}
+
+Stage = Literal[
+    "ihc_percent",
+    "ihc_cluster",
+    "ihc_reported",
+    "ish_dual_group",
+    "ish_dual_workup",
+    "ish_dual_ratio",
+    "ish_percent_cells",
+    "ish_single",
+    "ish_single_workup",
+    "ish_adequacy",
+    "combine",
+    "category",
+    "ngs",
+    "plasma",
+    "patient",
+    "legacy",
+    "tumor_family",
+]
+
+Outcome = Literal[
+    "positive",
+    "negative",
+    "equivocal",
+    "indeterminate",
+    "workup",
+    "recount",
+    "adjudicate",
+    "concurrent_ihc",
+    "dual_probe",
+    "inadequate",
+    "not_informative",
+]
+
+
+class _KB(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceRef(_KB):
+    id: EntryId
+    locator: str | None = Field(default=None, description="table, figure, section or page in the source")
+
+
+class Source(_KB):
+    id: EntryId
+    type: Literal["guideline", "fda_label", "fda_notice", "paper", "trial", "standard", "dataset", "website"]
+    title: str
+    citation: str | None = Field(default=None, description="authors, journal, year;volume:pages")
+    year: int
+    date: dt.date | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    nct: str | None = None
+    url: str | None = None
+    status: Status
+    note: str | None = None
+
+
+class Entry(_KB):
+    id: EntryId
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    status: Status
+    note: str | None = None
+
+
+class Threshold(Entry):
+    kind: Literal["threshold"] = "threshold"
+    quantity: Quantity
+    operator: Operator
+    value: float
+    unit: str
+    text: str
+
+
+class Condition(_KB):
+    """``measure <operator> value`` where the operator/value come from a threshold entry.
+
+    Inline ``operator``/``value`` are only allowed for presence checks (value 0): every clinical number
+    lives in a threshold entry.
+    """
+
+    measure: Measure
+    threshold: EntryId | None = None
+    operator: Operator | None = None
+    value: float | None = None
+    negate: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.threshold is None:
+            if self.operator is None or self.value is None:
+                raise ValueError("a condition needs a threshold id, or an inline operator and value")
+            if self.value != 0:
+                raise ValueError("inline condition values other than 0 must be threshold entries")
+        elif self.operator is not None or self.value is not None:
+            raise ValueError("give either a threshold id or an inline operator/value, not both")
+        return self
+
+
+class Rule(Entry):
+    kind: Literal["rule"] = "rule"
+    stage: Stage
+    text: str
+    when: list[Condition] = []
+    score: IhcScore | None = None
+    outcome: Outcome | None = None
+    group: Annotated[int, Field(ge=1, le=5)] | None = None
+    ihc: list[IhcScore] = []
+    category: Category | None = None
+    role: str | None = Field(default=None, description="the engine step this rule explains (combine/patient)")
+
+
+class ScoringSystem(Entry):
+    kind: Literal["scoring_system"] = "scoring_system"
+    name: str
+    default: bool = Field(description="used by default for its tumor families; unverified proposals are not")
+    cluster_procedures: list[Procedure] = []
+    validated_procedures: list[Procedure]
+    ish_overrides_negative_ihc: bool
+    breast_categories: bool = False
+    thresholds: list[Threshold] = []
+    rules: list[Rule]
+
+
+class Family(Entry):
+    kind: Literal["tumor_family"] = "tumor_family"
+    name: str
+    roots: list[str]
+    scoring_system: EntryId
+    fallback: bool = False
+    text: str
+
+
+class Variant(Entry):
+    kind: Literal["variant"] = "variant"
+    hgvs_p: str = Field(description="canonical one-letter HGVS protein change without 'p.'")
+    aliases: list[str] = []
+    exon: int | None = None
+    domain: Literal["extracellular", "transmembrane", "juxtamembrane", "kinase", "other"]
+    activating: bool | None
+    kinase_domain: bool
+    text: str
+
+
+class CodeDef(Entry):
+    kind: Literal["recommendation_code", "flag_code"]
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    text: str
+
+
+SettingOrUnknown = Literal["early", "locally_advanced", "metastatic", "unknown"]
+
+
+class TestingIndication(Entry):
+    """When HER2 testing changes management, by tumor family (optionally an OncoTree subtree) and setting."""
+
+    kind: Literal["testing_indication"] = "testing_indication"
+    families: Annotated[list[EntryId], Field(min_length=1)]
+    roots: list[str] = Field(default=[], description="restrict to these OncoTree subtrees (most specific wins)")
+    settings: Annotated[list[SettingOrUnknown], Field(min_length=1)]
+    indicated: bool
+    modalities: list[Literal["ihc_ish", "ngs_mutation"]] = []
+    text: str
+
+
+class TestingFile(_KB):
+    indications: list[TestingIndication]
+
+
+class TumorTypesFile(_KB):
+    release: str
+    source: SourceRef
+    types: list[tuple[str, str, str | None, str]]
+
+
+class MetaFile(_KB):
+    schema_version: str
+    version: str
+    as_of: dt.date
+    title: str
+    disclaimer: str
+
+
+class SourcesFile(_KB):
+    sources: list[Source]
+
+
+class FamiliesFile(_KB):
+    families: list[Family]
+    excluded_roots: list[str]
+    excluded_sources: Annotated[list[SourceRef], Field(min_length=1)]
+    rules: list[Rule] = []
+
+
+class ScoringFile(_KB):
+    system: ScoringSystem
+
+
+class VariantsFile(_KB):
+    gene: Literal["ERBB2"]
+    transcript: str
+    kinase_domain: tuple[int, int]
+    kinase_domain_sources: Annotated[list[SourceRef], Field(min_length=1)]
+    variants: list[Variant]
+
+
+class CodesFile(_KB):
+    codes: list[CodeDef]
+
+
+class RulesFile(_KB):
+    thresholds: list[Threshold] = []
+    rules: list[Rule] = []

@@ -1,0 +1,150 @@
+"""The output contract: one assessment of one case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from her2cds.model.enums import Amplification, Category, IhcScore, Probe, Procedure, Site, Status
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TraceEntry(_Out):
+    rule: str = Field(description="knowledge-base id of the rule that fired")
+    sources: list[str] = Field(description="knowledge-base ids of the rule's sources")
+    detail: str
+    specimen: str | None = None
+
+
+class Recommendation(_Out):
+    code: str
+    text: str
+    specimen: str | None = None
+    sources: list[str] = []
+
+
+class Flag(_Out):
+    code: str
+    text: str
+    specimens: list[str] = []
+
+
+class IhcResult(_Out):
+    score: IhcScore | None
+    status: Status
+    derived_from: Literal["reported", "percent", "cluster"]
+    rule: str
+    reported_score: IhcScore | None = None
+
+
+class IshResult(_Out):
+    probe: Probe
+    ratio: float | None
+    her2_per_cell: float | None
+    group: int | None
+    status: Status
+    final: bool
+    rule: str
+    recount_group: int | None = None
+
+
+class VariantResult(_Out):
+    input: str
+    hgvs_p: str | None = Field(description="normalised one-letter HGVS protein notation")
+    knowledge_id: str | None
+    known: bool
+    activating: bool | None
+    kinase_domain: bool | None
+    domain: str | None = None
+
+
+class NgsResult(_Out):
+    amplification: Amplification
+    copy_number: float | None = None
+    tumor_fraction: float | None = None
+    variants: list[VariantResult] = []
+    informative: bool = True
+
+
+class SpecimenResult(_Out):
+    id: str
+    procedure: Procedure
+    site: Site | None
+    site_detail: str | None = None
+    collected_on: dt.date | None = None
+    scoring_system: str
+    ihc_score: IhcScore | None
+    ish_group: int | None
+    status: Status
+    category: Category | None = None
+    basis: str
+    adequate: bool = True
+    ihc: IhcResult | None = None
+    ish: IshResult | None = None
+    ngs: NgsResult | None = None
+
+
+class SpecimenCategory(_Out):
+    specimen: str
+    category: Category | None
+    collected_on: dt.date | None = None
+
+
+class Her2Summary(_Out):
+    status: Status
+    ihc_score: IhcScore | None
+    category: Category | None
+    erbb2_activating_mutations: list[str] = []
+    erbb2_kinase_domain_mutations: list[str] = []
+    erbb2_amplified: bool | None = Field(
+        default=None, description="ERBB2 amplified by ISH or NGS in any adequate specimen (NGS gain is not)"
+    )
+    ish_amplified: bool | None = Field(default=None, description="ISH positive in any adequate tissue specimen")
+    ngs_amplified: bool | None = Field(default=None, description="NGS amplification call (tissue or plasma)")
+    basis: str
+    deciding_specimens: list[str] = []
+    specimen_categories: list[SpecimenCategory] = []
+    category_comment: str | None = None
+
+
+class TumorSummary(_Out):
+    oncotree_code: str
+    name: str
+    family: str
+    scoring_system: str
+    scoring_fallback: bool = Field(description="true when no tumor-specific guideline exists and a fallback is used")
+    setting: str | None = None
+
+
+class InputWarning(_Out):
+    """Something in the input that was not used (e.g. an unmapped FHIR resource), never silently dropped."""
+
+    code: str
+    text: str
+    field: str | None = None
+
+
+class Versions(_Out):
+    engine: str
+    knowledge_base: str
+    as_of: dt.date
+    oncotree: str
+
+
+class Assessment(_Out):
+    id: str | None = None
+    tumor: TumorSummary
+    her2: Her2Summary
+    specimens: list[SpecimenResult]
+    recommendations: list[Recommendation]
+    flags: list[Flag]
+    therapies: list[dict[str, Any]] = []
+    trace: list[TraceEntry]
+    warnings: list[InputWarning] = []
+    versions: Versions
+    disclaimer: str

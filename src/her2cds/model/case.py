@@ -1,0 +1,223 @@
+"""The input contract: one patient's case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from her2cds.model.enums import (
+    CopyNumberCall,
+    IhcScore,
+    Probe,
+    Procedure,
+    RasStatus,
+    ReceptorStatus,
+    Setting,
+    Site,
+)
+
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+# Reported ISH ratios are rounded; signal means are too. A reported ratio is accepted when it is within
+# this absolute tolerance, or this relative tolerance, of the ratio of the means.
+RATIO_ABS_TOLERANCE = 0.051
+RATIO_REL_TOLERANCE = 0.02
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Tumor(_Strict):
+    oncotree_code: Annotated[str, Field(min_length=1, max_length=40)]
+    setting: Setting | None = None
+    histology: ShortText | None = None
+    scoring_system: Annotated[str, Field(max_length=80)] | None = Field(
+        default=None,
+        description="explicitly select a scoring system (e.g. an unverified proposal); default: by tumor family",
+    )
+
+
+class IhcPercent(_Strict):
+    """Percent of invasive tumor cells showing *exactly* each pattern (mutually exclusive; sum ≤ 100).
+
+    For gastroesophageal and colorectal tumors "complete" includes basolateral and lateral staining.
+    """
+
+    strong_complete: Percent = 0
+    weak_moderate_complete: Percent = 0
+    faint_incomplete: Percent = 0
+    intense_incomplete: Percent = Field(
+        default=0,
+        description="moderate-to-intense but incomplete staining (an unusual breast pattern, ASCO/CAP 2018)",
+    )
+
+    @model_validator(mode="after")
+    def _sum_at_most_100(self) -> Self:
+        total = self.strong_complete + self.weak_moderate_complete + self.faint_incomplete + self.intense_incomplete
+        if total > 100 + 1e-9:
+            raise ValueError(f"percentages sum to {total:g}, more than 100")
+        return self
+
+
+class ClusterCells(_Strict):
+    """Size (cells) of the largest cohesive cluster showing at least each pattern (biopsy scoring)."""
+
+    strong_complete: Annotated[int, Field(ge=0)] = 0
+    weak_moderate_complete: Annotated[int, Field(ge=0)] = 0
+    faint_incomplete: Annotated[int, Field(ge=0)] = 0
+
+
+class Ihc(_Strict):
+    score: IhcScore | None = None
+    percent: IhcPercent | None = None
+    cluster_cells: ClusterCells | None = None
+    antibody: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _has_a_result(self) -> Self:
+        if self.score is None and self.percent is None and self.cluster_cells is None:
+            raise ValueError("give a score, percent or cluster_cells")
+        return self
+
+
+class IshCounts(_Strict):
+    her2_per_cell: NonNegative
+    cep17_per_cell: Positive | None = None
+    cells_counted: Annotated[int, Field(ge=1)] | None = None
+
+
+class Ish(_Strict):
+    probe: Probe = Probe.DUAL
+    her2_per_cell: NonNegative | None = None
+    cep17_per_cell: Positive | None = None
+    ratio: NonNegative | None = None
+    cells_counted: Annotated[int, Field(ge=1)] | None = None
+    percent_cells_amplified: Percent | None = Field(
+        default=None, description="percent of counted cells with HER2/CEP17 ratio ≥ 2 (HERACLES)"
+    )
+    recount: IshCounts | None = Field(default=None, description="blinded second-observer recount")
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio_matches_means(cls, ratio: float | None, info: ValidationInfo) -> float | None:
+        her2, cep17 = info.data.get("her2_per_cell"), info.data.get("cep17_per_cell")
+        if ratio is None or her2 is None or cep17 is None:
+            return ratio
+        computed = her2 / cep17
+        if abs(ratio - computed) > max(RATIO_ABS_TOLERANCE, RATIO_REL_TOLERANCE * computed):
+            raise ValueError(
+                f"reported ratio {ratio:g} disagrees with her2_per_cell/cep17_per_cell = {computed:.3f} "
+                "beyond rounding"
+            )
+        return ratio
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.probe is Probe.SINGLE:
+            if self.her2_per_cell is None:
+                raise ValueError("single-probe ISH needs her2_per_cell")
+            if self.cep17_per_cell is not None or self.ratio is not None:
+                raise ValueError("single-probe ISH has no CEP17 signal or ratio")
+            return self
+        if self.ratio is None and (self.her2_per_cell is None or self.cep17_per_cell is None):
+            if self.percent_cells_amplified is None:
+                raise ValueError(
+                    "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, "
+                    "or percent_cells_amplified"
+                )
+        return self
+
+    @property
+    def computed_ratio(self) -> float | None:
+        """The ratio of the means when both are given, else the reported ratio."""
+        if self.her2_per_cell is not None and self.cep17_per_cell is not None:
+            return self.her2_per_cell / self.cep17_per_cell
+        return self.ratio
+
+
+class Ngs(_Strict):
+    erbb2_amplified: bool | None = None
+    erbb2_copy_number: NonNegative | None = None
+    erbb2_cn_call: CopyNumberCall | None = Field(
+        default=None, description="the caller's copy-number category; 'gain' is not amplification"
+    )
+    erbb2_variants: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)] = []
+    tumor_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        default=None, description="circulating tumor fraction, 0–1 (plasma)"
+    )
+    assay: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _call_agrees(self) -> Self:
+        if self.erbb2_amplified is not None and self.erbb2_cn_call is not None:
+            says_amp = self.erbb2_cn_call is CopyNumberCall.AMPLIFICATION
+            if says_amp != self.erbb2_amplified:
+                raise ValueError(
+                    f"erbb2_amplified={self.erbb2_amplified} contradicts erbb2_cn_call={self.erbb2_cn_call.value!r}"
+                )
+        return self
+
+
+class Specimen(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    procedure: Procedure
+    site: Site | None = None
+    site_detail: ShortText | None = None
+    collected_on: dt.date | None = None
+    after_her2_therapy: bool | None = Field(
+        default=None, description="collected after HER2-directed therapy had been given"
+    )
+    reported_status: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, description="the status as written on the original report (checked for legacy cut-offs)"
+    )
+    ihc: Ihc | None = None
+    ish: Ish | None = None
+    ngs: Ngs | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if self.procedure is Procedure.PLASMA:
+            if self.site is not None:
+                raise ValueError("a plasma specimen has no site")
+            if self.ihc is not None or self.ish is not None:
+                raise ValueError("a plasma specimen can carry only ngs results")
+            if self.ngs is None:
+                raise ValueError("a plasma specimen needs ngs results")
+        elif self.ihc is None and self.ish is None and self.ngs is None:
+            raise ValueError("a specimen needs at least one of ihc, ish or ngs")
+        return self
+
+
+class Biomarkers(_Strict):
+    pd_l1_cps: NonNegative | None = None
+    kras: RasStatus | None = None
+    nras: RasStatus | None = None
+    hormone_receptor: ReceptorStatus | None = None
+
+
+class History(_Strict):
+    prior_lines: Annotated[int, Field(ge=0, le=30)] | None = None
+    prior_agents: Annotated[list[Annotated[str, Field(min_length=1, max_length=80)]], Field(max_length=100)] = []
+
+
+class Case(_Strict):
+    id: Annotated[str, Field(max_length=128)] | None = None
+    tumor: Tumor
+    specimens: Annotated[list[Specimen], Field(max_length=100)] = []
+    biomarkers: Biomarkers = Biomarkers()
+    history: History = History()
+
+    @model_validator(mode="after")
+    def _unique_specimen_ids(self) -> Self:
+        seen: set[str] = set()
+        for spec in self.specimens:
+            if spec.id in seen:
+                raise ValueError(f"specimen id {spec.id!r} is used twice")
+            seen.add(spec.id)
+        return self

@@ -1,0 +1,115 @@
+"""Output models of therapy matching: one :class:`TherapyOption` per HER2-directed indication considered.
+
+Every option carries its eligibility criteria with a three-valued result (``met`` / ``not_met`` /
+``unknown``), what is missing, the conditions the engine cannot check, the regulatory status per agency,
+the pivotal evidence with the analysis each figure comes from, and the knowledge-base sources.
+
+The models are frozen and use tuples, so an option can be shared safely between assessments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CriterionOutcome = Literal["met", "not_met", "unknown"]
+OptionOutcome = Literal["eligible", "insufficient_data", "not_eligible"]
+ApprovalKind = Literal["fda_approved", "guideline_supported_not_approved"]
+EvidenceLevel = Literal["phase3_randomized", "phase2_randomized", "single_arm", "none"]
+DatePrecision = Literal["day", "month", "year"]
+KnowledgeStatus = Literal["verified", "unverified"]
+
+
+class _TherapyOut(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CriterionResult(_TherapyOut):
+    """One eligibility criterion of an indication, evaluated on the case."""
+
+    id: str = Field(description="criterion id, unique within its indication")
+    text: str = Field(description="what the label or guideline requires")
+    result: CriterionOutcome
+    reason: str = Field(description="what the case shows, and why that gives this result")
+
+
+class RegulatoryEvent(_TherapyOut):
+    """A dated regulatory action on the indication (approval, conversion, restriction)."""
+
+    date: dt.date | None
+    date_precision: DatePrecision
+    action: str
+    sources: tuple[str, ...] = ()
+
+
+class RegulatoryStatus(_TherapyOut):
+    """The status of the indication with one agency (at least the FDA)."""
+
+    agency: Literal["FDA"]
+    status: Literal["accelerated", "regular"] = Field(
+        description="approval pathway currently in force for this indication"
+    )
+    approval_date: dt.date | None = Field(description="date of the first approval of this indication")
+    approval_date_precision: DatePrecision
+    label_wording: str = Field(description="paraphrase of the labelled indication; key terms kept exact")
+    companion_diagnostics: tuple[str, ...] = ()
+    history: tuple[RegulatoryEvent, ...] = ()
+    sources: tuple[str, ...] = ()
+    verification: KnowledgeStatus
+    note: str | None = None
+
+
+class KeyFigure(_TherapyOut):
+    """One efficacy figure, tied to the analysis and population it comes from."""
+
+    endpoint: str = Field(description="ORR, PFS, OS, DOR, pCR, iDFS, TTP ...")
+    population: str
+    value: str = Field(description="the figure as reported, e.g. '40.5% vs 11.3%' or '12.5 vs 8.4 months'")
+    hazard_ratio: float | None = None
+    ci: str | None = Field(default=None, description="confidence interval as reported, with its level")
+    analysis: str = Field(description="which analysis (primary, interim, final, label) the figure is from")
+    basis: Literal["fda_label", "publication"]
+    sources: tuple[str, ...] = ()
+    status: KnowledgeStatus
+
+
+class Evidence(_TherapyOut):
+    """A pivotal or supporting trial of the indication with its key figures."""
+
+    trial: str = Field(description="knowledge-base id of the trial")
+    name: str
+    nct: str | None
+    phase: str
+    design: str
+    role: Literal["pivotal", "supporting"]
+    figures: tuple[KeyFigure, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+class TherapyOption(_TherapyOut):
+    """One HER2-directed therapy indication considered for the case."""
+
+    id: str = Field(description="knowledge-base id of the indication")
+    title: str
+    regimen: str = Field(description="the regimen as labelled, e.g. 'zanidatamab monotherapy'")
+    drugs: tuple[str, ...] = Field(description="the regimen's named drugs by INN, lowercase")
+    approval_kind: ApprovalKind
+    eligible: bool = Field(description="true only when every criterion is met")
+    outcome: OptionOutcome = Field(
+        description="eligible; insufficient_data (nothing failed but something is unknown); not_eligible"
+    )
+    criteria: tuple[CriterionResult, ...]
+    needs: tuple[str, ...] = Field(default=(), description="information missing to decide the unknown criteria")
+    conditions_to_confirm: tuple[str, ...] = Field(
+        default=(), description="label conditions the engine cannot check; never assumed"
+    )
+    line: str = Field(description="line of therapy, e.g. 'first line', 'previously treated'")
+    setting: tuple[str, ...] = Field(description="disease settings the indication covers")
+    tumor_scope: str
+    evidence_level: EvidenceLevel
+    regulatory: tuple[RegulatoryStatus, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    sources: tuple[str, ...] = ()
+    status: KnowledgeStatus

@@ -1,0 +1,68 @@
+"""Per-assessment accumulator of trace entries, recommendations and flags (local, never global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from her2cds.errors import KnowledgeBaseError
+from her2cds.knowledge.loader import KnowledgeBase
+from her2cds.model.assessment import Flag, Recommendation, TraceEntry
+from her2cds.rules.compiled import CompiledRule
+
+
+@dataclass
+class Collector:
+    kb: KnowledgeBase
+    trace: list[TraceEntry] = field(default_factory=list)
+    _recs: dict[tuple[str, str | None], Recommendation] = field(default_factory=dict)
+    _flags: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
+        self.trace.append(
+            TraceEntry.model_construct(
+                rule=rule.id, sources=list(rule.sources), detail=detail or rule.rule.text, specimen=specimen
+            )
+        )
+
+    def _code(self, code: str) -> tuple[str, list[str]]:
+        try:
+            entry = self.kb.codes[code]
+        except KeyError:
+            raise KnowledgeBaseError(f"the engine emitted code {code!r}, which codes.yaml does not define") from None
+        return entry.text, [ref.id for ref in entry.sources]
+
+    def recommend(self, code: str, specimen: str | None = None, detail: str | None = None) -> None:
+        key = (code, specimen)
+        if key in self._recs:
+            return
+        text, sources = self._code(code)
+        if detail:
+            text = f"{text} {detail}"
+        self._recs[key] = Recommendation.model_construct(code=code, text=text, specimen=specimen, sources=sources)
+
+    def has_recommendation(self, code: str) -> bool:
+        return any(key[0] == code for key in self._recs)
+
+    def flag(self, code: str, specimens: list[str] | tuple[str, ...] = (), detail: str | None = None) -> None:
+        self._code(code)
+        ids, details = self._flags.setdefault(code, ([], []))
+        for spec in specimens:
+            if spec not in ids:
+                ids.append(spec)
+        if detail and detail not in details:
+            details.append(detail)
+
+    def has_flag(self, code: str) -> bool:
+        return code in self._flags
+
+    def recommendations(self) -> list[Recommendation]:
+        return list(self._recs.values())
+
+    def flags(self) -> list[Flag]:
+        out = []
+        for code, (ids, details) in self._flags.items():
+            text, _ = self._code(code)
+            if details:
+                text = f"{text} {' '.join(details)}"
+            out.append(Flag.model_construct(code=code, text=text, specimens=sorted(ids)))
+        return sorted(out, key=lambda f: f.code)

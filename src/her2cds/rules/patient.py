@@ -1,0 +1,134 @@
+"""Patient level: one HER2 assessment from several specimens and modalities (policy in docs/decisions.md D7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from her2cds.model.assessment import Her2Summary, SpecimenCategory
+from her2cds.model.enums import Amplification, Category, IhcScore, Status
+from her2cds.rules.collector import Collector
+from her2cds.rules.compiled import CompiledKnowledge
+from her2cds.rules.specimen import SpecimenFinding
+
+_FAR_PAST = dt.date.min
+
+
+def chronological(findings: Sequence[SpecimenFinding]) -> list[SpecimenFinding]:
+    """Date order (undated first), ties broken by specimen id: independent of input order."""
+    return sorted(findings, key=lambda f: (f.specimen.collected_on or _FAR_PAST, f.specimen.id))
+
+
+def _ids(findings: Sequence[SpecimenFinding]) -> list[str]:
+    return sorted(f.specimen.id for f in findings)
+
+
+def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Collector) -> Her2Summary:
+    tissue = [f for f in findings if f.usable_tissue]
+    positives = [f for f in tissue if f.result.status is Status.POSITIVE]
+    negatives = [f for f in tissue if f.result.status is Status.NEGATIVE]
+    equivocal = [f for f in tissue if f.result.status is Status.EQUIVOCAL]
+    pending = [f for f in tissue if f.result.status is Status.INDETERMINATE and f.pending]
+
+    if positives:
+        status, rule_id, deciding = Status.POSITIVE, "patient.any-positive-tissue", positives
+    elif equivocal:
+        status, rule_id, deciding = Status.EQUIVOCAL, "patient.equivocal-pending", equivocal
+    elif pending:
+        status, rule_id, deciding = Status.INDETERMINATE, "patient.pending-result", pending
+    elif negatives:
+        status, rule_id, deciding = Status.NEGATIVE, "patient.negative", negatives
+    else:
+        status, rule_id, deciding = Status.INDETERMINATE, "patient.no-usable-result", []
+    rule = ck.rule(rule_id)
+    col.fire(rule, f"{rule.rule.text} Deciding: {', '.join(_ids(deciding)) or 'none'}.")
+
+    scores = [f.result.ihc_score for f in tissue if f.result.ihc_score is not None]
+    ihc_score = max(scores, key=lambda s: s.rank) if scores else None
+
+    ish_final = [f for f in tissue if f.ish is not None and f.ish.final]
+    ish_amplified: bool | None = None
+    if ish_final:
+        ish_amplified = any(f.ish is not None and f.ish.outcome == "positive" for f in ish_final)
+    ngs_results = [f.ngs.result for f in findings if f.ngs is not None]
+    ngs_amplified: bool | None = None
+    if any(r.amplification is Amplification.AMPLIFIED for r in ngs_results):
+        ngs_amplified = True
+    elif any(r.amplification in (Amplification.NOT_AMPLIFIED, Amplification.GAIN) for r in ngs_results):
+        ngs_amplified = False
+    erbb2_amplified: bool | None
+    if ish_amplified or ngs_amplified:
+        erbb2_amplified = True
+    elif ish_amplified is False or ngs_amplified is False:
+        erbb2_amplified = False
+    else:
+        erbb2_amplified = None
+    if ngs_amplified and not ish_amplified and status is not Status.POSITIVE:
+        col.fire(ck.rule("patient.ngs-supports"))
+
+    activating: list[str] = []
+    kinase: list[str] = []
+    for f in chronological(findings):
+        if f.ngs is None:
+            continue
+        for v in f.ngs.activating:
+            if v not in activating:
+                activating.append(v)
+        for v in f.ngs.kinase_domain_activating:
+            if v not in kinase:
+                kinase.append(v)
+
+    category, categories, comment = _breast_category(tissue, ck, col)
+    basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
+    return Her2Summary.model_construct(
+        status=status,
+        ihc_score=ihc_score,
+        category=category,
+        erbb2_activating_mutations=activating,
+        erbb2_kinase_domain_mutations=kinase,
+        erbb2_amplified=erbb2_amplified,
+        ish_amplified=ish_amplified,
+        ngs_amplified=ngs_amplified,
+        basis=basis,
+        deciding_specimens=_ids(deciding),
+        specimen_categories=categories,
+        category_comment=comment,
+    )
+
+
+def _breast_category(
+    tissue: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Collector
+) -> tuple[Category | None, list[SpecimenCategory], str | None]:
+    breast = [f for f in tissue if ck.systems[f.result.scoring_system].system.breast_categories]
+    if not breast:
+        return None, [], None
+    ordered = chronological(breast)
+    listed = [SpecimenCategory.model_construct(specimen=f.specimen.id, category=f.result.category,
+                                               collected_on=f.specimen.collected_on) for f in ordered]
+    determined = [f for f in ordered if f.result.category is not None]
+    if not determined:
+        return None, listed, None
+    latest = determined[-1]
+    rule = ck.rule("patient.breast-category-most-recent")
+    col.fire(rule, f"Category {latest.result.category} from specimen {latest.specimen.id}.")
+    comment = (
+        "ASCO/CAP 2023: distinguishing IHC 0 from 1+ is now clinically relevant (trastuzumab deruxtecan "
+        "eligibility for HER2-low; HER2-ultralow per the FDA label), without new result categories."
+    )
+    return latest.result.category, listed, comment
+
+
+def _basis(
+    status: Status, deciding: Sequence[SpecimenFinding], ihc: IhcScore | None, activating: list[str],
+    amplified: bool | None,
+) -> str:
+    if deciding:
+        parts = [f"{f.specimen.id}: {f.result.basis}" for f in chronological(deciding)]
+        text = f"HER2 {status.value}: " + "; ".join(parts)
+    else:
+        text = "HER2 status indeterminate: no adequate tissue IHC/ISH result"
+        if amplified:
+            text += " (ERBB2 amplified by NGS, which supports but does not replace IHC/ISH)"
+    if activating:
+        text += f"; activating ERBB2 mutation(s): {', '.join(activating)}"
+    return text + "."

@@ -1,0 +1,68 @@
+"""Testing advisor: what to test next, given the tumor, the setting and what has been tested."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from her2cds.knowledge.schema import Family, TestingIndication
+from her2cds.model.assessment import Her2Summary, TraceEntry
+from her2cds.model.case import Case
+from her2cds.model.enums import Procedure, Status
+from her2cds.rules.collector import Collector
+from her2cds.rules.compiled import CompiledKnowledge
+from her2cds.rules.specimen import SpecimenFinding
+
+
+def find_indication(
+    ck: CompiledKnowledge, family: Family, lineage: Sequence[str], setting: str
+) -> TestingIndication | None:
+    candidates = [
+        ind for ind in ck.kb.testing
+        if family.id in ind.families and setting in ind.settings
+        and (not ind.roots or any(code in ind.roots for code in lineage))
+    ]
+    candidates.sort(key=lambda ind: 0 if ind.roots else 1)
+    return candidates[0] if candidates else None
+
+
+def advise(
+    case: Case, family: Family, lineage: Sequence[str], findings: Sequence[SpecimenFinding], her2: Her2Summary,
+    ck: CompiledKnowledge, col: Collector,
+) -> None:
+    setting = case.tumor.setting.value if case.tumor.setting else "unknown"
+    indication = find_indication(ck, family, lineage, setting)
+    tissue_ihc_ish = [f for f in findings if f.usable_tissue and (f.ihc is not None or f.ish is not None)]
+    any_ngs = any(f.ngs is not None for f in findings)
+    plasma_only = bool(findings) and all(f.is_plasma for f in findings)
+    if indication is not None:
+        unknown_setting = setting == "unknown" and "early" not in indication.settings
+        detail = "(Setting not given: this applies to advanced disease.)" if unknown_setting else None
+        col.trace.append(_indication_trace(indication, detail))
+        if not indication.indicated:
+            if not tissue_ihc_ish and not any_ngs:
+                col.recommend("her2_testing_not_indicated", detail=None)
+        else:
+            if "ihc_ish" in indication.modalities and not tissue_ihc_ish:
+                if her2.ngs_amplified:
+                    col.recommend("ihc_ish_confirmation")
+                elif not plasma_only:
+                    col.recommend("her2_testing", detail=detail)
+            if "ngs_mutation" in indication.modalities and not any_ngs:
+                col.recommend("ngs", detail=detail)
+            if family.fallback and (not tissue_ihc_ish or "ihc_ish" in indication.modalities):
+                col.recommend("gastric_criteria")
+    if plasma_only or (her2.ngs_amplified and not tissue_ihc_ish and any(f.is_plasma for f in findings)):
+        col.recommend("tissue_confirmation")
+    if (
+        family.id == "family.gastroesophageal"
+        and her2.status in (Status.NEGATIVE, Status.EQUIVOCAL)
+        and tissue_ihc_ish
+        and all(f.specimen.procedure is Procedure.BIOPSY for f in tissue_ihc_ish)
+    ):
+        col.recommend("multiple_biopsy_fragments")
+
+
+def _indication_trace(indication: TestingIndication, detail: str | None) -> TraceEntry:
+    text = indication.text + (f" {detail}" if detail else "")
+    return TraceEntry.model_construct(rule=indication.id, sources=[r.id for r in indication.sources], detail=text,
+                                      specimen=None)
