@@ -96,9 +96,9 @@ class Engine:
         lineage, family, system, explicit = self.resolve_tumor(case)
         col = Collector(self.kb)
         ck = self.ck
-        family_rule = ck.rule("her2cds.tumor.family-gastric-criteria" if family.fallback or (
-            family.scoring_system == "cap-ascp-asco-2016.gea" and family.id != "family.gastroesophageal"
-        ) else "her2cds.tumor.family-specific")
+        family_rule = ck.rule(
+            "her2cds.tumor.family-specific" if family.guideline_specific else "her2cds.tumor.family-gastric-criteria"
+        )
         col.fire(family_rule, f"{case.tumor.oncotree_code} ({' > '.join(reversed(lineage))}) -> {family.name}: "
                               f"{family.text} Scoring system: {system.system.name}.")
         if family.fallback:

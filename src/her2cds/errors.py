@@ -33,14 +33,18 @@ class FieldProblem:
     value: Any = None
     has_value: bool = False
 
-    def render(self) -> str:
-        text = f"{self.field or '<root>'}: {self.message}"
+    def describe(self) -> str:
+        """The message with the offending value, without the field path."""
+        text = self.message
         if self.has_value:
             shown = repr(self.value)
             if len(shown) > 80:
                 shown = shown[:77] + "..."
             text += f" (got {shown})"
         return text
+
+    def render(self) -> str:
+        return f"{self.field}: {self.describe()}" if self.field else self.describe()
 
 
 class InvalidInputError(Her2CdsError):

@@ -121,7 +121,9 @@ class KnowledgeBase:
     def entries(self) -> Iterator[dict[str, Any]]:
         """Every entry as a JSON-ready dict with at least id, kind, sources and status."""
         for source in self.sources.values():
-            yield {"kind": "source", **source.model_dump(mode="json", exclude_none=True)}
+            # a source is its own provenance (title, citation, DOI/PMID/URL)
+            yield {"kind": "source", "sources": [{"id": source.id}],
+                   **source.model_dump(mode="json", exclude_none=True)}
         tumor_sources = [self.tumor_source.model_dump(mode="json", exclude_none=True)]
         for tumor in self.tumor_types.values():
             yield {

@@ -188,6 +188,7 @@ class Family(Entry):
     name: str
     roots: list[str]
     scoring_system: EntryId
+    guideline_specific: bool = Field(description="the family has a HER2 scoring guideline of its own")
     fallback: bool = False
     text: str
 

@@ -158,6 +158,7 @@ class TumorSet(Entry):
     include: list[str] = []
     unclear: list[str] = []
     related: list[str] = []
+    related_note: str | None = Field(default=None, description="why related codes fall outside the label")
     any_solid: bool = False
     exclude_roots: list[str] = []
 

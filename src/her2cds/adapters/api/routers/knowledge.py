@@ -57,7 +57,11 @@ def list_entries(
     "/{entry_id}",
     summary="One knowledge-base entry",
     description="The entry and the full records of the sources it cites.",
-    responses={401: ERROR_RESPONSES[401], 404: {"model": ERROR_RESPONSES[400]["model"], "description": "No such id"}},
+    responses={
+        401: ERROR_RESPONSES[401],
+        404: {"model": ERROR_RESPONSES[400]["model"], "description": "No such id"},
+        422: ERROR_RESPONSES[422],
+    },
 )
 def get_entry(
     kb: KnowledgeBaseDep,

@@ -15,14 +15,15 @@ from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Versions
 
 router = APIRouter(tags=["service"])
+v1_router = APIRouter(tags=["service"])
 
 
 def versions(kb: KnowledgeBase) -> Versions:
     return Versions(engine=__version__, knowledge_base=kb.version, as_of=kb.meta.as_of, oncotree=kb.tumor_release)
 
 
-@router.get(
-    "/v1/service-info",
+@v1_router.get(
+    "/service-info",
     summary="Service and standards versions",
     responses={401: ERROR_RESPONSES[401]},
 )

@@ -1,0 +1,160 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from anyio import to_thread
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from her2cds import __version__
+from her2cds.adapters.api import examples
+from her2cds.adapters.api.deps import get_assessor, require_api_token
+from her2cds.adapters.api.errors import ErrorBody, install_error_handlers
+from her2cds.adapters.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from her2cds.adapters.api.routers import assess, cdshooks, knowledge, meta
+from her2cds.adapters.api.settings import Settings, unknown_environment_names
+from her2cds.adapters.api.state import AppState
+from her2cds.adapters.cdshooks.feedback import FeedbackStore
+from her2cds.adapters.cdshooks.models import CdsRequest, FeedbackRequest
+from her2cds.adapters.cdshooks.security import CdsJwtVerifier, load_jwks
+from her2cds.errors import InternalError
+from her2cds.model.case import Case
+
+log = logging.getLogger("her2cds.api")
+
+DESCRIPTION = """\
+Clinical decision support for HER2 testing and HER2-targeted therapy across solid tumors: a REST API (`/v1`),
+an HL7 CDS Hooks 2.0 service (`/cds-services`) and FHIR R4 in and out.
+
+Every error has the body `{"error": {"code", "message", "field"}}` (except the CDS Hooks 412 answer, a FHIR
+OperationOutcome). Decision support for qualified professionals; not a substitute for clinical judgement.
+"""
+
+TAGS = [
+    {"name": "assessment", "description": "Assess cases (CLI contract) and FHIR Bundles"},
+    {"name": "knowledge", "description": "The versioned knowledge base with sources"},
+    {"name": "service", "description": "Versions and health"},
+    {"name": "cds-hooks", "description": "HL7 CDS Hooks 2.0 discovery, services and feedback"},
+]
+
+
+class BatchItemError(BaseModel):
+    """A case of a batch that could not be assessed."""
+
+    index: int
+    error: ErrorBody
+
+
+def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    """JSON schemas of models with their nested models, referenced as OpenAPI components."""
+    out: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            out[name] = definition
+        out[model.__name__] = schema
+    return out
+
+
+def _strip_defaults(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {key: _strip_defaults(value) for key, value in schema.items() if key != "default"}
+    if isinstance(schema, list):
+        return [_strip_defaults(item) for item in schema]
+    return schema
+
+
+class Her2CdsApp(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = get_openapi(
+                title="her2cds", version=__version__, description=DESCRIPTION, routes=self.routes, tags=TAGS,
+                openapi_version=self.openapi_version,
+            )
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            extra = _schemas(Case, CdsRequest, FeedbackRequest, BatchItemError)
+            extra["CaseBatch"] = {"type": "array", "items": {"$ref": "#/components/schemas/Case"},
+                                  "title": "CaseBatch"}
+            extra["FhirBundle"] = {
+                "type": "object", "title": "FhirBundle", "description": "A FHIR R4 Bundle (JSON)",
+                "required": ["resourceType"],
+                "properties": {"resourceType": {"const": "Bundle"}, "type": {"type": "string"},
+                               "entry": {"type": "array", "items": {"type": "object"}}},
+            }
+            for name, definition in extra.items():
+                if name in components and _strip_defaults(components[name]) == _strip_defaults(definition):
+                    continue  # the same model as a response schema (FastAPI omits null defaults there)
+                if name in components:
+                    raise InternalError(f"OpenAPI component {name!r} is defined twice, differently")
+                components[name] = definition
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Load the knowledge base and run one example case, so the first real request is not slow."""
+    provider = app.dependency_overrides.get(get_assessor, get_assessor)
+    provider()(examples.GASTRIC_CASE)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: AppState = app.state.her2cds
+    await to_thread.run_sync(_warm_up, app)
+    async with state.new_http_client() as client:
+        state.http_client = client
+        try:
+            yield
+        finally:
+            state.http_client = None
+
+
+def create_app(
+    settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """A new application. ``fhir_transport`` replaces the network transport for FHIR server queries (tests)."""
+    settings = settings or Settings()
+    for name in unknown_environment_names():
+        log.warning("environment variable %s is not a her2cds setting; ignored", name)
+    verifier = None
+    if settings.cds_jwks_file is not None:
+        verifier = CdsJwtVerifier(
+            load_jwks(settings.cds_jwks_file),
+            algorithms=settings.cds_jwt_algorithms,
+            allowed_issuers=settings.cds_allowed_issuers,
+            leeway_seconds=settings.cds_jwt_leeway_seconds,
+            max_lifetime_seconds=settings.cds_jwt_max_lifetime_seconds,
+        )
+    app = Her2CdsApp(
+        title="her2cds", version=__version__, description=DESCRIPTION, lifespan=_lifespan,
+        redoc_url=None, openapi_tags=TAGS,
+    )
+    app.state.her2cds = AppState(
+        settings=settings, feedback=FeedbackStore(), jwt_verifier=verifier, fhir_transport=fhir_transport
+    )
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_token)])
+    v1.include_router(assess.router)
+    v1.include_router(knowledge.router)
+    v1.include_router(meta.v1_router)
+    app.include_router(v1)
+    app.include_router(meta.router)
+    app.include_router(cdshooks.router)
+
+    app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"], allow_credentials=False,
+        )
+    return app

@@ -1,0 +1,159 @@
+"""Answering a CDS Hooks call: prefetch -> FHIR converter -> engine -> cards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from her2cds.adapters.cdshooks import markdown as md
+from her2cds.adapters.cdshooks.cards import (
+    TOPIC_MEDICATION,
+    RECOMMENDATION_ACTIONS,
+    assessment_card,
+    notice_card,
+)
+from her2cds.adapters.cdshooks.models import Card, CdsRequest, CdsResponse
+from her2cds.adapters.cdshooks.prefetch import resolve_prefetch
+from her2cds.adapters.cdshooks.services import CdsService
+from her2cds.adapters.cdshooks.therapy_check import (
+    ANTI_HER2_AGENTS,
+    DraftOrder,
+    draft_medication_orders,
+    recognise,
+    therapy_check_card,
+)
+from her2cds.errors import InvalidInputError
+from her2cds.knowledge.loader import KnowledgeBase
+from her2cds.model.assessment import Assessment, InputWarning
+
+Assessor = Callable[[dict[str, Any]], Assessment]
+
+
+@dataclass(frozen=True)
+class HookDeps:
+    assessor: Assessor
+    kb: KnowledgeBase
+    client: httpx.AsyncClient
+    allowed_servers: Sequence[str] = ()
+    max_pages: int = 5
+
+
+@dataclass
+class _Outcome:
+    assessment: Assessment | None
+    warnings: list[InputWarning] = field(default_factory=list)
+    problem: str | None = None  # why there is no assessment, when there is something to say
+    has_her2_data: bool = False
+
+
+def _resource_ref(resource: Mapping[str, Any]) -> str | None:
+    if isinstance(resource.get("id"), str) and isinstance(resource.get("resourceType"), str):
+        return f"{resource['resourceType']}/{resource['id']}"
+    return None
+
+
+def _without(payloads: list[dict[str, Any]], refs: set[str]) -> list[dict[str, Any]]:
+    """The payloads without the resources in ``refs`` (the drafted orders are not medication history)."""
+    if not refs:
+        return payloads
+    kept: list[dict[str, Any]] = []
+    for payload in payloads:
+        if payload.get("resourceType") == "Bundle":
+            entries = [
+                entry for entry in payload.get("entry") or []
+                if not (isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping)
+                        and _resource_ref(entry["resource"]) in refs)
+            ]
+            kept.append({**payload, "entry": entries})
+        elif _resource_ref(payload) not in refs:
+            kept.append(payload)
+    return kept
+
+
+def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outcome:
+    from her2cds.adapters.fhir import inbound
+
+    try:
+        conversion = inbound.resources_to_case(payloads)
+    except InvalidInputError as exc:
+        return _Outcome(None, problem=f"the FHIR data could not be converted: {exc}")
+    case = conversion.case
+    warnings = list(conversion.warnings)
+    has_her2_data = bool(case.get("specimens"))
+    tumor = case.get("tumor")
+    if not isinstance(tumor, Mapping) or not tumor.get("oncotree_code"):
+        return _Outcome(
+            None, warnings,
+            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type" if has_her2_data else None,
+            has_her2_data,
+        )
+    try:
+        assessment = assessor(dict(case))
+    except InvalidInputError as exc:
+        return _Outcome(None, warnings, f"the data are not a valid case: {exc}", has_her2_data)
+    return _Outcome(assessment, warnings, None, has_her2_data)
+
+
+def _worth_a_card(assessment: Assessment) -> bool:
+    """patient-view fires on every chart opening: stay silent when there is no result and no missing test."""
+    if assessment.specimens or assessment.flags:
+        return True
+    return any(
+        (action := RECOMMENDATION_ACTIONS.get(rec.code)) is not None and action.indicator == "warning"
+        for rec in assessment.recommendations
+    )
+
+
+def _problem_detail(problem: str, warnings: Sequence[InputWarning]) -> str:
+    detail = f"her2cds could not assess HER2 for this patient: {md.esc(problem)}."
+    if warnings:
+        detail += "\n\n**Not considered**\n\n" + md.bullets([md.esc(w.text) for w in warnings])
+    return detail
+
+
+async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps) -> CdsResponse:
+    if request.hook != service.hook:
+        raise InvalidInputError.single("hook", f"service {service.id!r} answers the {service.hook!r} hook", request.hook)
+    patient_id = request.context.get("patientId")
+    patient_id = patient_id if isinstance(patient_id, str) else None
+
+    hits: list[tuple[DraftOrder, str]] = []
+    if service.kind == "therapy-check":
+        orders = draft_medication_orders(request.context, selected_only=service.hook == "order-select")
+        hits = [(order, drug) for order in orders for drug in recognise(order.texts, ANTI_HER2_AGENTS)]
+        if not hits:
+            return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
+
+    prefetch = await resolve_prefetch(
+        request, service.prefetch, deps.client, allowed_servers=deps.allowed_servers, max_pages=deps.max_pages
+    )
+    draft_refs = {order.reference for order, _ in hits if order.reference}
+    outcome = assess_payloads(_without(prefetch.payloads, draft_refs), deps.assessor)
+    warnings = [*prefetch.warnings, *outcome.warnings]
+
+    if service.kind == "assessment":
+        if outcome.assessment is None:
+            if outcome.problem is None:
+                return CdsResponse(cards=[])
+            return CdsResponse(cards=[notice_card(
+                "HER2 assessment not possible: " + outcome.problem, _problem_detail(outcome.problem, warnings),
+                deps.kb)])
+        if not _worth_a_card(outcome.assessment):
+            return CdsResponse(cards=[])
+        return CdsResponse(cards=[
+            assessment_card(outcome.assessment, deps.kb, patient_id=patient_id, extra_warnings=warnings)
+        ])
+
+    cards: list[Card] = []
+    for order, drug in hits:
+        if outcome.assessment is None:
+            problem = outcome.problem or "no HER2 result or cancer diagnosis was found"
+            card = notice_card(f"{drug[:1].upper() + drug[1:]}: indication cannot be checked — {problem}",
+                               _problem_detail(problem, warnings), deps.kb, TOPIC_MEDICATION)
+            cards.append(card.model_copy(update={"indicator": "warning"}))
+        else:
+            cards.append(therapy_check_card(order, drug, outcome.assessment, deps.kb, warnings))
+    return CdsResponse(cards=cards)

@@ -1,0 +1,282 @@
+"""Command-line interface. The only place (with the HTTP layer) that turns errors into exit codes.
+
+Exit codes: 0 success; 1 batch finished but some lines were invalid (or ``kb validate`` found the knowledge
+base invalid); 2 invalid input or usage; 3 knowledge-base error; 4 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import yaml
+
+from her2cds._version import __version__
+from her2cds.errors import (
+    Her2CdsError,
+    InvalidInputError,
+    KnowledgeBaseError,
+    MalformedInputError,
+    UsageError,
+)
+
+EXIT_OK, EXIT_BATCH_ERRORS, EXIT_INVALID, EXIT_KB, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # usage errors: exit 2 with one line, like invalid input
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedInputError.single("", f"{path} is not UTF-8 text ({exc.reason})", has_value=False) from None
+
+
+def parse_document(text: str, name: str = "<input>") -> Any:
+    """JSON, or YAML when it is not JSON; malformed input names the line and column."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedInputError.single(
+                "", f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", has_value=False
+            ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise MalformedInputError.single("", f"{name} is not valid JSON or YAML: {problem}{where}",
+                                         has_value=False) from None
+
+
+def _dump(obj: Any, out: IO[str]) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False, indent=2))
+    out.write("\n")
+
+
+# -- commands ------------------------------------------------------------------------------------
+def _therapy_text() -> Any:
+    try:
+        from her2cds.therapy import render_therapies_text
+    except ImportError:  # therapy matching not installed in this build
+        return None
+    return render_therapies_text
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    from her2cds import examples
+    from her2cds.engine import default_engine
+
+    engine = default_engine()
+    if args.batch:
+        if args.example or args.fhir:
+            raise UsageError("--batch reads JSON Lines; it cannot be combined with --example or --fhir")
+        return _batch(engine, args.file or "-", sys.stdout)
+    if args.example is not None:
+        if args.file:
+            raise UsageError("give either FILE or --example, not both")
+        data: Any = examples.load(args.example or examples.DEFAULT)
+    elif args.file is None:
+        raise UsageError("give a case FILE (or - for stdin), or --example [NAME]")
+    else:
+        data = parse_document(_read_text(args.file), "<stdin>" if args.file == "-" else args.file)
+    source_observations: dict[str, list[str]] = {}
+    warnings: list[Any] = []
+    if args.fhir:
+        from her2cds.adapters.fhir.inbound import bundle_to_case
+
+        conversion = bundle_to_case(data)
+        data, warnings, source_observations = conversion.case, list(conversion.warnings), conversion.source_observations
+    assessment = engine.assess(data)
+    if warnings:
+        assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
+    if args.output == "fhir":
+        from her2cds.adapters.fhir.outbound import assessment_to_bundle
+
+        _dump(assessment_to_bundle(assessment, source_observations=source_observations), sys.stdout)
+    elif args.format == "text":
+        from her2cds.render.text import render_text
+
+        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
+    else:
+        _dump(assessment.model_dump(mode="json"), sys.stdout)
+    return EXIT_OK
+
+
+def _lines(path: str) -> Iterable[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            yield from fh
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def batch_line_result(engine: Any, number: int, line: str) -> tuple[dict[str, Any], bool]:
+    """One JSON Lines record -> (output object, ok)."""
+    if not line.strip():
+        return {"line": number, "error": {"field": "", "message": "empty line: expected one JSON case"}}, False
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON: {exc.msg} at column {exc.colno}"
+        return {"line": number, "error": {"field": "", "message": message}}, False
+    try:
+        return engine.assess_json(data), True
+    except InvalidInputError as exc:
+        first = exc.problems[0]
+        return {"line": number, "error": {"field": first.field, "message": first.describe()}}, False
+
+
+def _batch(engine: Any, path: str, out: IO[str]) -> int:
+    failures = 0
+    for number, line in enumerate(_lines(path), start=1):
+        obj, ok = batch_line_result(engine, number, line)
+        failures += not ok
+        out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        out.write("\n")
+    return EXIT_BATCH_ERRORS if failures else EXIT_OK
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    from her2cds.knowledge.loader import default_knowledge_base, load_knowledge_base
+
+    if args.kb_command == "validate":
+        try:
+            kb = load_knowledge_base(Path(args.path) if args.path else None)
+        except KnowledgeBaseError as exc:
+            sys.stderr.write(f"her2cds: knowledge base is NOT valid: {exc}\n")
+            return EXIT_BATCH_ERRORS
+        entries = list(kb.entries())
+        unverified = sum(1 for e in entries if e.get("status") == "unverified")
+        print(f"knowledge base {kb.version} (as of {kb.meta.as_of}) is valid: {len(entries)} entries, "
+              f"{unverified} unverified")
+        return EXIT_OK
+    kb = default_knowledge_base()
+    if args.kb_command == "list":
+        entries = [e for e in kb.entries() if args.kind is None or e["kind"] == args.kind]
+        if args.json:
+            _dump(entries, sys.stdout)
+        else:
+            for e in entries:
+                print(f"{e['id']}\t{e['kind']}\t{e['status']}")
+        return EXIT_OK
+    _dump(kb.get(args.id), sys.stdout)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from her2cds.model.assessment import Assessment
+    from her2cds.model.case import Case
+
+    schemas = {"input": Case.model_json_schema(), "output": Assessment.model_json_schema()}
+    _dump(schemas[args.which] if args.which else schemas, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from her2cds import examples
+
+    if args.name:
+        _dump(examples.load(args.name), sys.stdout)
+    else:
+        print("\n".join(examples.names()))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from her2cds.adapters.api import run
+    except ImportError as exc:
+        raise UsageError(f"the service needs the 'service' extra (pip install 'her2cds[service]'): {exc}") from None
+    run(host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="her2cds", description="HER2 testing and HER2-targeted therapy decision support.")
+    parser.add_argument("--version", action="version",
+                        version=f"her2cds {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("assess", help="assess a case (JSON or YAML), or a batch of JSON Lines")
+    p.add_argument("file", nargs="?", help="case file, or - for stdin")
+    p.add_argument("--example", nargs="?", const="", metavar="NAME", help="assess an embedded example case")
+    p.add_argument("--format", choices=("json", "text"), default="json", help="output format (default json)")
+    p.add_argument("--no-trace", action="store_true", help="text format: omit the rule trace")
+    p.add_argument("--batch", action="store_true", help="read JSON Lines; write one JSON line per input line")
+    p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
+    p.add_argument("--output", choices=("json", "fhir"), default="json", help="json (default) or a FHIR Bundle")
+    p.set_defaults(func=cmd_assess)
+
+    k = sub.add_parser("kb", help="inspect and validate the knowledge base")
+    ksub = k.add_subparsers(dest="kb_command", required=True, parser_class=_Parser)
+    kv = ksub.add_parser("validate", help="validate the knowledge base (exit 0 valid, 1 invalid)")
+    kv.add_argument("--path", help="a knowledge-base directory (default: the packaged one)")
+    kl = ksub.add_parser("list", help="list all entries")
+    kl.add_argument("--json", action="store_true", help="a JSON array of every entry")
+    kl.add_argument("--kind", help="only entries of this kind")
+    ks = ksub.add_parser("show", help="show one entry")
+    ks.add_argument("id")
+    k.set_defaults(func=cmd_kb)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of input and output")
+    s.add_argument("which", nargs="?", choices=("input", "output"))
+    s.set_defaults(func=cmd_schema)
+
+    e = sub.add_parser("examples", help="list the embedded example cases, or print one")
+    e.add_argument("name", nargs="?")
+    e.set_defaults(func=cmd_examples)
+
+    v = sub.add_parser("serve", help="start the HTTP service (REST, CDS Hooks, FHIR)")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8080)
+    v.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except InvalidInputError as exc:
+        sys.stderr.write(f"her2cds: invalid input: {exc}\n")
+        return EXIT_INVALID
+    except UsageError as exc:
+        sys.stderr.write(f"her2cds: {exc}\n")
+        return EXIT_INVALID
+    except KnowledgeBaseError as exc:
+        sys.stderr.write(f"her2cds: knowledge base error: {exc}\n")
+        return EXIT_KB
+    except Her2CdsError as exc:
+        sys.stderr.write(f"her2cds: internal error: {exc}\n")
+        return EXIT_INTERNAL
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: report it in one line, never a traceback
+        sys.stderr.write(f"her2cds: internal error ({type(exc).__name__}): {exc}\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

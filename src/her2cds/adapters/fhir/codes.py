@@ -1,0 +1,423 @@
+"""The FHIR code table: schema of ``knowledge/data/fhir/code_map.yaml``, its loader and lookup index.
+
+Clinical codes (LOINC, SNOMED CT, ICD-10, ICD-O-3, HGNC, Sequence Ontology, drug names) live in the YAML file,
+each entry with an id, sources and a verification status. This module only knows FHIR's structure. Loading is
+explicit and memoised (:func:`default_code_map`); nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from her2cds.errors import KnowledgeBaseError
+from her2cds.knowledge.schema import EntryId, SourceRef, SourcesFile, Status
+from her2cds.model.enums import CopyNumberCall, IhcScore, Procedure, Site
+
+__all__ = [
+    "AnswerEntry",
+    "CodeMap",
+    "CodeRef",
+    "DrugEntry",
+    "ObservationEntry",
+    "TumorRule",
+    "default_code_map",
+    "load_code_map",
+]
+
+SUPPORTED_SCHEMA_VERSIONS = ("1",)
+
+ObservationRole = Literal[
+    "her2_ihc", "her2_ish", "her2_ish_ratio", "her2_ish_copies", "her2_ish_panel", "her2_interpretation",
+    "er", "pr", "hormone_receptor", "pd_l1_cps", "variant", "m_category", "unsupported",
+]
+ComponentRole = Literal[
+    "gene_studied", "amino_acid_change", "dna_change", "dna_change_type", "copy_number",
+    "genomic_source_class", "cnv_type",
+]
+Meaning = Literal[
+    "positive", "negative", "equivocal", "indeterminate", "present", "absent", "ihc_0", "ihc_1", "ihc_2",
+    "ihc_3", "her2_low", "her2_ultralow", "amplified", "not_amplified", "somatic", "germline",
+]
+GeneName = Literal["ERBB2", "KRAS", "NRAS"]
+Icd10Category = Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z]$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeRef(_Strict):
+    system: str = Field(description="canonical system name (a key of `systems`)")
+    code: str
+    display: str | None = None
+
+
+class _Entry(_Strict):
+    id: EntryId
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    status: Status
+    note: str | None = None
+
+
+class ObservationEntry(_Entry):
+    kind: Literal["fhir_observation_code"] = "fhir_observation_code"
+    role: ObservationRole
+    codes: list[CodeRef]
+    text_patterns: list[str] = Field(default=[], description="words in Observation.code text/display (lowercase)")
+    reason: str | None = Field(default=None, description="why an 'unsupported' code is not used")
+
+    @model_validator(mode="after")
+    def _reason_for_unsupported(self) -> ObservationEntry:
+        if (self.role == "unsupported") != (self.reason is not None):
+            raise ValueError("an 'unsupported' observation code needs a reason (and only it)")
+        return self
+
+
+class ComponentEntry(_Entry):
+    kind: Literal["fhir_component_code"] = "fhir_component_code"
+    role: ComponentRole
+    codes: list[CodeRef]
+
+
+class AnswerEntry(_Entry):
+    kind: Literal["fhir_answer"] = "fhir_answer"
+    meaning: Meaning
+    codes: list[CodeRef]
+    texts: list[str] = []
+
+
+class QualitativeIhcEntry(_Entry):
+    kind: Literal["fhir_qualitative_ihc"] = "fhir_qualitative_ihc"
+    meaning: Meaning
+    score: IhcScore
+
+
+class GeneEntry(_Entry):
+    kind: Literal["fhir_gene"] = "fhir_gene"
+    gene: GeneName
+    hgnc: Annotated[str, Field(pattern=r"^HGNC:\d+$")]
+
+
+class CopyNumberEntry(_Entry):
+    kind: Literal["fhir_copy_number"] = "fhir_copy_number"
+    call: CopyNumberCall | None
+    codes: list[CodeRef]
+
+
+class MorphologyGroup(_Entry):
+    kind: Literal["fhir_morphology_group"] = "fhir_morphology_group"
+    name: str
+    ranges: list[tuple[int, int]]
+
+
+class TumorRule(_Entry):
+    kind: Literal["fhir_tumor_rule"] = "fhir_tumor_rule"
+    oncotree: Annotated[str, Field(min_length=1, max_length=40)]
+    snomed: list[str] = []
+    topography: list[str] = Field(default=[], description="ICD-10 / ICD-O-3 topography prefixes, e.g. C50 or C16.0")
+    morphology: list[str] = Field(default=[], description="ICD-O-3 morphology code prefixes, e.g. 8500")
+    morphology_group: str | None = None
+    no_morphology: bool = False
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _matchable(self) -> TumorRule:
+        if not (self.snomed or self.topography or self.morphology):
+            raise ValueError("a tumor rule needs snomed codes, topography or morphology")
+        if self.no_morphology and (self.morphology or self.morphology_group):
+            raise ValueError("no_morphology excludes morphology conditions")
+        return self
+
+
+class FallbackEntry(_Entry):
+    kind: Literal["fhir_tumor_fallback"] = "fhir_tumor_fallback"
+    oncotree: str
+    assumption: str
+
+
+class NeoplasmRanges(_Entry):
+    kind: Literal["fhir_neoplasm_ranges"] = "fhir_neoplasm_ranges"
+    malignant: list[tuple[Icd10Category, Icd10Category]]
+    secondary: list[tuple[Icd10Category, Icd10Category]]
+    secondary_snomed: list[str] = []
+
+
+class MetastasisValues(_Entry):
+    kind: Literal["fhir_metastasis_values"] = "fhir_metastasis_values"
+    patterns: list[str]
+
+
+class SpecimenEntry(_Entry):
+    kind: Literal["fhir_specimen_type"] = "fhir_specimen_type"
+    procedure: Procedure | None = None
+    site: Site | None = None
+    codes: list[CodeRef] = []
+    keywords: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> SpecimenEntry:
+        if (self.procedure is None) == (self.site is None):
+            raise ValueError("a specimen entry sets exactly one of procedure or site")
+        return self
+
+
+class DrugEntry(_Entry):
+    kind: Literal["fhir_drug"] = "fhir_drug"
+    inn: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9 -]*$")]
+    also: list[str] = Field(default=[], description="further INNs of a fixed combination product")
+    names: Annotated[list[str], Field(min_length=1)]
+    codes: list[CodeRef] = []
+
+
+class Urls(_Strict):
+    oncotree_code_extension: str
+    disease_setting_extension: str
+    histology_extension: str
+    secondary_cancer_profile: str
+    primary_cancer_profile: str
+    tbd_codes: str
+    therapeutic_implication_profile: str
+    her2cds_codes: str
+    knowledge_entry: str
+    specimen_id: str
+    device_identifier: str
+
+
+class CodeMapFile(_Strict):
+    schema_version: str
+    systems: dict[str, list[str]]
+    urls: Urls
+    observations: list[ObservationEntry]
+    components: list[ComponentEntry]
+    answers: list[AnswerEntry]
+    qualitative_ihc: list[QualitativeIhcEntry]
+    genes: list[GeneEntry]
+    copy_number: list[CopyNumberEntry]
+    morphology_groups: list[MorphologyGroup]
+    tumor_rules: list[TumorRule]
+    fallback: FallbackEntry
+    neoplasm_ranges: NeoplasmRanges
+    metastasis_values: MetastasisValues
+    specimens: list[SpecimenEntry]
+    drug_name_prefixes: list[str] = []
+    drug_name_suffix_pattern: str | None = None
+    drugs: list[DrugEntry]
+
+
+_Key = tuple[str, str]  # (canonical system, code)
+
+
+def _norm_code(code: str) -> str:
+    return code.strip().upper()
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """The validated code table with lookup indexes. Immutable; share freely."""
+
+    file: CodeMapFile
+    system_names: Mapping[str, str]
+    observation_index: Mapping[_Key, ObservationEntry]
+    component_index: Mapping[_Key, ComponentEntry]
+    answer_index: Mapping[_Key, AnswerEntry]
+    answer_texts: Mapping[str, AnswerEntry]
+    qualitative_ihc: Mapping[str, QualitativeIhcEntry]
+    gene_index: Mapping[str, GeneEntry]
+    copy_number_index: Mapping[_Key, CopyNumberEntry]
+    morphology_groups: Mapping[str, MorphologyGroup]
+    specimen_index: Mapping[_Key, SpecimenEntry]
+    drug_index: Mapping[_Key, DrugEntry]
+    drug_names: tuple[tuple[re.Pattern[str], DrugEntry], ...]
+    metastasis_patterns: tuple[re.Pattern[str], ...]
+    text_pattern_entries: tuple[tuple[str, ObservationEntry], ...]
+
+    @property
+    def urls(self) -> Urls:
+        return self.file.urls
+
+    def system_name(self, uri: str | None) -> str | None:
+        """The canonical name of a system URI (or legacy system name), None when unknown."""
+        if uri is None:
+            return None
+        return self.system_names.get(uri.strip()) or self.system_names.get(uri.strip().rstrip("/"))
+
+    def uri(self, name: str) -> str:
+        """The preferred URI of a canonical system name (the first one listed)."""
+        return self.file.systems[name][0]
+
+    # -- entries for the knowledge listing ------------------------------------------------------
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry as a JSON-ready dict with id, kind, sources and status (for /v1/knowledge)."""
+        f = self.file
+        groups: list[Iterable[_Entry]] = [
+            f.observations, f.components, f.answers, f.qualitative_ihc, f.genes, f.copy_number,
+            f.morphology_groups, f.tumor_rules, [f.fallback, f.neoplasm_ranges, f.metastasis_values],
+            f.specimens, f.drugs,
+        ]
+        for group in groups:
+            for entry in group:
+                yield entry.model_dump(mode="json", exclude_none=True)
+
+
+def _data_root() -> Path:
+    return Path(str(resources.files("her2cds.knowledge") / "data"))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise KnowledgeBaseError(f"cannot read FHIR code table {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError(f"FHIR code table {path} is not valid YAML: {exc}") from exc
+
+
+def _source_ids(root: Path) -> set[str]:
+    ids: set[str] = set()
+    for path in sorted(root.rglob("sources*.yaml")):
+        try:
+            ids.update(source.id for source in SourcesFile.model_validate(_read_yaml(path)).sources)
+        except ValidationError as exc:
+            raise KnowledgeBaseError(f"sources file {path.name} is invalid: {exc.errors()[0]['msg']}") from exc
+    return ids
+
+
+class _Coded(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def codes(self) -> list[CodeRef]: ...
+
+
+_E = TypeVar("_E", bound=_Coded)
+
+
+def _index_codes(entries: Iterable[_E], systems: Mapping[str, list[str]], what: str,
+                 problems: list[str]) -> dict[_Key, _E]:
+    index: dict[_Key, _E] = {}
+    for entry in entries:
+        for ref in entry.codes:
+            if ref.system not in systems:
+                problems.append(f"{entry.id}: unknown system name {ref.system!r}")
+                continue
+            key = (ref.system, _norm_code(ref.code))
+            if key in index and index[key].id != entry.id:
+                problems.append(f"{what} code {ref.system}|{ref.code} is in {index[key].id} and {entry.id}")
+            index[key] = entry
+    return index
+
+
+def _check_sources(file: CodeMapFile, known: set[str], problems: list[str]) -> None:
+    groups: list[Iterable[_Entry]] = [
+        file.observations, file.components, file.answers, file.qualitative_ihc, file.genes, file.copy_number,
+        file.morphology_groups, file.tumor_rules, [file.fallback, file.neoplasm_ranges, file.metastasis_values],
+        file.specimens, file.drugs,
+    ]
+    seen: set[str] = set()
+    for group in groups:
+        for item in group:
+            if item.id in seen:
+                problems.append(f"entry id {item.id!r} is used twice")
+            seen.add(item.id)
+            for ref in item.sources:
+                if ref.id not in known:
+                    problems.append(f"{item.id}: unknown source {ref.id!r}")
+
+
+def _word_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z0-9])" + re.escape(name.lower()) + r"(?![a-z0-9])")
+
+
+def build_code_map(file: CodeMapFile, known_sources: set[str]) -> CodeMap:
+    """Index a parsed code table; raise KnowledgeBaseError listing every inconsistency."""
+    problems: list[str] = []
+    if file.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+        problems.append(f"schema_version {file.schema_version!r} is not supported")
+    _check_sources(file, known_sources, problems)
+    system_names: dict[str, str] = {}
+    for name, uris in file.systems.items():
+        for uri in uris:
+            if uri in system_names:
+                problems.append(f"system URI {uri!r} is listed for {system_names[uri]} and {name}")
+            system_names[uri] = name
+    answer_texts: dict[str, AnswerEntry] = {}
+    for answer in file.answers:
+        for text in answer.texts:
+            key = text.strip().lower()
+            if key in answer_texts and answer_texts[key].id != answer.id:
+                problems.append(f"answer text {text!r} is in {answer_texts[key].id} and {answer.id}")
+            answer_texts[key] = answer
+    groups = {group.name: group for group in file.morphology_groups}
+    for rule in file.tumor_rules:
+        if rule.morphology_group is not None and rule.morphology_group not in groups:
+            problems.append(f"{rule.id}: unknown morphology group {rule.morphology_group!r}")
+    genes: dict[str, GeneEntry] = {}
+    for gene in file.genes:
+        genes[gene.hgnc.upper()] = gene
+        genes[gene.gene.upper()] = gene
+    drug_names: list[tuple[str, DrugEntry]] = []
+    for drug in file.drugs:
+        drug_names.extend((name.lower(), drug) for name in drug.names)
+    drug_names.sort(key=lambda item: len(item[0]), reverse=True)
+    text_patterns = tuple(
+        (pattern.lower(), entry) for entry in file.observations for pattern in entry.text_patterns
+    )
+    try:
+        metastasis = tuple(re.compile(p, re.IGNORECASE) for p in file.metastasis_values.patterns)
+        if file.drug_name_suffix_pattern:
+            re.compile(file.drug_name_suffix_pattern)
+    except re.error as exc:
+        problems.append(f"invalid pattern: {exc}")
+        metastasis = ()
+    code_map = CodeMap(
+        file=file,
+        system_names=system_names,
+        observation_index=_index_codes(file.observations, file.systems, "observation", problems),
+        component_index=_index_codes(file.components, file.systems, "component", problems),
+        answer_index=_index_codes(file.answers, file.systems, "answer", problems),
+        answer_texts=answer_texts,
+        qualitative_ihc={entry.meaning: entry for entry in file.qualitative_ihc},
+        gene_index=genes,
+        copy_number_index=_index_codes(file.copy_number, file.systems, "copy-number", problems),
+        morphology_groups=groups,
+        specimen_index=_index_codes(file.specimens, file.systems, "specimen", problems),
+        drug_index=_index_codes(file.drugs, file.systems, "drug", problems),
+        drug_names=tuple((_word_pattern(name), drug) for name, drug in drug_names),
+        metastasis_patterns=metastasis,
+        text_pattern_entries=text_patterns,
+    )
+    if problems:
+        raise KnowledgeBaseError("FHIR code table is inconsistent:\n  " + "\n  ".join(problems))
+    return code_map
+
+
+def load_code_map(root: Path | None = None) -> CodeMap:
+    """Load and validate ``fhir/code_map.yaml`` under ``root`` (default: the packaged knowledge base)."""
+    root = root or _data_root()
+    path = root / "fhir" / "code_map.yaml"
+    try:
+        file = CodeMapFile.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise KnowledgeBaseError(
+            f"FHIR code table {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
+        ) from exc
+    return build_code_map(file, _source_ids(root))
+
+
+@functools.cache
+def default_code_map() -> CodeMap:
+    """The packaged code table, loaded once per process (immutable, so sharing is safe)."""
+    return load_code_map()

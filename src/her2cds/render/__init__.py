@@ -1,0 +1,1 @@
+"""Renderers: turn an Assessment into text (no clinical logic here)."""
