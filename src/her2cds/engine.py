@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from her2cds.model._build import build
 from her2cds._version import __version__
 from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
@@ -67,6 +68,8 @@ class Engine:
             oncotree=self.kb.tumor_release,
         )
         self._disclaimer = self.kb.meta.disclaimer
+        self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
+        self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -77,8 +80,8 @@ class Engine:
                 "; use a listed OncoTree code or its parent/tissue code (her2cds kb list)"
             )
             raise InvalidInputError.single("tumor.oncotree_code", f"unknown OncoTree code{hint}", code)
-        lineage = self.kb.lineage(code)
-        family = self.kb.family_for(code)
+        lineage = self._lineages[code]
+        family = self._families[code]
         if family is None:
             raise InvalidInputError.single(
                 "tumor.oncotree_code", "HER2 rules cover solid tumors; this is a hematologic tumor type", code
@@ -112,9 +115,9 @@ class Engine:
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
-        return Assessment.model_construct(
+        return build(Assessment, 
             id=case.id,
-            tumor=TumorSummary.model_construct(
+            tumor=build(TumorSummary, 
                 oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
                 scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
             ),

@@ -16,7 +16,7 @@ class _Out(BaseModel):
 
 class TraceEntry(_Out):
     rule: str = Field(description="knowledge-base id of the rule that fired")
-    sources: list[str] = Field(description="knowledge-base ids of the rule's sources")
+    sources: tuple[str, ...] = Field(description="knowledge-base ids of the rule's sources")
     detail: str
     specimen: str | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from her2cds.model._build import build
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Flag, Recommendation, TraceEntry
@@ -19,8 +20,8 @@ class Collector:
 
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
         self.trace.append(
-            TraceEntry.model_construct(
-                rule=rule.id, sources=list(rule.sources), detail=detail or rule.rule.text, specimen=specimen
+            build(TraceEntry, 
+                rule=rule.rule.id, sources=rule.sources, detail=detail or rule.text, specimen=specimen
             )
         )
 
@@ -38,7 +39,7 @@ class Collector:
         text, sources = self._code(code)
         if detail:
             text = f"{text} {detail}"
-        self._recs[key] = Recommendation.model_construct(code=code, text=text, specimen=specimen, sources=sources)
+        self._recs[key] = build(Recommendation, code=code, text=text, specimen=specimen, sources=sources)
 
     def has_recommendation(self, code: str) -> bool:
         return any(key[0] == code for key in self._recs)
@@ -64,5 +65,5 @@ class Collector:
             text, _ = self._code(code)
             if details:
                 text = f"{text} {' '.join(details)}"
-            out.append(Flag.model_construct(code=code, text=text, specimens=sorted(ids)))
+            out.append(build(Flag, code=code, text=text, specimens=sorted(ids)))
         return sorted(out, key=lambda f: f.code)

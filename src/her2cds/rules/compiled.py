@@ -43,6 +43,7 @@ class CompiledRule:
     rule: Rule
     conditions: tuple[CompiledCondition, ...]
     sources: tuple[str, ...]
+    text: str
 
     @property
     def id(self) -> str:
@@ -73,6 +74,7 @@ def compile_rule(kb: KnowledgeBase, rule: Rule) -> CompiledRule:
         rule=rule,
         conditions=tuple(compile_condition(kb, c) for c in rule.when),
         sources=tuple(ref.id for ref in rule.sources),
+        text=rule.text,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from her2cds.model._build import build
 from her2cds.model.assessment import Her2Summary, SpecimenCategory
 from her2cds.model.enums import Amplification, Category, IhcScore, Status
 from her2cds.rules.collector import Collector
@@ -80,7 +81,7 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     category, categories, comment = _breast_category(tissue, ck, col)
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
-    return Her2Summary.model_construct(
+    return build(Her2Summary, 
         status=status,
         ihc_score=ihc_score,
         category=category,
@@ -103,7 +104,7 @@ def _breast_category(
     if not breast:
         return None, [], None
     ordered = chronological(breast)
-    listed = [SpecimenCategory.model_construct(specimen=f.specimen.id, category=f.result.category,
+    listed = [build(SpecimenCategory, specimen=f.specimen.id, category=f.result.category,
                                                collected_on=f.specimen.collected_on) for f in ordered]
     determined = [f for f in ordered if f.result.category is not None]
     if not determined:

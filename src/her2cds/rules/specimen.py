@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from her2cds.model._build import build
 from her2cds.model.assessment import IhcResult, IshResult, SpecimenResult
 from her2cds.model.case import Specimen
 from her2cds.model.enums import Amplification, Category, IhcScore, Procedure, Status
@@ -138,7 +139,7 @@ def interpret_specimen(
             elif status is Status.NEGATIVE and amp is Amplification.AMPLIFIED:
                 col.flag("modality_discordance", [sid], f"Specimen {sid}: HER2 negative but ERBB2 amplified by NGS.")
     category = _category(status, ihc, system, col, sid) if not plasma else None
-    result = SpecimenResult.model_construct(
+    result = build(SpecimenResult, 
         id=sid,
         procedure=spec.procedure,
         site=spec.site,
@@ -151,11 +152,11 @@ def interpret_specimen(
         category=category,
         basis=basis,
         adequate=adequate,
-        ihc=IhcResult.model_construct(
+        ihc=build(IhcResult, 
             score=ihc.score, status=_ihc_status(ihc.outcome), derived_from=ihc.derived_from, rule=ihc.rule.id,
             reported_score=ihc.reported,
         ) if ihc else None,
-        ish=IshResult.model_construct(
+        ish=build(IshResult, 
             probe=ish.probe, ratio=round(ish.ratio, 3) if ish.ratio is not None else None,
             her2_per_cell=ish.her2_per_cell, group=ish.group, status=_ish_status(ish.outcome), final=ish.final,
             rule=ish.rule.id, recount_group=ish.recount_group,

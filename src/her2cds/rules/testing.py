@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from her2cds.model._build import build
 from her2cds.knowledge.schema import Family, TestingIndication
 from her2cds.model.assessment import Her2Summary, TraceEntry
 from her2cds.model.case import Case
@@ -64,5 +65,5 @@ def advise(
 
 def _indication_trace(indication: TestingIndication, detail: str | None) -> TraceEntry:
     text = indication.text + (f" {detail}" if detail else "")
-    return TraceEntry.model_construct(rule=indication.id, sources=[r.id for r in indication.sources], detail=text,
+    return build(TraceEntry, rule=indication.id, sources=tuple(r.id for r in indication.sources), detail=text,
                                       specimen=None)

@@ -30,8 +30,9 @@ def _tumor_hits(facts: TherapyFacts, tk: TherapyKnowledge) -> dict[int, tuple[Tu
     hits: dict[int, tuple[TumorKind, str]] = {}
     for code in facts.lineage:
         for idx, kind in tk.tumor_index.get(code, ()):
-            if idx not in hits:
-                hits[idx] = (kind, code)
+            if idx in hits or (kind == "unclear" and code != facts.tumor_code):
+                continue  # an unclear (NOS) code matches only itself, never its descendants
+            hits[idx] = (kind, code)
     lineage = frozenset(facts.lineage)
     for idx, excluded in tk.agnostic:
         if not excluded.intersection(lineage):

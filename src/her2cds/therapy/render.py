@@ -7,7 +7,12 @@ from collections.abc import Sequence
 
 from her2cds.model.therapy import Evidence, RegulatoryStatus, TherapyOption
 
-_DESIGN = {"randomized": "randomized", "single_arm": "single-arm", "pooled_single_arm": "pooled single-arm"}
+_DESIGN = {
+    "randomized": "randomized",
+    "dose_randomized": "dose-randomized",
+    "single_arm": "single-arm",
+    "pooled_single_arm": "pooled single-arm",
+}
 
 
 def _approval(option: TherapyOption) -> str:

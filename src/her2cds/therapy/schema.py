@@ -114,7 +114,7 @@ class DrugsFile(_KB):
 # ------------------------------------------------------------------------------------------- trials
 class TrialArm(_KB):
     label: str
-    drugs: Annotated[list[str], Field(min_length=1)]
+    drugs: list[str] = Field(default=[], description="drugs by INN; empty for placebo or observation")
 
 
 class TrialResult(_KB):
@@ -135,7 +135,9 @@ class Trial(Entry):
     name: str
     nct: Annotated[str, Field(pattern=r"^NCT\d{8}$")] | None = None
     phase: Literal["1", "1/2", "2", "2b", "3"]
-    design: Literal["randomized", "single_arm", "pooled_single_arm"]
+    design: Literal["randomized", "dose_randomized", "single_arm", "pooled_single_arm"] = Field(
+        description="dose_randomized: randomized between doses, no control arm (ranked as single-arm evidence)"
+    )
     population: str
     arms: Annotated[list[TrialArm], Field(min_length=1)]
     results: list[TrialResult] = []
@@ -149,8 +151,9 @@ class TrialsFile(_KB):
 class TumorSet(Entry):
     """OncoTree codes an indication applies to, resolved nearest-first along the case's lineage.
 
-    ``include`` → the tumor criterion is met; ``unclear`` → unknown (confirm the primary);
-    ``related`` → not met but listed as a close miss (same organ, outside the label).
+    ``include`` (with descendants) → the tumor criterion is met; ``related`` (with descendants) → not met but
+    listed as a close miss (same organ, outside the label); ``unclear`` (the code itself only, for NOS nodes
+    such as ``EGC`` or ``BILIARY_TRACT``) → unknown, confirm the primary.
     ``any_solid`` → every code whose lineage avoids ``exclude_roots`` (tumor-agnostic labels).
     """
 

@@ -76,18 +76,30 @@ class Her2CdsApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             document = get_openapi(
-                title="her2cds", version=__version__, description=DESCRIPTION, routes=self.routes, tags=TAGS,
+                title="her2cds",
+                version=__version__,
+                description=DESCRIPTION,
+                routes=self.routes,
+                tags=TAGS,
                 openapi_version=self.openapi_version,
             )
             components = document.setdefault("components", {}).setdefault("schemas", {})
             extra = _schemas(Case, CdsRequest, FeedbackRequest, BatchItemError)
-            extra["CaseBatch"] = {"type": "array", "items": {"$ref": "#/components/schemas/Case"},
-                                  "title": "CaseBatch"}
+            extra["CaseBatch"] = {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Case"},
+                "title": "CaseBatch",
+            }
             extra["FhirBundle"] = {
-                "type": "object", "title": "FhirBundle", "description": "A FHIR R4 Bundle (JSON)",
+                "type": "object",
+                "title": "FhirBundle",
+                "description": "A FHIR R4 Bundle (JSON)",
                 "required": ["resourceType"],
-                "properties": {"resourceType": {"const": "Bundle"}, "type": {"type": "string"},
-                               "entry": {"type": "array", "items": {"type": "object"}}},
+                "properties": {
+                    "resourceType": {"const": "Bundle"},
+                    "type": {"type": "string"},
+                    "entry": {"type": "array", "items": {"type": "object"}},
+                },
             }
             for name, definition in extra.items():
                 if name in components and _strip_defaults(components[name]) == _strip_defaults(definition):
@@ -95,6 +107,10 @@ class Her2CdsApp(FastAPI):
                 if name in components:
                     raise InternalError(f"OpenAPI component {name!r} is defined twice, differently")
                 components[name] = definition
+            for path, builder in examples.REQUEST_EXAMPLES.items():
+                named = builder()
+                for media in document["paths"][path]["post"]["requestBody"]["content"].values():
+                    media["examples"] = named
             self.openapi_schema = document
         return self.openapi_schema
 
@@ -102,7 +118,9 @@ class Her2CdsApp(FastAPI):
 def _warm_up(app: FastAPI) -> None:
     """Load the knowledge base and run one example case, so the first real request is not slow."""
     provider = app.dependency_overrides.get(get_assessor, get_assessor)
-    provider()(examples.GASTRIC_CASE)
+    from her2cds import examples as packaged
+
+    provider()(packaged.load(packaged.DEFAULT))
 
 
 @contextlib.asynccontextmanager
@@ -120,7 +138,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(
     settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
-    """A new application. ``fhir_transport`` replaces the network transport for FHIR server queries (tests)."""
+    """A new application. ``fhir_transport`` replaces the network transport of FHIR queries (tests)."""
     settings = settings or Settings()
     for name in unknown_environment_names():
         log.warning("environment variable %s is not a her2cds setting; ignored", name)
@@ -134,8 +152,12 @@ def create_app(
             max_lifetime_seconds=settings.cds_jwt_max_lifetime_seconds,
         )
     app = Her2CdsApp(
-        title="her2cds", version=__version__, description=DESCRIPTION, lifespan=_lifespan,
-        redoc_url=None, openapi_tags=TAGS,
+        title="her2cds",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        redoc_url=None,
+        openapi_tags=TAGS,
     )
     app.state.her2cds = AppState(
         settings=settings, feedback=FeedbackStore(), jwt_verifier=verifier, fhir_transport=fhir_transport
@@ -154,7 +176,10 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"], allow_credentials=False,
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+            allow_credentials=False,
         )
     return app

@@ -36,12 +36,16 @@ def require_api_token(request: Request, state: Annotated[AppState, Depends(get_s
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ServiceError(
-            401, "unauthorized", "this endpoint needs an Authorization: Bearer <token> header",
+            401,
+            "unauthorized",
+            "this endpoint needs an Authorization: Bearer <token> header",
             headers={"WWW-Authenticate": 'Bearer realm="her2cds"'},
         )
     if not secrets.compare_digest(token.strip().encode(), expected.get_secret_value().encode()):
         raise ServiceError(
-            401, "unauthorized", "the bearer token is not valid",
+            401,
+            "unauthorized",
+            "the bearer token is not valid",
             headers={"WWW-Authenticate": 'Bearer realm="her2cds", error="invalid_token"'},
         )
 

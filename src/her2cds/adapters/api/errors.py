@@ -55,10 +55,15 @@ class BodyTooLargeError(Exception):
 
 
 class ServiceError(Exception):
-    """An HTTP-level error raised by this service's own code (status, code, message, optional field/headers)."""
+    """An HTTP-level error raised by this layer (status, code, message, optional field/headers)."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, field: str | None = None,
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.status = status
@@ -108,7 +113,7 @@ def envelope(code: str, message: str, field: str | None = None) -> dict[str, Any
 def error_body(exc: Her2CdsError) -> dict[str, Any]:
     """The envelope of a library error. Server-side errors get a generic message (details go to the log)."""
     if isinstance(exc, InvalidInputError):
-        return envelope(exc.code, str(exc), exc.field)
+        return envelope(exc.code, str(exc), exc.field or None)
     if isinstance(exc, KnowledgeBaseError | InternalError) or status_for(exc) >= 500:
         return envelope(exc.code, "the service could not complete the request; see the service log")
     return envelope(exc.code, str(exc))
@@ -119,8 +124,11 @@ def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
 
 
 def safe_traceback(exc: BaseException) -> str:
-    """Exception type and code frames only: exception messages may quote input values (patient data)."""
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    """Exception type and frame locations only (file, line, function): exception messages and source lines may
+    quote input values (patient data)."""
+    frames = "\n".join(
+        f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in traceback.extract_tb(exc.__traceback__)
+    )
     return f"{type(exc).__module__}.{type(exc).__qualname__} (message withheld)\n{frames}"
 
 

@@ -12,7 +12,11 @@ FHIR_VERSION = "4.0.1"
 
 
 def operation_outcome(
-    text: str, *, code: str = "processing", severity: str = "error", diagnostics: str | None = None,
+    text: str,
+    *,
+    code: str = "processing",
+    severity: str = "error",
+    diagnostics: str | None = None,
     expression: Sequence[str] = (),
 ) -> dict[str, Any]:
     issue: dict[str, Any] = {"severity": severity, "code": code, "details": {"text": text}}
@@ -45,16 +49,26 @@ def patient_reference(bundle: Mapping[str, Any]) -> str | None:
 
 
 def assessment_bundle(
-    assessment: Assessment, *, source_observations: dict[str, list[str]] | None = None,
+    assessment: Assessment,
+    *,
+    source_observations: dict[str, list[str]] | None = None,
     patient_ref: str | None = None,
 ) -> dict[str, Any]:
     from her2cds.adapters.fhir import outbound
 
-    return outbound.assessment_to_bundle(assessment, source_observations=source_observations, patient_ref=patient_ref)
+    bundle: dict[str, Any] = outbound.assessment_to_bundle(
+        assessment, source_observations=source_observations, patient_ref=patient_ref
+    )
+    return bundle
 
 
-_STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 404: "404 Not Found", 422: "422 Unprocessable Entity",
-                500: "500 Internal Server Error"}
+_STATUS_TEXT = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    404: "404 Not Found",
+    422: "422 Unprocessable Entity",
+    500: "500 Internal Server Error",
+}
 
 
 def batch_response(items: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, Any]:

@@ -25,12 +25,16 @@ async def read_json(request: Request) -> Any:
         raise ServiceError(415, "unsupported_media_type", f"send JSON (application/json), not {media!r}")
     body = await request.body()
     if not body.strip():
-        raise MalformedInputError.single("", "the request body is empty; send a JSON document", has_value=False)
+        raise MalformedInputError.single(
+            "", "the request body is empty; send a JSON document", has_value=False
+        )
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
         raise MalformedInputError.single(
-            "", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", has_value=False
+            "",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            has_value=False,
         ) from None
     except (UnicodeDecodeError, RecursionError, ValueError):
         raise MalformedInputError.single(
@@ -60,7 +64,7 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
 def negotiate(accept: str | None, offered: tuple[str, ...] = (JSON, FHIR_JSON)) -> str:
     """The offered media type the client prefers.
 
-    Higher quality wins, then an exact match over a wildcard, then the client's order, then the server's order.
+    Higher quality wins, then an exact match over a wildcard, then the client's order, then ours.
     No Accept header -> the first offered type. Nothing acceptable -> 406.
     """
     if not accept or not accept.strip():

@@ -20,7 +20,9 @@ access_log = logging.getLogger("her2cds.api.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -78,7 +80,9 @@ class RequestContextMiddleware:
                 await _send_json(
                     send,
                     500,
-                    envelope("internal_error", f"internal error (request id {request_id}); see the service log"),
+                    envelope(
+                        "internal_error", f"internal error (request id {request_id}); see the service log"
+                    ),
                     [id_header],
                 )
         finally:
@@ -115,7 +119,9 @@ class BodySizeLimitMiddleware:
                 return
             if length > self.limit:
                 await _send_json(
-                    send, 413, envelope("payload_too_large", f"request body exceeds the limit of {self.limit} bytes"),
+                    send,
+                    413,
+                    envelope("payload_too_large", f"request body exceeds the limit of {self.limit} bytes"),
                     [(b"connection", b"close")],
                 )
                 return

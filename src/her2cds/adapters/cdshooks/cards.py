@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from her2cds.adapters.cdshooks import markdown as md
-from her2cds.adapters.cdshooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
 from her2cds.adapters.cdshooks.models import Action as CdsAction
+from her2cds.adapters.cdshooks.models import Card, Coding, Link, OverrideReason, Source, Suggestion
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning
 
@@ -54,16 +54,29 @@ class TestOrder:
 
 IHC_ORDER = TestOrder(
     "HER2 immunohistochemistry",
-    {"coding": [{"system": LOINC, "code": "18474-7", "display": "HER2 Ag [Presence] in Tissue by Immune stain"}],
-     "text": "HER2 immunohistochemistry (IHC)"},
+    {
+        "coding": [
+            {"system": LOINC, "code": "18474-7", "display": "HER2 Ag [Presence] in Tissue by Immune stain"}
+        ],
+        "text": "HER2 immunohistochemistry (IHC)",
+    },
 )
 ISH_ORDER = TestOrder(
     "HER2 (ERBB2) in situ hybridization",
-    {"coding": [{"system": LOINC, "code": "31150-6",
-                 "display": "ERBB2 gene duplication [Presence] in Tissue by FISH"}],
-     "text": "HER2 (ERBB2) in situ hybridization (dual-probe ISH)"},
+    {
+        "coding": [
+            {
+                "system": LOINC,
+                "code": "31150-6",
+                "display": "ERBB2 gene duplication [Presence] in Tissue by FISH",
+            }
+        ],
+        "text": "HER2 (ERBB2) in situ hybridization (dual-probe ISH)",
+    },
 )
-NGS_ORDER = TestOrder("ERBB2 (HER2) mutation testing by NGS", {"text": "ERBB2 (HER2) mutation testing by NGS"})
+NGS_ORDER = TestOrder(
+    "ERBB2 (HER2) mutation testing by NGS", {"text": "ERBB2 (HER2) mutation testing by NGS"}
+)
 
 
 @dataclass(frozen=True)
@@ -103,10 +116,15 @@ def _reason(code: str, display: str) -> OverrideReason:
 #: HL7 CDS Hooks override-reason codes (non-adherence-reason-codes CodeSystem), displays as published.
 TESTING_OVERRIDE_REASONS = (
     _reason("action-completed", "Recommended action was already completed"),
-    _reason("need-more-info",
-            "Could not address recommended action due to need for more information/pending results/pending consult"),
+    _reason(
+        "need-more-info",
+        "Could not address recommended action due to need for more information/pending results/"
+        "pending consult",
+    ),
     _reason("expert-contradicts", "Advice from expert contradicts the recommended action"),
-    _reason("action-not-priority", "Recommended action is not relevant or a priority in current state of health"),
+    _reason(
+        "action-not-priority", "Recommended action is not relevant or a priority in current state of health"
+    ),
 )
 THERAPY_OVERRIDE_REASONS = (
     _reason("does-not-align-latest-evidence", "Recommended action does not align with the latest evidence"),
@@ -116,7 +134,7 @@ THERAPY_OVERRIDE_REASONS = (
 )
 
 
-# ---- small accessors (therapy options may be models or dicts) ------------------------------------------------
+# ---- small accessors (therapy options may be models or dicts) ----------------------------------------
 def field(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)
@@ -157,7 +175,7 @@ def short_source_label(kb: KnowledgeBase, source_id: str) -> str:
 
 
 def card_source(kb: KnowledgeBase, label: str, ids: Sequence[str], topic: Coding) -> Source:
-    """The card's source: the first cited source that has a URL (the primary guidance), labelled for display."""
+    """The card's source: the first cited source with a URL (the primary guidance), labelled for display."""
     url = next((u for u in (source_url(kb, sid) for sid in ids) if u), None)
     return Source(label=md.clip(label, 100), url=url, topic=topic)
 
@@ -165,12 +183,13 @@ def card_source(kb: KnowledgeBase, label: str, ids: Sequence[str], topic: Coding
 def versions_line(assessment: Assessment) -> str:
     v = assessment.versions
     return (
-        f"_her2cds {md.esc(v.engine)} · knowledge base {md.esc(v.knowledge_base)} (as of {v.as_of.isoformat()}) · "
+        f"_her2cds {md.esc(v.engine)} · knowledge base {md.esc(v.knowledge_base)} "
+        f"(as of {v.as_of.isoformat()}) · "
         f"OncoTree {md.esc(v.oncotree)}_"
     )
 
 
-# ---- the HER2 status card -------------------------------------------------------------------------------------
+# ---- the HER2 status card ---------------------------------------------------------------------------
 _STATUS_LABEL = {
     "positive": "HER2-positive",
     "negative": "HER2-negative",
@@ -237,11 +256,16 @@ def _summary(assessment: Assessment) -> str:
     head = f"{label} ({basis})" if basis else label
     warn_flags = [f for f in assessment.flags if FLAG_INDICATOR.get(f.code, "info") == "warning"]
     orders = [
-        action.order for rec in assessment.recommendations
+        action.order
+        for rec in assessment.recommendations
         if (action := RECOMMENDATION_ACTIONS.get(rec.code)) is not None and action.order is not None
     ]
     if warn_flags:
-        tail = "discordant results: review" if any("discordan" in f.code for f in warn_flags) else "results to review"
+        tail = (
+            "discordant results: review"
+            if any("discordan" in f.code for f in warn_flags)
+            else "results to review"
+        )
     elif orders:
         tail = f"{orders[0].label} recommended"
     else:
@@ -258,14 +282,17 @@ def _summary(assessment: Assessment) -> str:
 def _specimen_rows(assessment: Assessment) -> list[list[str]]:
     rows = []
     for spec in assessment.specimens:
-        rows.append([
-            md.esc(spec.id),
-            md.esc(value_text(spec.procedure)) + (f" ({md.esc(value_text(spec.site))})" if spec.site else ""),
-            md.esc(value_text(spec.ihc_score)) if spec.ihc_score is not None else "–",
-            str(spec.ish_group) if spec.ish_group is not None else "–",
-            md.esc(value_text(spec.status)) + ("" if spec.adequate else " (not adequate)"),
-            md.esc(spec.basis),
-        ])
+        rows.append(
+            [
+                md.esc(spec.id),
+                md.esc(value_text(spec.procedure))
+                + (f" ({md.esc(value_text(spec.site))})" if spec.site else ""),
+                md.esc(value_text(spec.ihc_score)) if spec.ihc_score is not None else "–",
+                str(spec.ish_group) if spec.ish_group is not None else "–",
+                md.esc(value_text(spec.status)) + ("" if spec.adequate else " (not adequate)"),
+                md.esc(spec.basis),
+            ]
+        )
     return rows
 
 
@@ -306,8 +333,9 @@ def _options_section(assessment: Assessment) -> str:
             if unknown:
                 text += "; unknown: " + "; ".join(md.esc(field(c, "text", "")) for c in unknown[:3])
             elif needs:
-                text += "; needs: " + "; ".join(md.esc(n if isinstance(n, str) else field(n, "text", n))
-                                                for n in needs[:3])
+                text += "; needs: " + "; ".join(
+                    md.esc(n if isinstance(n, str) else field(n, "text", n)) for n in needs[:3]
+                )
         lines.append(text)
     return md.bullets(lines)
 
@@ -341,32 +369,50 @@ def warnings_section(warnings: Sequence[InputWarning]) -> str:
     return md.bullets([md.esc(w.text) + (f" (`{md.esc(w.field)}`)" if w.field else "") for w in warnings])
 
 
-def assessment_detail(assessment: Assessment, kb: KnowledgeBase, extra_warnings: Sequence[InputWarning]) -> str:
+def assessment_detail(
+    assessment: Assessment, kb: KnowledgeBase, extra_warnings: Sequence[InputWarning]
+) -> str:
     her2 = assessment.her2
     tumor = assessment.tumor
     system = kb.systems.get(tumor.scoring_system)
     system_name = system.name if system is not None else tumor.scoring_system
     parts = [
-        f"**{md.esc(status_label(assessment))}**" + (f" ({md.esc(status_basis(assessment))})"
-                                                     if status_basis(assessment) else "")
+        f"**{md.esc(status_label(assessment))}**"
+        + (f" ({md.esc(status_basis(assessment))})" if status_basis(assessment) else "")
         + f" — {md.esc(her2.basis)}",
         f"**Tumor:** {md.esc(tumor.name)} (OncoTree {md.esc(tumor.oncotree_code)}); scored on "
-        f"{md.esc(system_name)}" + (" (no tumor-specific guideline: fallback)" if tumor.scoring_fallback else ""),
+        f"{md.esc(system_name)}"
+        + (" (no tumor-specific guideline: fallback)" if tumor.scoring_fallback else ""),
     ]
     if assessment.specimens:
-        parts.append("**Specimens**\n\n" + md.table(
-            ["Specimen", "Procedure", "IHC", "ISH group", "Status", "Basis"], _specimen_rows(assessment)))
+        parts.append(
+            "**Specimens**\n\n"
+            + md.table(
+                ["Specimen", "Procedure", "IHC", "ISH group", "Status", "Basis"], _specimen_rows(assessment)
+            )
+        )
     if assessment.flags:
-        parts.append("**Flags**\n\n" + md.bullets([
-            ("⚠ " if FLAG_INDICATOR.get(f.code, "info") == "warning" else "") + md.esc(f.text)
-            + (f" ({md.esc(', '.join(f.specimens))})" if f.specimens else "")
-            for f in assessment.flags
-        ]))
+        parts.append(
+            "**Flags**\n\n"
+            + md.bullets(
+                [
+                    ("⚠ " if FLAG_INDICATOR.get(f.code, "info") == "warning" else "")
+                    + md.esc(f.text)
+                    + (f" ({md.esc(', '.join(f.specimens))})" if f.specimens else "")
+                    for f in assessment.flags
+                ]
+            )
+        )
     if assessment.recommendations:
-        parts.append("**Recommendations**\n\n" + md.bullets([
-            md.esc(r.text) + (f" (specimen {md.esc(r.specimen)})" if r.specimen else "")
-            for r in assessment.recommendations
-        ]))
+        parts.append(
+            "**Recommendations**\n\n"
+            + md.bullets(
+                [
+                    md.esc(r.text) + (f" (specimen {md.esc(r.specimen)})" if r.specimen else "")
+                    for r in assessment.recommendations
+                ]
+            )
+        )
     if assessment.therapies:
         parts.append("**HER2-targeted options**\n\n" + _options_section(assessment))
     evidence = evidence_ids(assessment, kb)
@@ -403,12 +449,14 @@ def _order_suggestions(assessment: Assessment, patient_id: str | None) -> list[S
             resource["subject"] = {"reference": f"Patient/{patient_id}"}
         if rec.specimen:
             resource["note"] = [{"text": f"Requested for specimen {rec.specimen}."}]
-        suggestions.append(Suggestion(
-            label=md.clip(label, 100),
-            uuid=str(uuid.uuid4()),
-            isRecommended=True,
-            actions=[CdsAction(type="create", description=md.clip(rec.text, 300), resource=resource)],
-        ))
+        suggestions.append(
+            Suggestion(
+                label=md.clip(label, 100),
+                uuid=str(uuid.uuid4()),
+                isRecommended=True,
+                actions=[CdsAction(type="create", description=md.clip(rec.text, 300), resource=resource)],
+            )
+        )
     return suggestions
 
 
@@ -425,7 +473,10 @@ def _links(ids: Sequence[str], kb: KnowledgeBase, limit: int = 3) -> list[Link]:
 
 
 def assessment_card(
-    assessment: Assessment, kb: KnowledgeBase, *, patient_id: str | None,
+    assessment: Assessment,
+    kb: KnowledgeBase,
+    *,
+    patient_id: str | None,
     extra_warnings: Sequence[InputWarning] = (),
 ) -> Card:
     indicator = indicator_for(assessment)
@@ -453,6 +504,7 @@ def notice_card(summary: str, detail: str, kb: KnowledgeBase, topic: Coding = TO
         uuid=str(uuid.uuid4()),
         summary=md.clip(summary, 140),
         indicator="info",
-        detail=detail + f"\n\n_her2cds knowledge base {md.esc(kb.version)} (as of {kb.meta.as_of.isoformat()})_",
+        detail=detail
+        + f"\n\n_her2cds knowledge base {md.esc(kb.version)} (as of {kb.meta.as_of.isoformat()})_",
         source=Source(label="her2cds", topic=topic),
     )

@@ -10,8 +10,8 @@ import httpx
 
 from her2cds.adapters.cdshooks import markdown as md
 from her2cds.adapters.cdshooks.cards import (
-    TOPIC_MEDICATION,
     RECOMMENDATION_ACTIONS,
+    TOPIC_MEDICATION,
     assessment_card,
     notice_card,
 )
@@ -63,9 +63,13 @@ def _without(payloads: list[dict[str, Any]], refs: set[str]) -> list[dict[str, A
     for payload in payloads:
         if payload.get("resourceType") == "Bundle":
             entries = [
-                entry for entry in payload.get("entry") or []
-                if not (isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping)
-                        and _resource_ref(entry["resource"]) in refs)
+                entry
+                for entry in payload.get("entry") or []
+                if not (
+                    isinstance(entry, Mapping)
+                    and isinstance(entry.get("resource"), Mapping)
+                    and _resource_ref(entry["resource"]) in refs
+                )
             ]
             kept.append({**payload, "entry": entries})
         elif _resource_ref(payload) not in refs:
@@ -86,8 +90,11 @@ def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outc
     tumor = case.get("tumor")
     if not isinstance(tumor, Mapping) or not tumor.get("oncotree_code"):
         return _Outcome(
-            None, warnings,
-            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type" if has_her2_data else None,
+            None,
+            warnings,
+            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type"
+            if has_her2_data
+            else None,
             has_her2_data,
         )
     try:
@@ -116,7 +123,9 @@ def _problem_detail(problem: str, warnings: Sequence[InputWarning]) -> str:
 
 async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps) -> CdsResponse:
     if request.hook != service.hook:
-        raise InvalidInputError.single("hook", f"service {service.id!r} answers the {service.hook!r} hook", request.hook)
+        raise InvalidInputError.single(
+            "hook", f"service {service.id!r} answers the {service.hook!r} hook", request.hook
+        )
     patient_id = request.context.get("patientId")
     patient_id = patient_id if isinstance(patient_id, str) else None
 
@@ -138,21 +147,33 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
         if outcome.assessment is None:
             if outcome.problem is None:
                 return CdsResponse(cards=[])
-            return CdsResponse(cards=[notice_card(
-                "HER2 assessment not possible: " + outcome.problem, _problem_detail(outcome.problem, warnings),
-                deps.kb)])
+            return CdsResponse(
+                cards=[
+                    notice_card(
+                        "HER2 assessment not possible: " + outcome.problem,
+                        _problem_detail(outcome.problem, warnings),
+                        deps.kb,
+                    )
+                ]
+            )
         if not _worth_a_card(outcome.assessment):
             return CdsResponse(cards=[])
-        return CdsResponse(cards=[
-            assessment_card(outcome.assessment, deps.kb, patient_id=patient_id, extra_warnings=warnings)
-        ])
+        return CdsResponse(
+            cards=[
+                assessment_card(outcome.assessment, deps.kb, patient_id=patient_id, extra_warnings=warnings)
+            ]
+        )
 
     cards: list[Card] = []
     for order, drug in hits:
         if outcome.assessment is None:
             problem = outcome.problem or "no HER2 result or cancer diagnosis was found"
-            card = notice_card(f"{drug[:1].upper() + drug[1:]}: indication cannot be checked — {problem}",
-                               _problem_detail(problem, warnings), deps.kb, TOPIC_MEDICATION)
+            card = notice_card(
+                f"{drug[:1].upper() + drug[1:]}: indication cannot be checked — {problem}",
+                _problem_detail(problem, warnings),
+                deps.kb,
+                TOPIC_MEDICATION,
+            )
             cards.append(card.model_copy(update={"indicator": "warning"}))
         else:
             cards.append(therapy_check_card(order, drug, outcome.assessment, deps.kb, warnings))

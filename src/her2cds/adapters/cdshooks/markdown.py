@@ -1,4 +1,4 @@
-"""Tiny GitHub-flavoured Markdown helpers for card details (values are escaped: they may come from the EHR)."""
+"""GitHub-flavoured Markdown helpers for card details (values are escaped: they may come from the EHR)."""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ class _Wire(BaseModel):
 
 # ---- requests --------------------------------------------------------------------------------------------
 class FhirAuthorization(BaseModel):
-    """OAuth 2.0 bearer token for the CDS client's FHIR server. EHRs add SMART launch members (e.g. ``patient``),
-    so unknown members are ignored here."""
+    """OAuth 2.0 bearer token for the CDS client's FHIR server. EHRs add SMART launch members
+    (e.g. ``patient``), so unknown members are ignored here."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -3,7 +3,8 @@
 For each prefetch template of the service: a key present in the request is used as sent (``null`` means "no
 data"); a missing key is queried from ``fhirServer`` with the ``fhirAuthorization`` bearer token when the
 request gives a server; otherwise a missing *required* key makes the call fail with
-:class:`PrefetchUnavailable` (HTTP 412 with an OperationOutcome) and a missing optional key becomes a warning.
+:class:`PrefetchUnavailableError` (HTTP 412 with an OperationOutcome) and a missing optional key
+becomes a warning.
 Nothing here is logged: queries and results identify the patient.
 """
 
@@ -27,7 +28,7 @@ _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
-class PrefetchUnavailable(Exception):
+class PrefetchUnavailableError(Exception):
     """Required FHIR data could be neither taken from the prefetch nor queried (HTTP 412)."""
 
     def __init__(self, template: PrefetchTemplate, reason: str) -> None:
@@ -36,13 +37,15 @@ class PrefetchUnavailable(Exception):
         super().__init__(f"{template.key}: {reason}")
 
 
-class _FetchFailed(Exception):
+class _FetchFailedError(Exception):
     pass
 
 
 @dataclass
 class PrefetchResult:
-    payloads: list[dict[str, Any]] = field(default_factory=list)  # resources and searchset Bundles, in key order
+    payloads: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # resources and searchset Bundles, in key order
     warnings: list[InputWarning] = field(default_factory=list)
     queried: list[str] = field(default_factory=list)  # keys fetched from the FHIR server
 
@@ -59,7 +62,9 @@ def render(query: str, context: Mapping[str, Any]) -> str:
         value = context.get(name)
         if not isinstance(value, str) or not _FHIR_ID.match(value):
             raise InvalidInputError.single(
-                f"context.{name}", "must be a FHIR id (letters, digits, '-', '.'; at most 64)", value,
+                f"context.{name}",
+                "must be a FHIR id (letters, digits, '-', '.'; at most 64)",
+                value,
                 has_value=name in context,
             )
         return quote(value, safe="-.")
@@ -85,26 +90,30 @@ async def _fetch(
         try:
             response = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
-            raise _FetchFailed(f"the FHIR server could not be reached ({type(exc).__name__})") from None
+            raise _FetchFailedError(f"the FHIR server could not be reached ({type(exc).__name__})") from None
         if response.status_code == 404 and pages == 1 and "?" not in query:
             return []  # a read of a resource that does not exist: no data
         if response.status_code >= 400:
-            raise _FetchFailed(f"the FHIR server answered HTTP {response.status_code}")
+            raise _FetchFailedError(f"the FHIR server answered HTTP {response.status_code}")
         try:
             data = response.json()
         except ValueError:
-            raise _FetchFailed("the FHIR server answered with something that is not JSON") from None
+            raise _FetchFailedError("the FHIR server answered with something that is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-            raise _FetchFailed("the FHIR server answered with something that is not a FHIR resource")
+            raise _FetchFailedError("the FHIR server answered with something that is not a FHIR resource")
         if data["resourceType"] == "OperationOutcome":
-            raise _FetchFailed("the FHIR server answered with an OperationOutcome")
+            raise _FetchFailedError("the FHIR server answered with an OperationOutcome")
         payloads.append(data)
         url = None
         if data["resourceType"] == "Bundle":
             for link in data.get("link") or []:
                 target = link.get("url") if isinstance(link, dict) else None
                 # follow only links back to the same server: the bearer token must not leak elsewhere
-                if link.get("relation") == "next" and isinstance(target, str) and target.startswith(base + "/"):
+                if (
+                    link.get("relation") == "next"
+                    and isinstance(target, str)
+                    and target.startswith(base + "/")
+                ):
                     url = target
     return payloads
 
@@ -122,9 +131,13 @@ async def resolve_prefetch(
     known = {template.key for template in templates}
     for key in sent:
         if key not in known:
-            result.warnings.append(InputWarning(
-                code="prefetch_key_ignored", text=f"prefetch key {key!r} was not requested by this service; ignored",
-                field=f"prefetch.{key}"))
+            result.warnings.append(
+                InputWarning(
+                    code="prefetch_key_ignored",
+                    text=f"prefetch key {key!r} was not requested by this service; ignored",
+                    field=f"prefetch.{key}",
+                )
+            )
 
     missing: list[PrefetchTemplate] = []
     for template in templates:
@@ -151,7 +164,7 @@ async def resolve_prefetch(
         )
         for template in missing:
             if template.required:
-                raise PrefetchUnavailable(template, why)
+                raise PrefetchUnavailableError(template, why)
             result.warnings.append(_not_considered(template, why))
         return result
 
@@ -161,9 +174,9 @@ async def resolve_prefetch(
         *(_fetch(client, server, query, token, max_pages) for query in queries), return_exceptions=True
     )
     for template, outcome in zip(missing, outcomes, strict=True):
-        if isinstance(outcome, _FetchFailed):
+        if isinstance(outcome, _FetchFailedError):
             if template.required:
-                raise PrefetchUnavailable(template, str(outcome))
+                raise PrefetchUnavailableError(template, str(outcome))
             result.warnings.append(_not_considered(template, str(outcome)))
         elif isinstance(outcome, BaseException):
             raise outcome

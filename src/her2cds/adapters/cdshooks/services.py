@@ -12,7 +12,14 @@ CDS_HOOKS_VERSION = "2.0"
 #: HER2 LOINC codes read by the FHIR converter (mCODE TumorMarkerTestVS / Genomics Reporting): interpretation,
 #: IHC and ISH (presence, ratio, copies per nucleus).
 HER2_OBSERVATION_CODES = (
-    "48676-1", "85319-2", "18474-7", "85318-4", "31150-6", "96893-3", "49683-6", "74860-8",
+    "48676-1",
+    "85319-2",
+    "18474-7",
+    "85318-4",
+    "31150-6",
+    "96893-3",
+    "49683-6",
+    "74860-8",
 )
 #: Genomics Reporting variant observations (the converter keeps ERBB2, HGNC:3430, and reports the rest).
 VARIANT_OBSERVATION_CODES = ("69548-6",)
@@ -32,15 +39,28 @@ def _observations(codes: tuple[str, ...]) -> str:
 
 COMMON_PREFETCH: tuple[PrefetchTemplate, ...] = (
     PrefetchTemplate("patient", "Patient/{{context.patientId}}", False, "the patient"),
-    PrefetchTemplate("conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"),
-    PrefetchTemplate("her2Observations", _observations(HER2_OBSERVATION_CODES), True, "HER2 IHC/ISH observations"),
-    PrefetchTemplate("variantObservations", _observations(VARIANT_OBSERVATION_CODES), False,
-                     "genomic variant observations"),
+    PrefetchTemplate(
+        "conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"
+    ),
+    PrefetchTemplate(
+        "her2Observations", _observations(HER2_OBSERVATION_CODES), True, "HER2 IHC/ISH observations"
+    ),
+    PrefetchTemplate(
+        "variantObservations", _observations(VARIANT_OBSERVATION_CODES), False, "genomic variant observations"
+    ),
     PrefetchTemplate("specimens", "Specimen?patient={{context.patientId}}", False, "specimens"),
-    PrefetchTemplate("medicationRequests", "MedicationRequest?patient={{context.patientId}}", False,
-                     "medication requests (prior therapy)"),
-    PrefetchTemplate("medicationStatements", "MedicationStatement?patient={{context.patientId}}", False,
-                     "medication statements (prior therapy)"),
+    PrefetchTemplate(
+        "medicationRequests",
+        "MedicationRequest?patient={{context.patientId}}",
+        False,
+        "medication requests (prior therapy)",
+    ),
+    PrefetchTemplate(
+        "medicationStatements",
+        "MedicationStatement?patient={{context.patientId}}",
+        False,
+        "medication statements (prior therapy)",
+    ),
 )
 
 
@@ -61,15 +81,15 @@ class CdsService:
             id=self.id,
             prefetch={template.key: template.query for template in self.prefetch},
             usageRequirements=(
-                "Needs the prefetch data, or fhirServer with fhirAuthorization so that missing prefetch keys can be "
-                "queried; without either the service answers 412."
+                "Needs the prefetch data, or fhirServer with fhirAuthorization so that missing prefetch "
+                "keys can be queried; without either the service answers 412."
             ),
         )
 
 
 _CHECK_DESCRIPTION = (
-    "Checks a drafted anti-HER2 medication order against the indication criteria of the matching therapy option "
-    "(HER2 status, tumor type, setting, prior therapy) and warns with the criteria that are not met."
+    "Checks a drafted anti-HER2 medication order against the indication criteria of the matching therapy "
+    "option (HER2 status, tumor type, setting, prior therapy) and warns with the criteria that are not met."
 )
 
 SERVICES: tuple[CdsService, ...] = (

@@ -78,8 +78,14 @@ def _medication_texts(request: Mapping[str, Any], resources: Mapping[str, Mappin
         ref = reference.get("reference")
         target: Any = None
         if isinstance(ref, str) and ref.startswith("#"):
-            target = next((c for c in request.get("contained") or []
-                           if isinstance(c, Mapping) and c.get("id") == ref[1:]), None)
+            target = next(
+                (
+                    c
+                    for c in request.get("contained") or []
+                    if isinstance(c, Mapping) and c.get("id") == ref[1:]
+                ),
+                None,
+            )
         elif isinstance(ref, str):
             target = resources.get(ref)
         if isinstance(target, Mapping):
@@ -101,7 +107,11 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
         if isinstance(resource, Mapping) and isinstance(resource.get("id"), str):
             resources[f"{resource.get('resourceType')}/{resource['id']}"] = resource
     selections = context.get("selections")
-    chosen = {s for s in selections if isinstance(s, str)} if selected_only and isinstance(selections, list) else None
+    chosen = (
+        {s for s in selections if isinstance(s, str)}
+        if selected_only and isinstance(selections, list)
+        else None
+    )
     orders: list[DraftOrder] = []
     for resource in entries:
         if not isinstance(resource, Mapping) or resource.get("resourceType") != "MedicationRequest":
@@ -118,7 +128,9 @@ def recognise(texts: Iterable[str], names: Iterable[str]) -> list[str]:
     (``trastuzumab`` is not reported for "trastuzumab deruxtecan")."""
     haystack = " | ".join(normalise(text) for text in texts)
     found = {name for name in {n.lower() for n in names} if normalise(name) in haystack}
-    return sorted(n for n in found if not any(n != other and normalise(n) in normalise(other) for other in found))
+    return sorted(
+        n for n in found if not any(n != other and normalise(n) in normalise(other) for other in found)
+    )
 
 
 def option_drugs(option: Any) -> list[str]:
@@ -130,8 +142,12 @@ def _criteria_table(option: Any) -> str:
     rows = []
     for criterion in field(option, "criteria") or []:
         result = field(criterion, "result")
-        shown = result if isinstance(result, str | bool) or result is None else getattr(result, "value", result)
-        rows.append([md.esc(field(criterion, "text", "")), md.esc(shown), md.esc(field(criterion, "reason") or "")])
+        shown = (
+            result if isinstance(result, str | bool) or result is None else getattr(result, "value", result)
+        )
+        rows.append(
+            [md.esc(field(criterion, "text", "")), md.esc(shown), md.esc(field(criterion, "reason") or "")]
+        )
     if not rows:
         return ""
     return md.table(["Criterion", "Result", "Reason"], rows)
@@ -152,11 +168,17 @@ def _verdict(drug: str, assessment: Assessment) -> _Verdict:
     matching = [option for option in assessment.therapies if drug in option_drugs(option)]
     name = _display(drug)
     if not matching:
-        return _Verdict("warning", f"{name}: no HER2-targeted indication found for this patient's tumor and "
-                                   f"HER2 result ({status_label(assessment)})", ())
+        return _Verdict(
+            "warning",
+            f"{name}: no HER2-targeted indication found for this patient's tumor and "
+            f"HER2 result ({status_label(assessment)})",
+            (),
+        )
     eligible = [option for option in matching if field(option, "eligible") is True]
     if eligible:
-        return _Verdict("info", f"{name}: indication criteria met ({option_label(eligible[0])})", tuple(eligible))
+        return _Verdict(
+            "info", f"{name}: indication criteria met ({option_label(eligible[0])})", tuple(eligible)
+        )
     undetermined = [option for option in matching if field(option, "eligible") is None]
     if undetermined:
         unknown = unknown_criteria(undetermined[0])
@@ -169,7 +191,10 @@ def _verdict(drug: str, assessment: Assessment) -> _Verdict:
 
 
 def therapy_check_card(
-    order: DraftOrder, drug: str, assessment: Assessment, kb: KnowledgeBase,
+    order: DraftOrder,
+    drug: str,
+    assessment: Assessment,
+    kb: KnowledgeBase,
     extra_warnings: Sequence[InputWarning] = (),
 ) -> Card:
     verdict = _verdict(drug, assessment)
@@ -177,7 +202,8 @@ def therapy_check_card(
     parts = [
         f"**Order:** {md.esc(' / '.join(order.texts) or drug)}"
         + (f" (`{md.esc(order.reference)}`)" if order.reference else ""),
-        f"**HER2:** {md.esc(status_label(assessment))}" + (f" ({md.esc(basis)})" if basis else "")
+        f"**HER2:** {md.esc(status_label(assessment))}"
+        + (f" ({md.esc(basis)})" if basis else "")
         + f" — {md.esc(assessment.her2.basis)}",
         f"**Tumor:** {md.esc(assessment.tumor.name)} (OncoTree {md.esc(assessment.tumor.oncotree_code)})"
         + (f", {md.esc(assessment.tumor.setting)}" if assessment.tumor.setting else ""),
@@ -203,7 +229,7 @@ def therapy_check_card(
     ids: list[str] = []
     for option in verdict.options:
         ids += [sid for sid in source_ids(field(option, "sources") or []) if sid not in ids]
-    links = []
+    links: list[Link] = []
     for sid in ids:
         url = source_url(kb, sid)
         source = kb.sources.get(sid)
@@ -211,13 +237,20 @@ def therapy_check_card(
             links.append(Link(label=md.clip(source.title, 100), url=url, type="absolute"))
     suggestions = None
     if verdict.indicator == "warning" and order.reference:
-        suggestions = [Suggestion(
-            label=md.clip(f"Remove the draft order for {drug}", 100),
-            uuid=str(uuid.uuid4()),
-            isRecommended=False,
-            actions=[Action(type="delete", description=f"Remove the draft {drug} order",
-                            resourceId=order.reference)],
-        )]
+        suggestions = [
+            Suggestion(
+                label=md.clip(f"Remove the draft order for {drug}", 100),
+                uuid=str(uuid.uuid4()),
+                isRecommended=False,
+                actions=[
+                    Action(
+                        type="delete",
+                        description=f"Remove the draft {drug} order",
+                        resourceId=order.reference,
+                    )
+                ],
+            )
+        ]
     label = f"her2cds · {option_label(verdict.options[0])}" if verdict.options else "her2cds therapy check"
     return Card(
         uuid=str(uuid.uuid4()),

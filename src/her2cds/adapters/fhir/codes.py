@@ -178,6 +178,12 @@ class DrugEntry(_Entry):
     codes: list[CodeRef] = []
 
 
+class OutboundEntry(_Entry):
+    kind: Literal["fhir_outbound_code"] = "fhir_outbound_code"
+    role: Literal["medication_assessed", "treatment_context"]
+    code: CodeRef
+
+
 class Urls(_Strict):
     oncotree_code_extension: str
     disease_setting_extension: str
@@ -211,6 +217,7 @@ class CodeMapFile(_Strict):
     drug_name_prefixes: list[str] = []
     drug_name_suffix_pattern: str | None = None
     drugs: list[DrugEntry]
+    outbound: list[OutboundEntry]
 
 
 _Key = tuple[str, str]  # (canonical system, code)
@@ -250,6 +257,28 @@ class CodeMap:
             return None
         return self.system_names.get(uri.strip()) or self.system_names.get(uri.strip().rstrip("/"))
 
+    def outbound_code(self, role: str) -> CodeRef:
+        for entry in self.file.outbound:
+            if entry.role == role:
+                return entry.code
+        raise KnowledgeBaseError(f"the FHIR code table has no outbound code for {role!r}")
+
+    def observation_code(self, role: str) -> CodeRef:
+        """The first code listed for an observation role (what FHIR out writes for it)."""
+        for entry in self.file.observations:
+            if entry.role == role and entry.codes:
+                return entry.codes[0]
+        raise KnowledgeBaseError(f"the FHIR code table has no observation code for {role!r}")
+
+    def answer_code(self, meaning: str, system: str = "loinc") -> CodeRef | None:
+        """The first code of ``system`` for an answer meaning (e.g. LOINC LA6576-8 for positive)."""
+        for entry in self.file.answers:
+            if entry.meaning == meaning:
+                for ref in entry.codes:
+                    if ref.system == system:
+                        return ref
+        return None
+
     def uri(self, name: str) -> str:
         """The preferred URI of a canonical system name (the first one listed)."""
         return self.file.systems[name][0]
@@ -261,7 +290,7 @@ class CodeMap:
         groups: list[Iterable[_Entry]] = [
             f.observations, f.components, f.answers, f.qualitative_ihc, f.genes, f.copy_number,
             f.morphology_groups, f.tumor_rules, [f.fallback, f.neoplasm_ranges, f.metastasis_values],
-            f.specimens, f.drugs,
+            f.specimens, f.drugs, f.outbound,
         ]
         for group in groups:
             for entry in group:
@@ -322,7 +351,7 @@ def _check_sources(file: CodeMapFile, known: set[str], problems: list[str]) -> N
     groups: list[Iterable[_Entry]] = [
         file.observations, file.components, file.answers, file.qualitative_ihc, file.genes, file.copy_number,
         file.morphology_groups, file.tumor_rules, [file.fallback, file.neoplasm_ranges, file.metastasis_values],
-        file.specimens, file.drugs,
+        file.specimens, file.drugs, file.outbound,
     ]
     seen: set[str] = set()
     for group in groups:

@@ -26,8 +26,15 @@ log = logging.getLogger("her2cds.api")
 
 router = APIRouter(tags=["assessment"])
 
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-               float: "a number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 def _json_type(value: Any) -> str:
@@ -55,11 +62,11 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/assess",
     summary="Assess one case",
     description=(
-        "Body: one case (the CLI's input contract). Answers with the assessment JSON, or with a FHIR R4 Bundle "
-        "when `Accept: application/fhir+json` is sent."
+        "Body: one case (the CLI's input contract). Answers with the assessment JSON, or with a FHIR R4 "
+        "Bundle when `Accept: application/fhir+json` is sent."
     ),
     responses=_ASSESS_RESPONSES,
-    openapi_extra=examples.request_body("Case", examples.CASE_EXAMPLES),
+    openapi_extra=examples.request_body("Case"),
 )
 async def assess(request: Request, assessor: AssessorDep) -> Response:
     media = negotiate(request.headers.get("accept"))
@@ -96,8 +103,8 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
     "/assess/batch",
     summary="Assess several cases",
     description=(
-        "Body: a JSON array of cases. Answers with an array of the same length and order: the assessment of each "
-        "valid case, or `{\"index\": i, \"error\": {...}}` for a case that could not be assessed. With "
+        "Body: a JSON array of cases. Answers with an array of the same length and order: the assessment "
+        'of each valid case, or `{"index": i, "error": {...}}` for a case that could not be assessed. With '
         "`Accept: application/fhir+json` the answer is a FHIR `batch-response` Bundle."
     ),
     responses={
@@ -120,16 +127,20 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
         },
         **ERROR_RESPONSES,
     },
-    openapi_extra=examples.request_body("CaseBatch", examples.BATCH_EXAMPLES),
+    openapi_extra=examples.request_body("CaseBatch"),
 )
 async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, list):
-        raise InvalidInputError.single("", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False)
+        raise InvalidInputError.single(
+            "", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False
+        )
     limit = state.settings.max_batch_items
     if len(body) > limit:
-        raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
+        raise InvalidInputError.single(
+            "", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False
+        )
     fhir = media == FHIR_JSON
     results = await to_thread.run_sync(_assess_items, assessor, body, fhir)
     if fhir:
@@ -148,19 +159,20 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep)
     "/fhir/assess",
     summary="Assess a FHIR R4 Bundle",
     description=(
-        "Body: a FHIR R4 Bundle (Patient, Condition, Specimen, Observation, medication resources). It is converted "
-        "to a case, assessed, and answered as assessment JSON whose `warnings` list everything that could not be "
-        "mapped; or, with `Accept: application/fhir+json`, as a FHIR R4 Bundle."
+        "Body: a FHIR R4 Bundle (Patient, Condition, Specimen, Observation, medication resources). It is "
+        "converted to a case, assessed, and answered as assessment JSON whose `warnings` list everything "
+        "that could not be mapped; or, with `Accept: application/fhir+json`, as a FHIR R4 Bundle."
     ),
     responses=_ASSESS_RESPONSES,
-    openapi_extra=examples.request_body("FhirBundle", examples.FHIR_EXAMPLES, media=(JSON, FHIR_JSON)),
+    openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
 async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise InvalidInputError.single("", f"expected a FHIR Bundle (JSON object), got {_json_type(body)}",
-                                       has_value=False)
+        raise InvalidInputError.single(
+            "", f"expected a FHIR Bundle (JSON object), got {_json_type(body)}", has_value=False
+        )
     if body.get("resourceType") != "Bundle":
         raise InvalidInputError.single("resourceType", "expected a FHIR Bundle", body.get("resourceType"))
     from her2cds.adapters.fhir import inbound
@@ -170,7 +182,9 @@ async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
         assessment = assessor(conversion.case)
     except InvalidInputError as exc:
         problems = [
-            FieldProblem(p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value)
+            FieldProblem(
+                p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value
+            )
             for p in exc.problems
         ]
         problems += [
@@ -179,5 +193,8 @@ async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
         raise InvalidInputError(problems) from None
     assessment = with_warnings(assessment, conversion.warnings)
     return _render(
-        assessment, media, source_observations=conversion.source_observations, patient_ref=patient_reference(body)
+        assessment,
+        media,
+        source_observations=conversion.source_observations,
+        patient_ref=patient_reference(body),
     )

@@ -19,7 +19,7 @@ from her2cds.adapters.api.io import JSON, read_json
 from her2cds.adapters.api.state import AppState
 from her2cds.adapters.cdshooks.hooks import HookDeps, call_service
 from her2cds.adapters.cdshooks.models import CdsRequest, CdsResponse, Discovery, FeedbackRequest
-from her2cds.adapters.cdshooks.prefetch import PrefetchUnavailable
+from her2cds.adapters.cdshooks.prefetch import PrefetchUnavailableError
 from her2cds.adapters.cdshooks.security import CdsAuthError, VerifiedClient
 from her2cds.adapters.cdshooks.services import CdsService, discovery, services_by_id
 from her2cds.errors import FieldProblem, InvalidInputError
@@ -36,20 +36,26 @@ def _endpoint_url(request: Request, state: AppState) -> str:
     if base:
         root = request.scope.get("root_path", "")
         path = request.url.path
-        return base + (path[len(root):] if root and path.startswith(root) else path)
+        return base + (path[len(root) :] if root and path.startswith(root) else path)
     return str(request.url.replace(query="", fragment="")).rstrip("/")
 
 
-def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
+def verify_cds_client(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> VerifiedClient | None:
     """CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients") when a JWK Set is configured."""
     if state.jwt_verifier is None:
         return None
     try:
         return state.jwt_verifier.verify(request.headers.get("authorization"), _endpoint_url(request, state))
     except CdsAuthError as exc:
-        log.warning("CDS client rejected (request %s): %s", request.scope.get("her2cds.request_id", "-"), exc.reason)
+        log.warning(
+            "CDS client rejected (request %s): %s", request.scope.get("her2cds.request_id", "-"), exc.reason
+        )
         raise ServiceError(
-            401, "unauthorized", exc.reason,
+            401,
+            "unauthorized",
+            exc.reason,
             headers={"WWW-Authenticate": 'Bearer realm="cds-services", error="invalid_token"'},
         ) from None
 
@@ -71,8 +77,14 @@ def _parse(model: type[_M], body: Any) -> _M:
         problems = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error.get("loc", ()))
-            problems.append(FieldProblem(where, error.get("msg", "invalid"), error.get("input"),
-                                         has_value="input" in error and not isinstance(error.get("input"), dict)))
+            problems.append(
+                FieldProblem(
+                    where,
+                    error.get("msg", "invalid"),
+                    error.get("input"),
+                    has_value="input" in error and not isinstance(error.get("input"), dict),
+                )
+            )
         raise InvalidInputError(problems) from None
 
 
@@ -93,9 +105,14 @@ _SERVICE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ERROR_RESPONSES[401]["model"], "description": "Unknown service id"},
     412: {
         "description": "Required FHIR data were neither prefetched nor retrievable (FHIR OperationOutcome)",
-        "content": {JSON: {"example": operation_outcome(
-            "Cannot evaluate her2-assessment: HER2 IHC/ISH observations were not supplied.",
-            diagnostics="CDS Hooks prefetch key 'her2Observations' was absent and no fhirServer was given.")}},
+        "content": {
+            JSON: {
+                "example": operation_outcome(
+                    "Cannot evaluate her2-assessment: HER2 IHC/ISH observations were not supplied.",
+                    diagnostics="CDS Hooks prefetch key 'her2Observations': absent, and no fhirServer given.",
+                )
+            }
+        },
     },
     413: ERROR_RESPONSES[413],
     422: ERROR_RESPONSES[422],
@@ -111,21 +128,34 @@ def discover(client: ClientDep) -> dict[str, Any]:
     "/{service_id}",
     summary="Call a CDS service",
     responses=_SERVICE_RESPONSES,
-    openapi_extra={"requestBody": {"required": True, "content": {JSON: {
-        "schema": {"$ref": "#/components/schemas/CdsRequest"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/CdsRequest"}}},
+        }
+    },
 )
 async def call(
-    request: Request, service_id: ServiceId, client: ClientDep, state: StateDep, assessor: AssessorDep,
+    request: Request,
+    service_id: ServiceId,
+    client: ClientDep,
+    state: StateDep,
+    assessor: AssessorDep,
     kb: KnowledgeBaseDep,
 ) -> Response:
     service = _service(service_id)
     hook_request = _parse(CdsRequest, await read_json(request))
     async with _client(state) as http:
-        deps = HookDeps(assessor=assessor, kb=kb, client=http, allowed_servers=state.settings.fhir_allowed_servers,
-                        max_pages=state.settings.fhir_max_pages)
+        deps = HookDeps(
+            assessor=assessor,
+            kb=kb,
+            client=http,
+            allowed_servers=state.settings.fhir_allowed_servers,
+            max_pages=state.settings.fhir_max_pages,
+        )
         try:
             answer = await call_service(service, hook_request, deps)
-        except PrefetchUnavailable as exc:
+        except PrefetchUnavailableError as exc:
             outcome = operation_outcome(
                 f"Cannot evaluate {service.id}: {exc.template.what} were not supplied.",
                 diagnostics=f"CDS Hooks prefetch key {exc.template.key!r}: {exc.reason}.",
@@ -138,10 +168,16 @@ async def call(
     "/{service_id}/feedback",
     summary="Feedback on cards of a CDS service",
     responses={401: _SERVICE_RESPONSES[401], 404: _SERVICE_RESPONSES[404], 422: ERROR_RESPONSES[422]},
-    openapi_extra={"requestBody": {"required": True, "content": {JSON: {
-        "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/FeedbackRequest"}}},
+        }
+    },
 )
-async def feedback(request: Request, service_id: ServiceId, client: ClientDep, state: StateDep) -> dict[str, int]:
+async def feedback(
+    request: Request, service_id: ServiceId, client: ClientDep, state: StateDep
+) -> dict[str, int]:
     service = _service(service_id)
     parsed = _parse(FeedbackRequest, await read_json(request))
     received = state.feedback.add(service.id, parsed.feedback, client.issuer if client else None)

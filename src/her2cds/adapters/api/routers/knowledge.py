@@ -29,19 +29,22 @@ def _source_ids(entry: dict[str, Any]) -> list[str]:
 @router.get(
     "",
     summary="List knowledge-base entries",
-    description="Entries (rules, thresholds, scoring systems, tumor types, variants, codes, sources ...) with their "
-    "`sources` and `status`, filtered by `kind` and `status`, in knowledge-base order.",
+    description="Entries (rules, thresholds, scoring systems, tumor types, variants, codes, sources ...) "
+    "with their `sources` and `status`, filtered by `kind` and `status`, in knowledge-base order.",
     responses={401: ERROR_RESPONSES[401], 422: ERROR_RESPONSES[422]},
 )
 def list_entries(
     kb: KnowledgeBaseDep,
-    kind: Annotated[str | None, Query(description="only entries of this kind, e.g. rule, source, variant")] = None,
+    kind: Annotated[
+        str | None, Query(description="only entries of this kind, e.g. rule, source, variant")
+    ] = None,
     status: Annotated[Literal["verified", "unverified"] | None, Query(description="only this status")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     entries = [
-        entry for entry in kb.entries()
+        entry
+        for entry in kb.entries()
         if (kind is None or entry.get("kind") == kind) and (status is None or entry.get("status") == status)
     ]
     return {
@@ -49,7 +52,7 @@ def list_entries(
         "total": len(entries),
         "offset": offset,
         "limit": limit,
-        "entries": entries[offset: offset + limit],
+        "entries": entries[offset : offset + limit],
     }
 
 
@@ -68,6 +71,9 @@ def get_entry(
     entry_id: Annotated[str, Path(max_length=200, description="stable id, e.g. asco-cap-2018")],
 ) -> dict[str, Any]:
     entry = kb.get(entry_id)  # NotFoundError -> 404
-    cited = [kb.sources[sid].model_dump(mode="json", exclude_none=True) for sid in _source_ids(entry)
-             if sid in kb.sources]
+    cited = [
+        kb.sources[sid].model_dump(mode="json", exclude_none=True)
+        for sid in _source_ids(entry)
+        if sid in kb.sources
+    ]
     return {"knowledge_base": kb_header(kb), "entry": entry, "cited_sources": cited}
