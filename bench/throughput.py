@@ -54,7 +54,8 @@ def make_case(rng: random.Random, i: int) -> dict[str, Any]:
     return {"id": f"bench-{i}", "tumor": {"oncotree_code": code, "setting": "metastatic"}, "specimens": specimens,
             "biomarkers": {"pd_l1_cps": rng.choice([0, 1, 10]), "kras": "wild_type", "nras": "wild_type",
                            "hormone_receptor": rng.choice(["positive", "negative"])},
-            "history": {"prior_lines": rng.randint(0, 3), "prior_agents": rng.choice([[], ["FOLFOX"], ["trastuzumab"]])}}
+            "history": {"prior_lines": rng.randint(0, 3),
+                        "prior_agents": rng.choice([[], ["FOLFOX"], ["trastuzumab"]])}}
 
 
 def main() -> None:

@@ -61,8 +61,7 @@ def test_golden_case(loaded: Loaded) -> None:
 
 def _rule_ids_needing_cases() -> set[str]:
     kb = default_knowledge_base()
-    ids = set(kb.rules) | {t.id for t in kb.testing}
-    return ids
+    return set(kb.rules) | {t.id for t in kb.testing}
 
 
 def test_every_rule_has_a_golden_case() -> None:
@@ -74,5 +73,7 @@ def test_every_rule_has_a_golden_case() -> None:
 
 def test_golden_cases_only_name_known_rules() -> None:
     known = _rule_ids_needing_cases()
-    named = {rule for c in CASES if c.case.expect is not None for rule in c.case.expect.rules + c.case.expect.rules_absent}
+    named = {
+        rule for c in CASES if c.case.expect is not None for rule in c.case.expect.rules + c.case.expect.rules_absent
+    }
     assert not named - known, sorted(named - known)

@@ -9,11 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from her2cds.model._build import build
 from her2cds._version import __version__
 from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
+from her2cds.model._build import build
 from her2cds.model.assessment import Assessment, TumorSummary, Versions
 from her2cds.model.case import Case
 from her2cds.rules.collector import Collector
@@ -115,9 +115,9 @@ class Engine:
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
-        return build(Assessment, 
+        return build(Assessment,
             id=case.id,
-            tumor=build(TumorSummary, 
+            tumor=build(TumorSummary,
                 oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
                 scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
             ),

@@ -25,7 +25,7 @@ EPS = {"percent_cells": 0.01, "cluster_cells": 1, "ratio": 0.001, "her2_per_cell
 
 def _conditions() -> list[tuple[str, str, str, float, str]]:
     kb = default_knowledge_base()
-    out = []
+    out: list[tuple[str, str, str, float, str]] = []
     for rule in kb.rules.values():
         for cond in rule.when:
             if cond.threshold:
@@ -66,7 +66,7 @@ SYSTEM_CODE = {"asco-cap-2018.breast": "BRCA", "cap-ascp-asco-2016.gea": "STAD",
 
 def _ihc_percent_cases() -> list[tuple[str, str, str, float, float]]:
     kb = default_knowledge_base()
-    cases = []
+    cases: list[tuple[str, str, str, float, float]] = []
     for system in kb.systems.values():
         for rule in system.rules:
             if rule.stage != "ihc_percent":
@@ -125,7 +125,8 @@ def test_gastric_biopsy_cluster_of_five(cells: int, expected_score: str) -> None
 )
 def test_breast_ish_groups_at_ratio_and_copy_boundaries(her2: float, cep17: float, group: int) -> None:
     case = {"tumor": {"oncotree_code": "BRCA"}, "specimens": [
-        {"id": "S1", "procedure": "resection", "site": "primary", "ish": {"her2_per_cell": her2, "cep17_per_cell": cep17}}]}
+        {"id": "S1", "procedure": "resection", "site": "primary",
+         "ish": {"her2_per_cell": her2, "cep17_per_cell": cep17}}]}
     assert her2cds.assess(case).specimens[0].ish_group == group
 
 

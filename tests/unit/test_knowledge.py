@@ -171,7 +171,7 @@ def test_every_rule_id_the_engine_names_exists(kb: KnowledgeBase) -> None:
 
     src = Path(__file__).resolve().parents[2] / "src" / "her2cds"
     named: set[str] = set()
-    for path in list(src.glob("rules/*.py")) + [src / "engine.py"]:
+    for path in [*list(src.glob("rules/*.py")), src / "engine.py"]:
         named |= set(re.findall(r'ck\.rule\(\s*"([a-z0-9.\-]+)"', path.read_text(encoding="utf-8")))
     assert named
     assert not named - set(kb.rules), sorted(named - set(kb.rules))

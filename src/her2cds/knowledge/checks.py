@@ -41,8 +41,8 @@ def check_integrity(kb: KnowledgeBase) -> None:
             problems.append(f"{family.id}: unknown scoring system {family.scoring_system!r}")
     for system in kb.systems.values():
         _check_refs(kb, system.id, system.sources, problems)
-    for threshold in kb.thresholds.values():
-        _check_refs(kb, threshold.id, threshold.sources, problems)
+    for entry in kb.thresholds.values():
+        _check_refs(kb, entry.id, entry.sources, problems)
     for rule in kb.rules.values():
         _check_refs(kb, rule.id, rule.sources, problems)
         for cond in rule.when:
@@ -57,8 +57,8 @@ def check_integrity(kb: KnowledgeBase) -> None:
                 )
     for variant in kb.variants:
         _check_refs(kb, variant.id, variant.sources, problems)
-    for code in kb.codes.values():
-        _check_refs(kb, code.id, code.sources, problems)
+    for code_def in kb.codes.values():
+        _check_refs(kb, code_def.id, code_def.sources, problems)
     family_ids = {f.id for f in kb.families}
     for indication in kb.testing:
         _check_refs(kb, indication.id, indication.sources, problems)

@@ -182,7 +182,7 @@ def _data_root() -> Path:
 def _read(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+            return yaml.load(fh, Loader=_Loader)
     except OSError as exc:
         raise KnowledgeBaseError(f"cannot read knowledge file {path}: {exc}") from exc
     except yaml.YAMLError as exc:

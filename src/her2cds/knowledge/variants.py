@@ -19,7 +19,7 @@ _THREE_RE = re.compile(f"({_THREE})")
 # one-letter grammar, after 3->1 conversion and stripping "p." and parentheses
 _POS = r"[A-Z*]\d+"
 _PATTERNS = (
-    re.compile(rf"^(?P<ref>[A-Z])(?P<pos>\d+)(?P<alt>[A-Z*=]|fs\*?\d*|fs)$"),  # substitution / frameshift
+    re.compile(r"^(?P<ref>[A-Z])(?P<pos>\d+)(?P<alt>[A-Z*=]|fs\*?\d*|fs)$"),  # substitution / frameshift
     re.compile(rf"^(?P<start>{_POS})(?:_(?P<end>{_POS}))?(?P<kind>del|dup)$"),  # deletion / duplication
     re.compile(rf"^(?P<start>{_POS})_(?P<end>{_POS})ins(?P<ins>[A-Z*]+)$"),  # insertion
     re.compile(rf"^(?P<start>{_POS})(?:_(?P<end>{_POS}))?delins(?P<ins>[A-Z*]+)$"),  # deletion-insertion

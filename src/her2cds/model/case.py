@@ -125,12 +125,11 @@ class Ish(_Strict):
             if self.cep17_per_cell is not None or self.ratio is not None:
                 raise ValueError("single-probe ISH has no CEP17 signal or ratio")
             return self
-        if self.ratio is None and (self.her2_per_cell is None or self.cep17_per_cell is None):
-            if self.percent_cells_amplified is None:
-                raise ValueError(
-                    "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, "
-                    "or percent_cells_amplified"
-                )
+        no_ratio = self.ratio is None and (self.her2_per_cell is None or self.cep17_per_cell is None)
+        if no_ratio and self.percent_cells_amplified is None:
+            raise ValueError(
+                "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, or percent_cells_amplified"
+            )
         return self
 
     @property

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from her2cds.model._build import build
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
+from her2cds.model._build import build
 from her2cds.model.assessment import Flag, Recommendation, TraceEntry
 from her2cds.rules.compiled import CompiledRule
 
@@ -20,7 +20,7 @@ class Collector:
 
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
         self.trace.append(
-            build(TraceEntry, 
+            build(TraceEntry,
                 rule=rule.rule.id, sources=rule.sources, detail=detail or rule.text, specimen=specimen
             )
         )

@@ -123,8 +123,8 @@ class CompiledSystem:
 
 def compile_system(kb: KnowledgeBase, system: ScoringSystem) -> CompiledSystem:
     by_stage: dict[str, list[CompiledRule]] = {}
-    for rule in system.rules:
-        by_stage.setdefault(rule.stage, []).append(compile_rule(kb, rule))
+    for raw in system.rules:
+        by_stage.setdefault(raw.stage, []).append(compile_rule(kb, raw))
 
     def stage(name: str) -> tuple[CompiledRule, ...]:
         return tuple(by_stage.get(name, ()))

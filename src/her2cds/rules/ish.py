@@ -61,12 +61,12 @@ def interpret_ish(
         return IshFinding(ish.probe, ratio, her2, None, outcome, rule, pending=pending)
 
     # adequacy of the count
-    for rule in system.ish_adequacy:
-        if rule.conditions and rule.matches(m) is True:
-            col.fire(rule, f"{rule.rule.text} ({ish.cells_counted} cells)", specimen)
+    for check in system.ish_adequacy:
+        if check.conditions and check.matches(m) is True:
+            col.fire(check, f"{check.rule.text} ({ish.cells_counted} cells)", specimen)
             col.flag("inadequate_specimen", [specimen], f"Specimen {specimen}: ISH on {ish.cells_counted} cells.")
             col.recommend("repeat_ish", specimen)
-            return finding("inadequate", rule, pending=True)
+            return finding("inadequate", check, pending=True)
 
     if ish.probe is Probe.SINGLE:
         return _single(ish, concurrent_ihc, system, col, specimen, m, described)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from her2cds.model._build import build
 from her2cds.errors import InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.knowledge.variants import HgvsError, first_position, normalize_protein
+from her2cds.model._build import build
 from her2cds.model.assessment import NgsResult, VariantResult
 from her2cds.model.case import Ngs
 from her2cds.model.enums import Amplification, CopyNumberCall
@@ -35,13 +35,13 @@ def classify_variant(kb: KnowledgeBase, text: str) -> VariantResult:
     canonical = normalize_protein(text)
     known = kb.variant_index.get(canonical)
     if known is not None:
-        return build(VariantResult, 
+        return build(VariantResult,
             input=text, hgvs_p=f"p.{known.hgvs_p}", knowledge_id=known.id, known=True,
             activating=known.activating, kinase_domain=known.kinase_domain, domain=known.domain,
         )
     start, end = kb.kinase_domain
     position = first_position(canonical)
-    return build(VariantResult, 
+    return build(VariantResult,
         input=text, hgvs_p=f"p.{canonical}", knowledge_id=None, known=False, activating=None,
         kinase_domain=start <= position <= end, domain="kinase" if start <= position <= end else None,
     )
@@ -92,7 +92,9 @@ def interpret_ngs(
         if detected:
             col.fire(ck.rule("plasma.detected"), None, specimen)
         else:
-            plasma_rules = (ck.rule("plasma.not-detected.informative"), ck.rule("plasma.not-detected.low-tumor-fraction"))
+            plasma_rules = (
+                ck.rule("plasma.not-detected.informative"), ck.rule("plasma.not-detected.low-tumor-fraction")
+            )
             rule = first_match(plasma_rules, measures) or ck.rule("plasma.not-detected.tumor-fraction-unknown")
             tf = f" (tumor fraction {ngs.tumor_fraction:g})" if ngs.tumor_fraction is not None else ""
             col.fire(rule, f"{rule.rule.text}{tf}", specimen)
@@ -103,7 +105,7 @@ def interpret_ngs(
                 col.recommend("tissue_confirmation", specimen)
             elif amplification is Amplification.UNKNOWN and ngs.erbb2_copy_number is None:
                 amplification = Amplification.NOT_AMPLIFIED
-    result = build(NgsResult, 
+    result = build(NgsResult,
         amplification=amplification,
         copy_number=ngs.erbb2_copy_number,
         tumor_fraction=ngs.tumor_fraction,

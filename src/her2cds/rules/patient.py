@@ -81,7 +81,7 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     category, categories, comment = _breast_category(tissue, ck, col)
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
-    return build(Her2Summary, 
+    return build(Her2Summary,
         status=status,
         ihc_score=ihc_score,
         category=category,

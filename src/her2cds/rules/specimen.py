@@ -139,7 +139,7 @@ def interpret_specimen(
             elif status is Status.NEGATIVE and amp is Amplification.AMPLIFIED:
                 col.flag("modality_discordance", [sid], f"Specimen {sid}: HER2 negative but ERBB2 amplified by NGS.")
     category = _category(status, ihc, system, col, sid) if not plasma else None
-    result = build(SpecimenResult, 
+    result = build(SpecimenResult,
         id=sid,
         procedure=spec.procedure,
         site=spec.site,
@@ -152,11 +152,11 @@ def interpret_specimen(
         category=category,
         basis=basis,
         adequate=adequate,
-        ihc=build(IhcResult, 
+        ihc=build(IhcResult,
             score=ihc.score, status=_ihc_status(ihc.outcome), derived_from=ihc.derived_from, rule=ihc.rule.id,
             reported_score=ihc.reported,
         ) if ihc else None,
-        ish=build(IshResult, 
+        ish=build(IshResult,
             probe=ish.probe, ratio=round(ish.ratio, 3) if ish.ratio is not None else None,
             her2_per_cell=ish.her2_per_cell, group=ish.group, status=_ish_status(ish.outcome), final=ish.final,
             rule=ish.rule.id, recount_group=ish.recount_group,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from her2cds.model._build import build
 from her2cds.knowledge.schema import Family, TestingIndication
+from her2cds.model._build import build
 from her2cds.model.assessment import Her2Summary, TraceEntry
 from her2cds.model.case import Case
 from her2cds.model.enums import Procedure, Status

@@ -135,9 +135,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             state.http_client = None
 
 
-def create_app(
-    settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """A new application. ``fhir_transport`` replaces the network transport of FHIR queries (tests)."""
     settings = settings or Settings()
     for name in unknown_environment_names():
@@ -165,15 +163,22 @@ def create_app(
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_token)])
-    v1.include_router(assess.router)
-    v1.include_router(knowledge.router)
-    v1.include_router(meta.v1_router)
+    mounted = [
+        ("/v1", assess.router),
+        ("/v1", knowledge.router),
+        ("/v1", meta.v1_router),
+        ("", meta.router),
+        ("", cdshooks.router),
+    ]
+    for prefix, router in mounted:
+        (v1 if prefix == "/v1" else app).include_router(router)
     app.include_router(v1)
-    app.include_router(meta.router)
-    app.include_router(cdshooks.router)
+    templates = {
+        id(route): prefix + str(getattr(route, "path", "")) for prefix, router in mounted for route in router.routes
+    }
 
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, templates=templates)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

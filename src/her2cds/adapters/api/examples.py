@@ -12,9 +12,7 @@ def case_examples() -> dict[str, dict[str, Any]]:
     """The packaged example cases (``her2cds assess --example NAME``), one per tumor family."""
     from her2cds import examples
 
-    return {
-        name: {"summary": f"Example case {name}", "value": examples.load(name)} for name in examples.names()
-    }
+    return {name: {"summary": f"Example case {name}", "value": examples.load(name)} for name in examples.names()}
 
 
 def batch_examples() -> dict[str, dict[str, Any]]:
@@ -89,9 +87,7 @@ FHIR_BUNDLE: dict[str, Any] = {
 
 
 def fhir_examples() -> dict[str, dict[str, Any]]:
-    return {
-        "gastric-ihc3": {"summary": "Gastric cancer (ICD-10-CM C16.9) with HER2 IHC 3+", "value": FHIR_BUNDLE}
-    }
+    return {"gastric-ihc3": {"summary": "Gastric cancer (ICD-10-CM C16.9) with HER2 IHC 3+", "value": FHIR_BUNDLE}}
 
 
 def request_body(schema: str, media: tuple[str, ...] = (JSON,)) -> dict[str, Any]:

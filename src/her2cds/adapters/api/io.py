@@ -25,9 +25,7 @@ async def read_json(request: Request) -> Any:
         raise ServiceError(415, "unsupported_media_type", f"send JSON (application/json), not {media!r}")
     body = await request.body()
     if not body.strip():
-        raise MalformedInputError.single(
-            "", "the request body is empty; send a JSON document", has_value=False
-        )
+        raise MalformedInputError.single("", "the request body is empty; send a JSON document", has_value=False)
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,9 +21,7 @@ access_log = logging.getLogger("her2cds.api.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
-) -> None:
+async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -48,8 +47,9 @@ class RequestContextMiddleware:
     input values. Handling them here keeps them from reaching the server's own error logging.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, templates: Mapping[int, str] | None = None) -> None:
         self.app = app
+        self.templates = dict(templates or {})  # id(route object) -> full path template
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,14 +80,14 @@ class RequestContextMiddleware:
                 await _send_json(
                     send,
                     500,
-                    envelope(
-                        "internal_error", f"internal error (request id {request_id}); see the service log"
-                    ),
+                    envelope("internal_error", f"internal error (request id {request_id}); see the service log"),
                     [id_header],
                 )
         finally:
             route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "<no route>"
+            template = self.templates.get(id(route)) if route is not None else None
+            if template is None:
+                template = "<no route>" if route is None else str(getattr(route, "path_format", "<route>"))
             access_log.info(
                 "%s %s %d %.1fms id=%s",
                 scope.get("method", "-"),

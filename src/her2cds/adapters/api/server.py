@@ -28,9 +28,7 @@ def log_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
-        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
         "loggers": {
             "her2cds": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
@@ -54,9 +52,7 @@ def run(host: str = "127.0.0.1", port: int = 8080, settings: Settings | None = N
         if settings.api_token is None:
             log.warning("serving on %s without HER2CDS_API_TOKEN: /v1 is open to the network", host)
         if settings.cds_jwks_file is None:
-            log.warning(
-                "serving on %s without HER2CDS_CDS_JWKS_FILE: CDS Hooks callers are not authenticated", host
-            )
+            log.warning("serving on %s without HER2CDS_CDS_JWKS_FILE: CDS Hooks callers are not authenticated", host)
     app = create_app(settings)
     uvicorn.run(
         app,

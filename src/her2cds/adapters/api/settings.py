@@ -48,9 +48,7 @@ class Settings(BaseSettings):
         ge=1_024,
         description="Largest accepted request body in bytes; larger bodies get 413.",
     )
-    max_batch_items: int = Field(
-        default=500, ge=1, description="Largest number of cases in one batch request."
-    )
+    max_batch_items: int = Field(default=500, ge=1, description="Largest number of cases in one batch request.")
     cors_origins: StrList = Field(
         default=[], description="Origins allowed by CORS. Empty (the default): no CORS headers at all."
     )
@@ -74,9 +72,7 @@ class Settings(BaseSettings):
     cds_jwt_algorithms: StrList = Field(
         default=list(ASYMMETRIC_ALGORITHMS), description="JWS algorithms accepted on CDS client JWTs."
     )
-    cds_jwt_leeway_seconds: int = Field(
-        default=60, ge=0, le=600, description="Clock skew allowed on exp/iat."
-    )
+    cds_jwt_leeway_seconds: int = Field(default=60, ge=0, le=600, description="Clock skew allowed on exp/iat.")
     cds_jwt_max_lifetime_seconds: int = Field(
         default=3600, ge=1, description="Longest accepted exp - iat of a CDS client JWT."
     )
@@ -87,19 +83,13 @@ class Settings(BaseSettings):
             "any http(s) fhirServer sent by an authenticated client."
         ),
     )
-    fhir_timeout_seconds: float = Field(
-        default=5.0, gt=0, le=60, description="Timeout of each FHIR server query."
-    )
-    fhir_max_pages: int = Field(
-        default=5, ge=1, le=100, description="Most search-result pages followed per query."
-    )
+    fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of each FHIR server query.")
+    fhir_max_pages: int = Field(default=5, ge=1, le=100, description="Most search-result pages followed per query.")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the service loggers (logs never contain patient data)."
     )
 
-    @field_validator(
-        "cors_origins", "cds_allowed_issuers", "cds_jwt_algorithms", "fhir_allowed_servers", mode="before"
-    )
+    @field_validator("cors_origins", "cds_allowed_issuers", "cds_jwt_algorithms", "fhir_allowed_servers", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -135,6 +125,4 @@ def unknown_environment_names(environ: dict[str, str] | None = None) -> list[str
     """Names of ``HER2CDS_*`` environment variables that are not settings (likely typos)."""
     environ = dict(os.environ) if environ is None else environ
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    return sorted(
-        name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known
-    )
+    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)

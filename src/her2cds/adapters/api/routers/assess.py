@@ -133,14 +133,10 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep)
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, list):
-        raise InvalidInputError.single(
-            "", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False
-        )
+        raise InvalidInputError.single("", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False)
     limit = state.settings.max_batch_items
     if len(body) > limit:
-        raise InvalidInputError.single(
-            "", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False
-        )
+        raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
     fhir = media == FHIR_JSON
     results = await to_thread.run_sync(_assess_items, assessor, body, fhir)
     if fhir:
@@ -182,14 +178,10 @@ async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
         assessment = assessor(conversion.case)
     except InvalidInputError as exc:
         problems = [
-            FieldProblem(
-                p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value
-            )
+            FieldProblem(p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value)
             for p in exc.problems
         ]
-        problems += [
-            FieldProblem(w.field or "", f"conversion warning: {w.text}") for w in conversion.warnings
-        ]
+        problems += [FieldProblem(w.field or "", f"conversion warning: {w.text}") for w in conversion.warnings]
         raise InvalidInputError(problems) from None
     assessment = with_warnings(assessment, conversion.warnings)
     return _render(

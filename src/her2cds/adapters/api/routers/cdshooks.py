@@ -40,18 +40,14 @@ def _endpoint_url(request: Request, state: AppState) -> str:
     return str(request.url.replace(query="", fragment="")).rstrip("/")
 
 
-def verify_cds_client(
-    request: Request, state: Annotated[AppState, Depends(get_state)]
-) -> VerifiedClient | None:
+def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
     """CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients") when a JWK Set is configured."""
     if state.jwt_verifier is None:
         return None
     try:
         return state.jwt_verifier.verify(request.headers.get("authorization"), _endpoint_url(request, state))
     except CdsAuthError as exc:
-        log.warning(
-            "CDS client rejected (request %s): %s", request.scope.get("her2cds.request_id", "-"), exc.reason
-        )
+        log.warning("CDS client rejected (request %s): %s", request.scope.get("her2cds.request_id", "-"), exc.reason)
         raise ServiceError(
             401,
             "unauthorized",
@@ -175,9 +171,7 @@ async def call(
         }
     },
 )
-async def feedback(
-    request: Request, service_id: ServiceId, client: ClientDep, state: StateDep
-) -> dict[str, int]:
+async def feedback(request: Request, service_id: ServiceId, client: ClientDep, state: StateDep) -> dict[str, int]:
     service = _service(service_id)
     parsed = _parse(FeedbackRequest, await read_json(request))
     received = state.feedback.add(service.id, parsed.feedback, client.issuer if client else None)

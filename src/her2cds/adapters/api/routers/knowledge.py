@@ -35,9 +35,7 @@ def _source_ids(entry: dict[str, Any]) -> list[str]:
 )
 def list_entries(
     kb: KnowledgeBaseDep,
-    kind: Annotated[
-        str | None, Query(description="only entries of this kind, e.g. rule, source, variant")
-    ] = None,
+    kind: Annotated[str | None, Query(description="only entries of this kind, e.g. rule, source, variant")] = None,
     status: Annotated[Literal["verified", "unverified"] | None, Query(description="only this status")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -72,8 +70,6 @@ def get_entry(
 ) -> dict[str, Any]:
     entry = kb.get(entry_id)  # NotFoundError -> 404
     cited = [
-        kb.sources[sid].model_dump(mode="json", exclude_none=True)
-        for sid in _source_ids(entry)
-        if sid in kb.sources
+        kb.sources[sid].model_dump(mode="json", exclude_none=True) for sid in _source_ids(entry) if sid in kb.sources
     ]
     return {"knowledge_base": kb_header(kb), "entry": entry, "cited_sources": cited}

@@ -19,9 +19,7 @@ v1_router = APIRouter(tags=["service"])
 
 
 def versions(kb: KnowledgeBase) -> Versions:
-    return Versions(
-        engine=__version__, knowledge_base=kb.version, as_of=kb.meta.as_of, oncotree=kb.tumor_release
-    )
+    return Versions(engine=__version__, knowledge_base=kb.version, as_of=kb.meta.as_of, oncotree=kb.tumor_release)
 
 
 @v1_router.get(
@@ -32,9 +30,7 @@ def versions(kb: KnowledgeBase) -> Versions:
 def service_info(kb: KnowledgeBaseDep) -> dict[str, Any]:
     return {
         "name": "her2cds",
-        "description": (
-            "Clinical decision support for HER2 testing and HER2-targeted therapy across solid tumors"
-        ),
+        "description": ("Clinical decision support for HER2 testing and HER2-targeted therapy across solid tumors"),
         "versions": versions(kb).model_dump(mode="json"),
         "knowledge_base": {"version": kb.version, "as_of": kb.meta.as_of.isoformat(), "title": kb.meta.title},
         "standards": {"cds_hooks": CDS_HOOKS_VERSION, "fhir": FHIR_VERSION, "fhir_release": "R4"},
