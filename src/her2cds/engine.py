@@ -70,6 +70,7 @@ class Engine:
         self._disclaimer = self.kb.meta.disclaimer
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
+        self._family_text: dict[tuple[str, str], str] = {}
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -102,8 +103,13 @@ class Engine:
         family_rule = ck.rule(
             "her2cds.tumor.family-specific" if family.guideline_specific else "her2cds.tumor.family-gastric-criteria"
         )
-        col.fire(family_rule, f"{case.tumor.oncotree_code} ({' > '.join(reversed(lineage))}) -> {family.name}: "
-                              f"{family.text} Scoring system: {system.system.name}.")
+        key = (case.tumor.oncotree_code, system.id)
+        detail = self._family_text.get(key)
+        if detail is None:  # a handful of distinct strings: memoised (immutable values, no shared state)
+            detail = (f"{key[0]} ({' > '.join(reversed(lineage))}) -> {family.name}: {family.text} "
+                      f"Scoring system: {system.system.name}.")
+            self._family_text[key] = detail
+        col.fire(family_rule, detail)
         if family.fallback:
             col.flag("scoring_fallback")
         if explicit and system.system.status == "unverified":

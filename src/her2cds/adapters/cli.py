@@ -129,28 +129,31 @@ def _lines(path: str) -> Iterable[str]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def batch_line_result(engine: Any, number: int, line: str) -> tuple[dict[str, Any], bool]:
-    """One JSON Lines record -> (output object, ok)."""
+def _line_error(number: int, field: str, message: str) -> str:
+    return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
+
+
+def batch_line_result(engine: Any, number: int, line: str) -> tuple[str, bool]:
+    """One JSON Lines record -> (one output line of JSON, ok)."""
     if not line.strip():
-        return {"line": number, "error": {"field": "", "message": "empty line: expected one JSON case"}}, False
+        return _line_error(number, "", "empty line: expected one JSON case"), False
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        message = f"not valid JSON: {exc.msg} at column {exc.colno}"
-        return {"line": number, "error": {"field": "", "message": message}}, False
+        return _line_error(number, "", f"not valid JSON: {exc.msg} at column {exc.colno}"), False
     try:
-        return engine.assess_json(data), True
+        return engine.assess(data).model_dump_json(), True
     except InvalidInputError as exc:
         first = exc.problems[0]
-        return {"line": number, "error": {"field": first.field, "message": first.describe()}}, False
+        return _line_error(number, first.field, first.describe()), False
 
 
 def _batch(engine: Any, path: str, out: IO[str]) -> int:
     failures = 0
     for number, line in enumerate(_lines(path), start=1):
-        obj, ok = batch_line_result(engine, number, line)
+        text, ok = batch_line_result(engine, number, line)
         failures += not ok
-        out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        out.write(text)
         out.write("\n")
     return EXIT_BATCH_ERRORS if failures else EXIT_OK
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
-from her2cds.knowledge.schema import Condition, Rule, ScoringSystem
+from her2cds.knowledge.schema import Condition, Rule, ScoringSystem, TestingIndication
 from her2cds.model.enums import IhcScore
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -207,6 +207,7 @@ class CompiledKnowledge:
     systems: Mapping[str, CompiledSystem]
     rules: Mapping[str, CompiledRule]
     legacy: tuple[CompiledRule, ...]
+    testing: Mapping[tuple[str, str], tuple[TestingIndication, ...]]
 
     def rule(self, rule_id: str) -> CompiledRule:
         try:
@@ -219,4 +220,10 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
     systems = {sid: compile_system(kb, system) for sid, system in kb.systems.items()}
     rules = {rid: compile_rule(kb, rule) for rid, rule in kb.rules.items()}
     legacy = tuple(r for r in rules.values() if r.rule.stage == "legacy")
-    return CompiledKnowledge(kb=kb, systems=systems, rules=rules, legacy=legacy)
+    testing: dict[tuple[str, str], list[TestingIndication]] = {}
+    for ind in kb.testing:
+        for family in ind.families:
+            for setting in ind.settings:
+                testing.setdefault((family, setting), []).append(ind)
+    testing_index = {key: tuple(sorted(v, key=lambda i: 0 if i.roots else 1)) for key, v in testing.items()}
+    return CompiledKnowledge(kb=kb, systems=systems, rules=rules, legacy=legacy, testing=testing_index)

@@ -12,12 +12,13 @@ from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
 from her2cds.rules.specimen import SpecimenFinding
 
-_FAR_PAST = dt.date.min
-
-
 def chronological(findings: Sequence[SpecimenFinding]) -> list[SpecimenFinding]:
     """Date order (undated first), ties broken by specimen id: independent of input order."""
-    return sorted(findings, key=lambda f: (f.specimen.collected_on or _FAR_PAST, f.specimen.id))
+    return sorted(findings, key=_order)
+
+
+def _order(f: SpecimenFinding) -> tuple[dt.date, str]:
+    return f.order
 
 
 def _ids(findings: Sequence[SpecimenFinding]) -> list[str]:
@@ -26,10 +27,10 @@ def _ids(findings: Sequence[SpecimenFinding]) -> list[str]:
 
 def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Collector) -> Her2Summary:
     tissue = [f for f in findings if f.usable_tissue]
-    positives = [f for f in tissue if f.result.status is Status.POSITIVE]
-    negatives = [f for f in tissue if f.result.status is Status.NEGATIVE]
-    equivocal = [f for f in tissue if f.result.status is Status.EQUIVOCAL]
-    pending = [f for f in tissue if f.result.status is Status.INDETERMINATE and f.pending]
+    positives = [f for f in tissue if f.status is Status.POSITIVE]
+    negatives = [f for f in tissue if f.status is Status.NEGATIVE]
+    equivocal = [f for f in tissue if f.status is Status.EQUIVOCAL]
+    pending = [f for f in tissue if f.status is Status.INDETERMINATE and f.pending]
 
     if positives:
         status, rule_id, deciding = Status.POSITIVE, "patient.any-positive-tissue", positives

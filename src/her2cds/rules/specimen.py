@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from her2cds.model._build import build
@@ -26,14 +27,10 @@ class SpecimenFinding:
     ish: IshFinding | None
     ngs: NgsFinding | None
     pending: bool
-
-    @property
-    def is_plasma(self) -> bool:
-        return self.specimen.procedure is Procedure.PLASMA
-
-    @property
-    def usable_tissue(self) -> bool:
-        return not self.is_plasma and self.result.adequate
+    status: Status
+    is_plasma: bool
+    usable_tissue: bool
+    order: tuple[dt.date, str]  # (collected_on or date.min, id): input-order independent
 
 
 def _status(
@@ -163,7 +160,10 @@ def interpret_specimen(
         ) if ish else None,
         ngs=ngs.result if ngs else None,
     )
-    return SpecimenFinding(result=result, specimen=spec, index=index, ihc=ihc, ish=ish, ngs=ngs, pending=pending)
+    return SpecimenFinding(
+        result=result, specimen=spec, index=index, ihc=ihc, ish=ish, ngs=ngs, pending=pending, status=status,
+        is_plasma=plasma, usable_tissue=adequate and not plasma, order=(spec.collected_on or dt.date.min, sid),
+    )
 
 
 def _ihc_status(outcome: str) -> Status:

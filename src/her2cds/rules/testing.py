@@ -17,13 +17,10 @@ from her2cds.rules.specimen import SpecimenFinding
 def find_indication(
     ck: CompiledKnowledge, family: Family, lineage: Sequence[str], setting: str
 ) -> TestingIndication | None:
-    candidates = [
-        ind for ind in ck.kb.testing
-        if family.id in ind.families and setting in ind.settings
-        and (not ind.roots or any(code in ind.roots for code in lineage))
-    ]
-    candidates.sort(key=lambda ind: 0 if ind.roots else 1)
-    return candidates[0] if candidates else None
+    for ind in ck.testing.get((family.id, setting), ()):  # most specific (with roots) first
+        if not ind.roots or any(code in ind.roots for code in lineage):
+            return ind
+    return None
 
 
 def advise(

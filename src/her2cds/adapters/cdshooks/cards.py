@@ -55,9 +55,7 @@ class TestOrder:
 IHC_ORDER = TestOrder(
     "HER2 immunohistochemistry",
     {
-        "coding": [
-            {"system": LOINC, "code": "18474-7", "display": "HER2 Ag [Presence] in Tissue by Immune stain"}
-        ],
+        "coding": [{"system": LOINC, "code": "18474-7", "display": "HER2 Ag [Presence] in Tissue by Immune stain"}],
         "text": "HER2 immunohistochemistry (IHC)",
     },
 )
@@ -74,9 +72,7 @@ ISH_ORDER = TestOrder(
         "text": "HER2 (ERBB2) in situ hybridization (dual-probe ISH)",
     },
 )
-NGS_ORDER = TestOrder(
-    "ERBB2 (HER2) mutation testing by NGS", {"text": "ERBB2 (HER2) mutation testing by NGS"}
-)
+NGS_ORDER = TestOrder("ERBB2 (HER2) mutation testing by NGS", {"text": "ERBB2 (HER2) mutation testing by NGS"})
 
 
 @dataclass(frozen=True)
@@ -118,13 +114,10 @@ TESTING_OVERRIDE_REASONS = (
     _reason("action-completed", "Recommended action was already completed"),
     _reason(
         "need-more-info",
-        "Could not address recommended action due to need for more information/pending results/"
-        "pending consult",
+        "Could not address recommended action due to need for more information/pending results/pending consult",
     ),
     _reason("expert-contradicts", "Advice from expert contradicts the recommended action"),
-    _reason(
-        "action-not-priority", "Recommended action is not relevant or a priority in current state of health"
-    ),
+    _reason("action-not-priority", "Recommended action is not relevant or a priority in current state of health"),
 )
 THERAPY_OVERRIDE_REASONS = (
     _reason("does-not-align-latest-evidence", "Recommended action does not align with the latest evidence"),
@@ -261,11 +254,7 @@ def _summary(assessment: Assessment) -> str:
         if (action := RECOMMENDATION_ACTIONS.get(rec.code)) is not None and action.order is not None
     ]
     if warn_flags:
-        tail = (
-            "discordant results: review"
-            if any("discordan" in f.code for f in warn_flags)
-            else "results to review"
-        )
+        tail = "discordant results: review" if any("discordan" in f.code for f in warn_flags) else "results to review"
     elif orders:
         tail = f"{orders[0].label} recommended"
     else:
@@ -285,8 +274,7 @@ def _specimen_rows(assessment: Assessment) -> list[list[str]]:
         rows.append(
             [
                 md.esc(spec.id),
-                md.esc(value_text(spec.procedure))
-                + (f" ({md.esc(value_text(spec.site))})" if spec.site else ""),
+                md.esc(value_text(spec.procedure)) + (f" ({md.esc(value_text(spec.site))})" if spec.site else ""),
                 md.esc(value_text(spec.ihc_score)) if spec.ihc_score is not None else "–",
                 str(spec.ish_group) if spec.ish_group is not None else "–",
                 md.esc(value_text(spec.status)) + ("" if spec.adequate else " (not adequate)"),
@@ -369,9 +357,7 @@ def warnings_section(warnings: Sequence[InputWarning]) -> str:
     return md.bullets([md.esc(w.text) + (f" (`{md.esc(w.field)}`)" if w.field else "") for w in warnings])
 
 
-def assessment_detail(
-    assessment: Assessment, kb: KnowledgeBase, extra_warnings: Sequence[InputWarning]
-) -> str:
+def assessment_detail(assessment: Assessment, kb: KnowledgeBase, extra_warnings: Sequence[InputWarning]) -> str:
     her2 = assessment.her2
     tumor = assessment.tumor
     system = kb.systems.get(tumor.scoring_system)
@@ -381,15 +367,12 @@ def assessment_detail(
         + (f" ({md.esc(status_basis(assessment))})" if status_basis(assessment) else "")
         + f" — {md.esc(her2.basis)}",
         f"**Tumor:** {md.esc(tumor.name)} (OncoTree {md.esc(tumor.oncotree_code)}); scored on "
-        f"{md.esc(system_name)}"
-        + (" (no tumor-specific guideline: fallback)" if tumor.scoring_fallback else ""),
+        f"{md.esc(system_name)}" + (" (no tumor-specific guideline: fallback)" if tumor.scoring_fallback else ""),
     ]
     if assessment.specimens:
         parts.append(
             "**Specimens**\n\n"
-            + md.table(
-                ["Specimen", "Procedure", "IHC", "ISH group", "Status", "Basis"], _specimen_rows(assessment)
-            )
+            + md.table(["Specimen", "Procedure", "IHC", "ISH group", "Status", "Basis"], _specimen_rows(assessment))
         )
     if assessment.flags:
         parts.append(
@@ -504,7 +487,6 @@ def notice_card(summary: str, detail: str, kb: KnowledgeBase, topic: Coding = TO
         uuid=str(uuid.uuid4()),
         summary=md.clip(summary, 140),
         indicator="info",
-        detail=detail
-        + f"\n\n_her2cds knowledge base {md.esc(kb.version)} (as of {kb.meta.as_of.isoformat()})_",
+        detail=detail + f"\n\n_her2cds knowledge base {md.esc(kb.version)} (as of {kb.meta.as_of.isoformat()})_",
         source=Source(label="her2cds", topic=topic),
     )

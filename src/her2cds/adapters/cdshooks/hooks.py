@@ -92,9 +92,7 @@ def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outc
         return _Outcome(
             None,
             warnings,
-            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type"
-            if has_her2_data
-            else None,
+            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type" if has_her2_data else None,
             has_her2_data,
         )
     try:
@@ -159,9 +157,7 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
         if not _worth_a_card(outcome.assessment):
             return CdsResponse(cards=[])
         return CdsResponse(
-            cards=[
-                assessment_card(outcome.assessment, deps.kb, patient_id=patient_id, extra_warnings=warnings)
-            ]
+            cards=[assessment_card(outcome.assessment, deps.kb, patient_id=patient_id, extra_warnings=warnings)]
         )
 
     cards: list[Card] = []

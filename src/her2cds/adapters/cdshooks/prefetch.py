@@ -43,9 +43,7 @@ class _FetchFailedError(Exception):
 
 @dataclass
 class PrefetchResult:
-    payloads: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # resources and searchset Bundles, in key order
+    payloads: list[dict[str, Any]] = field(default_factory=list)  # resources and searchset Bundles, in key order
     warnings: list[InputWarning] = field(default_factory=list)
     queried: list[str] = field(default_factory=list)  # keys fetched from the FHIR server
 
@@ -109,11 +107,7 @@ async def _fetch(
             for link in data.get("link") or []:
                 target = link.get("url") if isinstance(link, dict) else None
                 # follow only links back to the same server: the bearer token must not leak elsewhere
-                if (
-                    link.get("relation") == "next"
-                    and isinstance(target, str)
-                    and target.startswith(base + "/")
-                ):
+                if link.get("relation") == "next" and isinstance(target, str) and target.startswith(base + "/"):
                     url = target
     return payloads
 

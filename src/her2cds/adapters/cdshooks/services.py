@@ -1,28 +1,33 @@
-"""The CDS services this server offers (the discovery document) and their prefetch templates."""
+"""The CDS services this server offers (the discovery document) and their prefetch templates.
+
+The observation codes of the prefetch templates come from the FHIR code table
+(``knowledge/data/fhir/code_map.yaml``): the service asks exactly for what the FHIR converter reads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from her2cds.adapters.cdshooks.models import Discovery, ServiceDefinition
 
 CDS_HOOKS_VERSION = "2.0"
 
-#: HER2 LOINC codes read by the FHIR converter (mCODE TumorMarkerTestVS / Genomics Reporting): interpretation,
-#: IHC and ISH (presence, ratio, copies per nucleus).
-HER2_OBSERVATION_CODES = (
-    "48676-1",
-    "85319-2",
-    "18474-7",
-    "85318-4",
-    "31150-6",
-    "96893-3",
-    "49683-6",
-    "74860-8",
-)
-#: Genomics Reporting variant observations (the converter keeps ERBB2, HGNC:3430, and reports the rest).
-VARIANT_OBSERVATION_CODES = ("69548-6",)
+#: prefetch key -> observation roles of the code table whose LOINC codes it asks for
+OBSERVATION_KEYS: dict[str, tuple[str, ...]] = {
+    "her2Observations": (
+        "her2_ihc",
+        "her2_ish",
+        "her2_ish_ratio",
+        "her2_ish_copies",
+        "her2_ish_panel",
+        "her2_interpretation",
+    ),
+    "variantObservations": ("variant",),
+    "biomarkerObservations": ("er", "pr", "hormone_receptor", "pd_l1_cps"),
+    "stagingObservations": ("m_category",),
+}
 
 
 @dataclass(frozen=True)
@@ -33,35 +38,54 @@ class PrefetchTemplate:
     what: str  # human-readable, used in warnings and OperationOutcomes
 
 
-def _observations(codes: tuple[str, ...]) -> str:
-    return "Observation?patient={{context.patientId}}&code=" + ",".join(codes)
+def _observation_codes(roles: Iterable[str]) -> list[str]:
+    from her2cds.adapters.fhir.codes import default_code_map
+
+    wanted = set(roles)
+    codes: list[str] = []
+    for entry in default_code_map().file.observations:
+        if entry.role in wanted:
+            codes += [ref.code for ref in entry.codes if ref.system == "loinc" and ref.code not in codes]
+    return codes
 
 
-COMMON_PREFETCH: tuple[PrefetchTemplate, ...] = (
-    PrefetchTemplate("patient", "Patient/{{context.patientId}}", False, "the patient"),
-    PrefetchTemplate(
-        "conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"
-    ),
-    PrefetchTemplate(
-        "her2Observations", _observations(HER2_OBSERVATION_CODES), True, "HER2 IHC/ISH observations"
-    ),
-    PrefetchTemplate(
-        "variantObservations", _observations(VARIANT_OBSERVATION_CODES), False, "genomic variant observations"
-    ),
-    PrefetchTemplate("specimens", "Specimen?patient={{context.patientId}}", False, "specimens"),
-    PrefetchTemplate(
-        "medicationRequests",
-        "MedicationRequest?patient={{context.patientId}}",
-        False,
-        "medication requests (prior therapy)",
-    ),
-    PrefetchTemplate(
-        "medicationStatements",
-        "MedicationStatement?patient={{context.patientId}}",
-        False,
-        "medication statements (prior therapy)",
-    ),
-)
+def _observations(key: str) -> str:
+    return "Observation?patient={{context.patientId}}&code=" + ",".join(_observation_codes(OBSERVATION_KEYS[key]))
+
+
+@functools.cache
+def prefetch_templates() -> tuple[PrefetchTemplate, ...]:
+    """The prefetch templates of every service (built once, from the code table)."""
+    return (
+        PrefetchTemplate("patient", "Patient/{{context.patientId}}", False, "the patient"),
+        PrefetchTemplate("conditions", "Condition?patient={{context.patientId}}", True, "the patient's conditions"),
+        PrefetchTemplate("her2Observations", _observations("her2Observations"), True, "HER2 IHC/ISH observations"),
+        PrefetchTemplate(
+            "variantObservations", _observations("variantObservations"), False, "genomic variant observations"
+        ),
+        PrefetchTemplate(
+            "biomarkerObservations", _observations("biomarkerObservations"), False, "ER/PR and PD-L1 observations"
+        ),
+        PrefetchTemplate(
+            "stagingObservations",
+            _observations("stagingObservations"),
+            False,
+            "distant-metastasis staging observations",
+        ),
+        PrefetchTemplate("specimens", "Specimen?patient={{context.patientId}}", False, "specimens"),
+        PrefetchTemplate(
+            "medicationRequests",
+            "MedicationRequest?patient={{context.patientId}}",
+            False,
+            "medication requests (prior therapy)",
+        ),
+        PrefetchTemplate(
+            "medicationStatements",
+            "MedicationStatement?patient={{context.patientId}}",
+            False,
+            "medication statements (prior therapy)",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -71,7 +95,10 @@ class CdsService:
     title: str
     description: str
     kind: str  # "assessment" | "therapy-check"
-    prefetch: tuple[PrefetchTemplate, ...] = COMMON_PREFETCH
+
+    @property
+    def prefetch(self) -> tuple[PrefetchTemplate, ...]:
+        return prefetch_templates()
 
     def definition(self) -> ServiceDefinition:
         return ServiceDefinition(

@@ -79,11 +79,7 @@ def _medication_texts(request: Mapping[str, Any], resources: Mapping[str, Mappin
         target: Any = None
         if isinstance(ref, str) and ref.startswith("#"):
             target = next(
-                (
-                    c
-                    for c in request.get("contained") or []
-                    if isinstance(c, Mapping) and c.get("id") == ref[1:]
-                ),
+                (c for c in request.get("contained") or [] if isinstance(c, Mapping) and c.get("id") == ref[1:]),
                 None,
             )
         elif isinstance(ref, str):
@@ -107,11 +103,7 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
         if isinstance(resource, Mapping) and isinstance(resource.get("id"), str):
             resources[f"{resource.get('resourceType')}/{resource['id']}"] = resource
     selections = context.get("selections")
-    chosen = (
-        {s for s in selections if isinstance(s, str)}
-        if selected_only and isinstance(selections, list)
-        else None
-    )
+    chosen = {s for s in selections if isinstance(s, str)} if selected_only and isinstance(selections, list) else None
     orders: list[DraftOrder] = []
     for resource in entries:
         if not isinstance(resource, Mapping) or resource.get("resourceType") != "MedicationRequest":
@@ -128,9 +120,7 @@ def recognise(texts: Iterable[str], names: Iterable[str]) -> list[str]:
     (``trastuzumab`` is not reported for "trastuzumab deruxtecan")."""
     haystack = " | ".join(normalise(text) for text in texts)
     found = {name for name in {n.lower() for n in names} if normalise(name) in haystack}
-    return sorted(
-        n for n in found if not any(n != other and normalise(n) in normalise(other) for other in found)
-    )
+    return sorted(n for n in found if not any(n != other and normalise(n) in normalise(other) for other in found))
 
 
 def option_drugs(option: Any) -> list[str]:
@@ -142,12 +132,8 @@ def _criteria_table(option: Any) -> str:
     rows = []
     for criterion in field(option, "criteria") or []:
         result = field(criterion, "result")
-        shown = (
-            result if isinstance(result, str | bool) or result is None else getattr(result, "value", result)
-        )
-        rows.append(
-            [md.esc(field(criterion, "text", "")), md.esc(shown), md.esc(field(criterion, "reason") or "")]
-        )
+        shown = result if isinstance(result, str | bool) or result is None else getattr(result, "value", result)
+        rows.append([md.esc(field(criterion, "text", "")), md.esc(shown), md.esc(field(criterion, "reason") or "")])
     if not rows:
         return ""
     return md.table(["Criterion", "Result", "Reason"], rows)
@@ -176,9 +162,7 @@ def _verdict(drug: str, assessment: Assessment) -> _Verdict:
         )
     eligible = [option for option in matching if field(option, "eligible") is True]
     if eligible:
-        return _Verdict(
-            "info", f"{name}: indication criteria met ({option_label(eligible[0])})", tuple(eligible)
-        )
+        return _Verdict("info", f"{name}: indication criteria met ({option_label(eligible[0])})", tuple(eligible))
     undetermined = [option for option in matching if field(option, "eligible") is None]
     if undetermined:
         unknown = unknown_criteria(undetermined[0])

@@ -331,7 +331,7 @@ class _Converter:
                 or any(m.endswith("/6") for m in morphology)
                 or any(s in ranges.secondary_snomed for s in snomed)):
             return "secondary"
-        for index, rule in enumerate(cm.file.tumor_rules):
+        for rule in cm.file.tumor_rules:
             if self._rule_matches(rule, topography, morphology, snomed):
                 specificity = 2 if rule.assumption else 1
                 return _TumorCandidate(rule.oncotree, (1, active, specificity, recency), item.label, rule,
@@ -508,7 +508,7 @@ class _Converter:
             number = value.number
             if number.comparator is None and number.value in (0, 1, 2, 3) and (number.unit or "") in ("", "{score}"):
                 score = "0" if number.value == 0 else f"{int(number.value)}+"
-        if score is None and meaning in self.cm.qualitative_ihc:
+        if score is None and meaning is not None and meaning in self.cm.qualitative_ihc:
             mapped = self.cm.qualitative_ihc[meaning]
             score = mapped.score.value
             self.warn("ihc_score_inferred", f"{label} reports IHC as '{meaning}' without a score; read as IHC "
@@ -696,9 +696,10 @@ class _Converter:
                       f"finding{detail}; not used", f"{label}.component")
             return
         group.ngs_seen = True
-        method = item.data.get("method") or item.data.get("device")
-        assay = next(iter(concept_texts(method, self.cm)), None) if obj(method) and "coding" in obj(method) \
-            else text((obj(method) or {}).get("display"))
+        method = obj(item.data.get("method"))
+        device = obj(item.data.get("device"))
+        assay = next(iter(concept_texts(method, self.cm)), None) if method else None
+        assay = assay or (text(device.get("display")) if device else None)
         if assay:
             group.ngs_assay = short(assay, 200)
         group.use(label)
@@ -816,8 +817,9 @@ class _Converter:
                 if group.reported_only:
                     reported = group.interpretation or group.ish_reported or group.ihc_reported
                     self.warn("specimen_without_measurements",
-                              f"{', '.join(group.reported_only)} report HER2 as '{reported}' but give no IHC score, "
-                              "ISH counts or NGS result; a reported status alone is not assessed", group.reported_only[0])
+                              f"{', '.join(group.reported_only)} report HER2 as '{reported}' but give no IHC "
+                              "score, ISH counts or NGS result; a reported status alone is not assessed",
+                              group.reported_only[0])
                 continue
             used_ids.add(spec_id)
             spec = self._specimen_dict(group, spec_id)
@@ -1024,7 +1026,8 @@ class _Converter:
                       f"{self.unrecognised_first[code]}) are not HER2-related codes in the code table; not used",
                       f"{self.unrecognised_first[code]}.code")
         for gene, count in sorted(self.other_genes.items()):
-            self.warn("variant_other_gene", f"{count} variant observation(s) of gene {gene} are not used", "Observation")
+            self.warn("variant_other_gene", f"{count} variant observation(s) of gene {gene} are not used",
+                      "Observation")
 
 
 def _topography(code: str) -> str:
@@ -1045,9 +1048,7 @@ def _in_ranges(category: str, ranges: list[tuple[str, str]]) -> bool:
 def _convert(items: Iterable[tuple[Any, Any, str]], case_id: str | None, default_oncotree_code: str | None,
              code_map: CodeMap | None) -> Conversion:
     conv = _Converter(code_map or default_code_map())
-    count = 0
-    for resource, full_url, where in items:
-        count += 1
+    for count, (resource, full_url, where) in enumerate(items, start=1):
         if count > _MAX_RESOURCES:
             raise InvalidInputError.single("entry", f"more than {_MAX_RESOURCES} resources", count)
         conv.add(resource, full_url, where)

@@ -289,10 +289,7 @@ def _describe(data: Mapping[str, Any]) -> str:
     for key, value in data.items():
         if value is None or value == [] or value == {}:
             continue
-        if isinstance(value, list):
-            shown = "; ".join(_inline(v) for v in value)
-        else:
-            shown = _inline(value)
+        shown = "; ".join(_inline(v) for v in value) if isinstance(value, list) else _inline(value)
         lines.append(f"{key}: {shown}")
     return "\n".join(lines)
 
