@@ -35,7 +35,9 @@ def test_query_validation_is_422_envelope(client: Client) -> None:
 
 def test_declared_oversized_body_is_413() -> None:
     client = Client(create_app(Settings(max_body_bytes=2048)))
-    response = client.post("/v1/assess", content=b"{" + b" " * 4096 + b"}", headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/assess", content=b"{" + b" " * 4096 + b"}", headers={"content-type": "application/json"}
+    )
     error = assert_envelope(response, 413, "payload_too_large")
     assert "2048" in error["message"]
 
@@ -62,8 +64,9 @@ def test_body_within_limit_passes() -> None:
 
 def test_bad_content_length_is_400() -> None:
     client = Client(create_app(Settings()))
-    response = client.post("/v1/assess", content=b"{}", headers={"content-length": "lots",
-                                                                  "content-type": "application/json"})
+    response = client.post(
+        "/v1/assess", content=b"{}", headers={"content-length": "lots", "content-type": "application/json"}
+    )
     assert_envelope(response, 400, "bad_request")
 
 
@@ -113,8 +116,14 @@ def secured() -> Client:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v1/assess"), ("POST", "/v1/assess/batch"), ("POST", "/v1/fhir/assess"), ("GET", "/v1/knowledge"),
-     ("GET", "/v1/knowledge/asco-cap-2018"), ("GET", "/v1/service-info")],
+    [
+        ("POST", "/v1/assess"),
+        ("POST", "/v1/assess/batch"),
+        ("POST", "/v1/fhir/assess"),
+        ("GET", "/v1/knowledge"),
+        ("GET", "/v1/knowledge/asco-cap-2018"),
+        ("GET", "/v1/service-info"),
+    ],
 )
 def test_v1_needs_the_token(secured: Client, method: str, path: str) -> None:
     response = secured.request(method, path)
@@ -145,8 +154,9 @@ def test_token_check_comes_before_body_validation(secured: Client) -> None:
 def test_cors_is_off_by_default(client: Client) -> None:
     response = client.get("/healthz", headers={"origin": "https://ehr.example.org"})
     assert "access-control-allow-origin" not in response.headers
-    preflight = client.request("OPTIONS", "/v1/assess", headers={
-        "origin": "https://ehr.example.org", "access-control-request-method": "POST"})
+    preflight = client.request(
+        "OPTIONS", "/v1/assess", headers={"origin": "https://ehr.example.org", "access-control-request-method": "POST"}
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -156,9 +166,15 @@ def test_cors_when_configured() -> None:
     assert allowed.headers["access-control-allow-origin"] == "https://ehr.example.org"
     other = client.get("/healthz", headers={"origin": "https://evil.example.com"})
     assert "access-control-allow-origin" not in other.headers
-    preflight = client.request("OPTIONS", "/v1/assess", headers={
-        "origin": "https://ehr.example.org", "access-control-request-method": "POST",
-        "access-control-request-headers": "authorization,content-type"})
+    preflight = client.request(
+        "OPTIONS",
+        "/v1/assess",
+        headers={
+            "origin": "https://ehr.example.org",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["access-control-allow-methods"]
 

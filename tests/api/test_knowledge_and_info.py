@@ -14,8 +14,7 @@ def test_list_returns_every_entry_with_sources(client: Client, kb: KnowledgeBase
     expected = list(kb.entries())
     assert body["total"] == len(expected) > 50
     assert [entry["id"] for entry in body["entries"]] == [entry["id"] for entry in expected]
-    assert body["knowledge_base"] == {"version": kb.version, "as_of": kb.meta.as_of.isoformat(),
-                                      "title": kb.meta.title}
+    assert body["knowledge_base"] == {"version": kb.version, "as_of": kb.meta.as_of.isoformat(), "title": kb.meta.title}
     for entry in body["entries"]:
         assert entry["status"] in {"verified", "unverified"}
         if entry["kind"] != "source":
@@ -70,7 +69,9 @@ def test_unknown_entry_is_404(client: Client) -> None:
 def test_service_info_reports_versions_and_standards(client: Client, kb: KnowledgeBase) -> None:
     body = client.get("/v1/service-info").json()
     assert body["versions"] == {
-        "engine": __version__, "knowledge_base": kb.version, "as_of": kb.meta.as_of.isoformat(),
+        "engine": __version__,
+        "knowledge_base": kb.version,
+        "as_of": kb.meta.as_of.isoformat(),
         "oncotree": kb.tumor_release,
     }
     assert body["standards"] == {"cds_hooks": "2.0", "fhir": "4.0.1", "fhir_release": "R4"}

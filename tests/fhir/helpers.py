@@ -49,7 +49,7 @@ def patient(pid: str = "p1") -> dict[str, Any]:
 
 
 def condition(cid: str = "c1", *codes: tuple[str, str], body_site: tuple[str, str] | None = None,
-              histology: tuple[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+              histology: tuple[str, ...] | None = None, **extra: Any) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Condition", "id": cid, "subject": {"reference": PATIENT},
         "code": {"coding": [{"system": s, "code": c} for s, c in codes]},

@@ -163,3 +163,28 @@ def test_console_script_version() -> None:
     proc = subprocess.run([sys.executable, "-m", "her2cds.adapters.cli", "--version"], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == f"her2cds {her2cds.__version__}"
+
+
+def test_assess_fhir_bundle_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fhir import helpers as h
+
+    bundle = h.bundle(
+        h.patient(), h.gastric_condition(),
+        h.observation("ihc1", "18474-7", valueCodeableConcept=h.concept(text="3+")),
+    )
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    code, out, _ = run(["assess", "--fhir", str(path)], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["tumor"]["family"] == "family.gastroesophageal"
+    assert result["her2"]["status"] == "positive"
+    code, out, _ = run(["assess", "--fhir", str(path), "--output", "fhir"], capsys)
+    assert code == 0
+    out_bundle = json.loads(out)
+    assert out_bundle["resourceType"] == "Bundle"
+    observations = [e["resource"] for e in out_bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    patient_level = [o for o in observations if o["code"]["coding"][0]["code"] == "48676-1"]
+    assert patient_level
+    assert any(o.get("subject", {}).get("reference") == "Patient/p1" for o in patient_level)
+    assert any("Observation/ihc1" in json.dumps(o.get("derivedFrom", [])) for o in patient_level)

@@ -96,19 +96,24 @@ def cmd_assess(args: argparse.Namespace) -> int:
     else:
         data = parse_document(_read_text(args.file), "<stdin>" if args.file == "-" else args.file)
     source_observations: dict[str, list[str]] = {}
+    specimen_refs: dict[str, str] = {}
+    patient_ref: str | None = None
     warnings: list[Any] = []
     if args.fhir:
         from her2cds.adapters.fhir.inbound import bundle_to_case
 
         conversion = bundle_to_case(data)
-        data, warnings, source_observations = conversion.case, list(conversion.warnings), conversion.source_observations
+        patient_ref = _patient_ref(data)
+        data, warnings = conversion.case, list(conversion.warnings)
+        source_observations, specimen_refs = conversion.source_observations, conversion.specimen_refs
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
     if args.output == "fhir":
         from her2cds.adapters.fhir.outbound import assessment_to_bundle
 
-        _dump(assessment_to_bundle(assessment, source_observations=source_observations), sys.stdout)
+        _dump(assessment_to_bundle(assessment, source_observations=source_observations, specimen_refs=specimen_refs,
+                                   patient_ref=patient_ref), sys.stdout)
     elif args.format == "text":
         from her2cds.render.text import render_text
 
@@ -116,6 +121,17 @@ def cmd_assess(args: argparse.Namespace) -> int:
     else:
         _dump(assessment.model_dump(mode="json"), sys.stdout)
     return EXIT_OK
+
+
+def _patient_ref(bundle: Any) -> str | None:
+    """``Patient/<id>`` of the first Patient in a FHIR Bundle, if any."""
+    if not isinstance(bundle, dict):
+        return None
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id"):
+            return f"Patient/{resource['id']}"
+    return None
 
 
 def _lines(path: str) -> Iterable[str]:

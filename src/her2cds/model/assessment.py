@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from her2cds.model.enums import Amplification, Category, IhcScore, Probe, Procedure, Site, Status
+from her2cds.model.therapy import TherapyOption
 
 
 class _Out(BaseModel):
@@ -143,7 +144,7 @@ class Assessment(_Out):
     specimens: list[SpecimenResult]
     recommendations: list[Recommendation]
     flags: list[Flag]
-    therapies: list[dict[str, Any]] = []
+    therapies: list[TherapyOption] = []
     trace: list[TraceEntry]
     warnings: list[InputWarning] = []
     versions: Versions

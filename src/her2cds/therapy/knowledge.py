@@ -7,7 +7,8 @@ matching then only evaluates small objects (see :mod:`her2cds.therapy.matching`)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+import operator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -47,7 +48,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 TumorKind = Literal["include", "unclear", "related", "any_solid"]
 
 _EVIDENCE_RANK: Mapping[str, int] = {"phase3_randomized": 0, "phase2_randomized": 1, "single_arm": 2, "none": 3}
-_MEMO_LIMIT = 4096
+_MEMO_LIMIT = 8192
 
 
 def _read(path: Path) -> Any:
@@ -84,11 +85,12 @@ class CompiledIndication:
     setting_node: Node
     nodes: tuple[Node, ...]
     reads: tuple[str, ...]
+    key_of: Callable[[Any], Any]
     regulatory: tuple[RegulatoryStatus, ...]
     evidence: tuple[EvidenceOut, ...]
     evidence_level: EvidenceLevel
     sources: tuple[str, ...]
-    sort_rank: tuple[int, int, int, int]
+    sort_rank: tuple[int, int, int, int, int, int]
 
 
 class TherapyKnowledge:
@@ -124,8 +126,12 @@ class TherapyKnowledge:
             k: tuple(v) for k, v in index.items()
         }
         self.agnostic: tuple[tuple[int, frozenset[str]], ...] = tuple(agnostic)
-        # memo: (indication index, tumor hit, fact values) -> TherapyOption; bounded, safe to share
-        self.memo: dict[tuple[Any, ...], Any] = {}
+        # Memos, each bounded by memo_limit entries; values are frozen models with tuple fields, safe to share
+        # between threads and assessments. They only ever cache pure functions of their keys.
+        self.plans: dict[tuple[str, ...], Any] = {}  # lineage -> indications reached + fact projection
+        self.case_memo: dict[Any, Any] = {}  # (lineage, projected facts) -> ordered options
+        self.memo: dict[tuple[Any, ...], Any] = {}  # (indication, tumor hit, code, facts read) -> option
+        self.criterion_memo: dict[tuple[Any, ...], Any] = {}  # (indication, criterion, result, reason)
         self.memo_limit = _MEMO_LIMIT
 
     def get(self, indication_id: str) -> CompiledIndication:
@@ -338,6 +344,7 @@ def load_therapy_knowledge(
         fda = [r for r in ind.regulatory if r.agency == "FDA"]
         pathway_rank = 2 if not fda else (0 if fda[0].status == "regular" else 1)
         approval_rank = 0 if ind.approval_kind == "fda_approved" else 1
+        recency = -fda[0].approval_date.toordinal() if fda else 0  # newer approvals first among equals
         compiled.append(
             CompiledIndication(
                 index=len(compiled),
@@ -346,11 +353,20 @@ def load_therapy_knowledge(
                 setting_node=setting_node,
                 nodes=nodes,
                 reads=tuple(reads),
+                key_of=operator.attrgetter(*reads),
                 regulatory=regulatory,
                 evidence=tuple(evidence),
                 evidence_level=level,
                 sources=tuple(dict.fromkeys(s.id for s in ind.sources)),
-                sort_rank=(ind.line.order, approval_rank, _EVIDENCE_RANK[level], pathway_rank),
+                # tumor-agnostic labels require "no satisfactory alternative": after tumor-specific options
+                sort_rank=(
+                    1 if ts.any_solid else 0,
+                    ind.line.order,
+                    approval_rank,
+                    _EVIDENCE_RANK[level],
+                    pathway_rank,
+                    recency,
+                ),
             )
         )
     if problems:

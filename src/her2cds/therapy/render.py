@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from her2cds.model.therapy import Evidence, RegulatoryStatus, TherapyOption
+import datetime as dt
+
+from her2cds.model.therapy import DatePrecision, Evidence, RegulatoryStatus, TherapyOption
 
 _DESIGN = {
     "randomized": "randomized",
@@ -21,16 +23,21 @@ def _approval(option: TherapyOption) -> str:
     fda: RegulatoryStatus | None = next((r for r in option.regulatory if r.agency == "FDA"), None)
     if fda is None:  # pragma: no cover - the schema requires the FDA record of an approved indication
         return "FDA-approved"
-    date = fda.approval_date
+    shown = _date(fda.approval_date, fda.approval_date_precision)
+    if not fda.history:
+        return f"FDA {fda.status} approval, {shown}"
+    last = fda.history[-1]
+    return f"FDA {fda.status} approval; first approved {shown}; latest: {last.action} ({_date(last.date, last.date_precision)})"
+
+
+def _date(date: dt.date | None, precision: DatePrecision) -> str:
     if date is None:
-        shown = "date not recorded"
-    elif fda.approval_date_precision == "day":
-        shown = date.isoformat()
-    elif fda.approval_date_precision == "month":
-        shown = date.strftime("%Y-%m")
-    else:
-        shown = str(date.year)
-    return f"FDA {fda.status} approval, {shown}"
+        return "date not recorded"
+    if precision == "day":
+        return date.isoformat()
+    if precision == "month":
+        return date.strftime("%Y-%m")
+    return str(date.year)
 
 
 def evidence_line(evidence: Sequence[Evidence]) -> str | None:

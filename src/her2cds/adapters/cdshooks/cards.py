@@ -218,8 +218,17 @@ def status_basis(assessment: Assessment) -> str:
     return ", ".join(parts)
 
 
+def option_outcome(option: Any) -> str:
+    """eligible | insufficient_data | not_eligible (from ``outcome``, else from ``eligible``)."""
+    outcome = field(option, "outcome")
+    if outcome in ("eligible", "insufficient_data", "not_eligible"):
+        return str(outcome)
+    eligible = field(option, "eligible")
+    return "eligible" if eligible is True else "not_eligible" if eligible is False else "insufficient_data"
+
+
 def eligible_options(assessment: Assessment) -> list[Any]:
-    return [option for option in assessment.therapies if field(option, "eligible") is True]
+    return [option for option in assessment.therapies if option_outcome(option) == "eligible"]
 
 
 def option_label(option: Any) -> str:
@@ -258,9 +267,16 @@ def _summary(assessment: Assessment) -> str:
     elif orders:
         tail = f"{orders[0].label} recommended"
     else:
-        count = len(eligible_options(assessment))
-        if count:
-            tail = f"{count} eligible HER2-targeted option{'s' if count != 1 else ''}"
+        options = eligible_options(assessment)
+        approved = sum(1 for option in options if field(option, "approval_kind") == "fda_approved")
+        others = len(options) - approved
+        if options:
+            parts = []
+            if approved:
+                parts.append(f"{approved} approved option{'s' if approved != 1 else ''}")
+            if others:
+                parts.append(f"{others} other eligible option{'s' if others != 1 else ''}")
+            tail = ", ".join(parts)
         elif assessment.therapies:
             tail = "no eligible HER2-targeted option"
         else:
@@ -284,7 +300,7 @@ def _specimen_rows(assessment: Assessment) -> list[list[str]]:
     return rows
 
 
-def _criterion_result(value: Any) -> str:
+def criterion_result(value: Any) -> str:
     """'met' | 'not met' | 'unknown' for the many ways a criterion result may be spelled."""
     if value is True:
         return "met"
@@ -299,23 +315,25 @@ def _criterion_result(value: Any) -> str:
 
 
 def unmet_criteria(option: Any) -> list[Any]:
-    return [c for c in field(option, "criteria") or [] if _criterion_result(field(c, "result")) == "not met"]
+    return [c for c in field(option, "criteria") or [] if criterion_result(field(c, "result")) == "not met"]
 
 
 def unknown_criteria(option: Any) -> list[Any]:
-    return [c for c in field(option, "criteria") or [] if _criterion_result(field(c, "result")) == "unknown"]
+    return [c for c in field(option, "criteria") or [] if criterion_result(field(c, "result")) == "unknown"]
 
 
 def _options_section(assessment: Assessment) -> str:
     lines = []
     for option in assessment.therapies:
-        eligible = field(option, "eligible")
-        mark = "eligible" if eligible is True else "not eligible" if eligible is False else "undetermined"
+        outcome = option_outcome(option)
+        mark = {"eligible": "eligible", "not_eligible": "not eligible"}.get(outcome, "undetermined (data missing)")
+        if outcome == "eligible" and field(option, "approval_kind") == "guideline_supported_not_approved":
+            mark += " (guideline-supported, not FDA-approved)"
         text = f"**{md.esc(option_label(option))}** — {mark}"
         unmet = unmet_criteria(option)
         if unmet:
             text += "; not met: " + "; ".join(md.esc(field(c, "text", "")) for c in unmet[:3])
-        elif eligible is None:
+        elif outcome == "insufficient_data":
             unknown = unknown_criteria(option)
             needs = field(option, "needs") or []
             if unknown:
@@ -354,7 +372,7 @@ def _evidence_section(ids: Sequence[str], kb: KnowledgeBase, limit: int = 8) -> 
 
 
 def warnings_section(warnings: Sequence[InputWarning]) -> str:
-    return md.bullets([md.esc(w.text) + (f" (`{md.esc(w.field)}`)" if w.field else "") for w in warnings])
+    return md.bullets([md.esc(w.text) + (f" ({md.code(w.field)})" if w.field else "") for w in warnings])
 
 
 def assessment_detail(assessment: Assessment, kb: KnowledgeBase, extra_warnings: Sequence[InputWarning]) -> str:
@@ -467,7 +485,10 @@ def assessment_card(
     guideline_ids = source_ids(system.sources) if system is not None else []
     label = f"her2cds · {system.name}" if system is not None else "her2cds"
     suggestions = _order_suggestions(assessment, patient_id)
-    links = _links(evidence_ids(assessment, kb), kb)
+    link_ids = guideline_ids + [
+        sid for option in eligible_options(assessment) for sid in source_ids(field(option, "sources") or [])
+    ]
+    links = _links(list(dict.fromkeys(link_ids)), kb)
     return Card(
         uuid=str(uuid.uuid4()),
         summary=_summary(assessment),

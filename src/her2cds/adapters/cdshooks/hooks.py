@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +17,11 @@ from her2cds.adapters.cdshooks.cards import (
 )
 from her2cds.adapters.cdshooks.models import Card, CdsRequest, CdsResponse
 from her2cds.adapters.cdshooks.prefetch import resolve_prefetch
-from her2cds.adapters.cdshooks.services import CdsService
+from her2cds.adapters.cdshooks.services import OBSERVATION_KEYS, CdsService
 from her2cds.adapters.cdshooks.therapy_check import (
-    ANTI_HER2_AGENTS,
     DraftOrder,
     draft_medication_orders,
-    recognise,
+    order_drugs,
     therapy_check_card,
 )
 from her2cds.errors import InvalidInputError
@@ -37,6 +36,7 @@ class HookDeps:
     assessor: Assessor
     kb: KnowledgeBase
     client: httpx.AsyncClient
+    anti_her2: Callable[[], frozenset[str]]  # INNs the therapy check reacts to (computed once per app)
     allowed_servers: Sequence[str] = ()
     max_pages: int = 5
 
@@ -77,16 +77,50 @@ def _without(payloads: list[dict[str, Any]], refs: set[str]) -> list[dict[str, A
     return kept
 
 
+_HER2_ROLES = frozenset(OBSERVATION_KEYS["her2Observations"] + OBSERVATION_KEYS["variantObservations"])
+
+
+def _resources(payloads: list[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for payload in payloads:
+        if payload.get("resourceType") == "Bundle":
+            for entry in payload.get("entry") or []:
+                if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
+                    yield entry["resource"]
+        else:
+            yield payload
+
+
+def has_her2_observations(payloads: list[dict[str, Any]]) -> bool:
+    """Whether any Observation carries a HER2 or variant code of the FHIR code table."""
+    from her2cds.adapters.fhir.codes import default_code_map
+
+    code_map = default_code_map()
+    for resource in _resources(payloads):
+        if resource.get("resourceType") != "Observation" or not isinstance(resource.get("code"), Mapping):
+            continue
+        for coding in resource["code"].get("coding") or []:
+            if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+                continue
+            system = code_map.system_name(coding.get("system") if isinstance(coding.get("system"), str) else None)
+            entry = code_map.observation_index.get((system or "", coding["code"].strip().upper()))
+            if entry is not None and entry.role in _HER2_ROLES:
+                return True
+    return False
+
+
 def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outcome:
     from her2cds.adapters.fhir import inbound
 
+    has_her2_data = has_her2_observations(payloads)
     try:
         conversion = inbound.resources_to_case(payloads)
     except InvalidInputError as exc:
-        return _Outcome(None, problem=f"the FHIR data could not be converted: {exc}")
+        if not has_her2_data:
+            return _Outcome(None)  # e.g. no cancer diagnosis and no HER2 result: nothing to say
+        return _Outcome(None, problem=f"the FHIR data could not be converted: {exc}", has_her2_data=True)
     case = conversion.case
     warnings = list(conversion.warnings)
-    has_her2_data = bool(case.get("specimens"))
+    has_her2_data = has_her2_data or bool(case.get("specimens"))
     tumor = case.get("tumor")
     if not isinstance(tumor, Mapping) or not tumor.get("oncotree_code"):
         return _Outcome(
@@ -129,8 +163,12 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
 
     hits: list[tuple[DraftOrder, str]] = []
     if service.kind == "therapy-check":
+        from her2cds.adapters.fhir.codes import default_code_map
+
         orders = draft_medication_orders(request.context, selected_only=service.hook == "order-select")
-        hits = [(order, drug) for order in orders for drug in recognise(order.texts, ANTI_HER2_AGENTS)]
+        targeted = deps.anti_her2()
+        code_map = default_code_map()
+        hits = [(order, drug) for order in orders for drug in order_drugs(order, code_map) if drug in targeted]
         if not hits:
             return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# inline metacharacters only: values are never placed at the start of a line
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def esc(text: object) -> str:
     """Escape Markdown (and HTML) metacharacters in an interpolated value; newlines become spaces."""
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code(text: object) -> str:
+    """An inline code span (no escaping inside code spans; backticks and newlines removed)."""
+    return "`" + " ".join(str(text).replace("`", "'").split()) + "`"
 
 
 def link(label: str, url: str | None) -> str:

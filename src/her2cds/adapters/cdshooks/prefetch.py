@@ -79,7 +79,9 @@ def _server_allowed(server: str, allowed: Sequence[str]) -> bool:
 async def _fetch(
     client: httpx.AsyncClient, base: str, query: str, token: str | None, max_pages: int
 ) -> list[dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {"Accept": "application/fhir+json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     url: str | None = f"{base}/{query}"
     payloads: list[dict[str, Any]] = []
     pages = 0

@@ -14,7 +14,7 @@ from her2cds.adapters.cdshooks.models import Discovery, ServiceDefinition
 
 CDS_HOOKS_VERSION = "2.0"
 
-#: prefetch key -> observation roles of the code table whose LOINC codes it asks for
+#: prefetch key -> observation roles (or entry ids) of the code table whose codes it asks for
 OBSERVATION_KEYS: dict[str, tuple[str, ...]] = {
     "her2Observations": (
         "her2_ihc",
@@ -25,7 +25,8 @@ OBSERVATION_KEYS: dict[str, tuple[str, ...]] = {
         "her2_interpretation",
     ),
     "variantObservations": ("variant",),
-    "biomarkerObservations": ("er", "pr", "hormone_receptor", "pd_l1_cps"),
+    # PD-L1 results coded without "CPS" are read when their text names the combined positive score
+    "biomarkerObservations": ("er", "pr", "hormone_receptor", "pd_l1_cps", "fhir.obs.pd-l1-other"),
     "stagingObservations": ("m_category",),
 }
 
@@ -41,11 +42,15 @@ class PrefetchTemplate:
 def _observation_codes(roles: Iterable[str]) -> list[str]:
     from her2cds.adapters.fhir.codes import default_code_map
 
+    code_map = default_code_map()
     wanted = set(roles)
     codes: list[str] = []
-    for entry in default_code_map().file.observations:
-        if entry.role in wanted:
-            codes += [ref.code for ref in entry.codes if ref.system == "loinc" and ref.code not in codes]
+    for entry in code_map.file.observations:
+        if entry.role in wanted or entry.id in wanted:
+            for ref in entry.codes:
+                token = ref.code if ref.system == "loinc" else f"{code_map.uri(ref.system)}|{ref.code}"
+                if token not in codes:
+                    codes.append(token)
     return codes
 
 

@@ -3,9 +3,8 @@ checked against the indication criteria of the matching therapy option of the as
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,10 @@ from her2cds.adapters.cdshooks.cards import (
     THERAPY_OVERRIDE_REASONS,
     TOPIC_MEDICATION,
     card_source,
+    criterion_result,
     field,
     option_label,
+    option_outcome,
     source_ids,
     source_url,
     status_basis,
@@ -26,55 +27,58 @@ from her2cds.adapters.cdshooks.cards import (
     warnings_section,
 )
 from her2cds.adapters.cdshooks.models import Action, Card, Link, Suggestion
+from her2cds.adapters.fhir.codes import CodeMap
+from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning
 
-#: Generic names of HER2-directed agents, used to recognise an anti-HER2 order even when the assessment has no
-#: option for it (that is itself worth a warning). Names are matched inside the order's medication text
-#: (RxNorm names carry the ingredient, e.g. "zanidatamab-hrii 300 MG Injection").
-ANTI_HER2_AGENTS: tuple[str, ...] = (
-    "trastuzumab",
-    "trastuzumab deruxtecan",
-    "trastuzumab emtansine",
-    "pertuzumab",
-    "margetuximab",
-    "zanidatamab",
-    "lapatinib",
-    "neratinib",
-    "tucatinib",
-    "zongertinib",
-    "sevabertinib",
-)
-
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+#: The drug class whose members the check reacts to (therapy knowledge, ``drugs.yaml``).
+ANTI_HER2_CLASS = "drug-class.anti-her2"
 
 
-def normalise(text: str) -> str:
-    return " " + _NON_WORD.sub(" ", text.lower()).strip() + " "
+def anti_her2_inns(kb: KnowledgeBase) -> frozenset[str]:
+    """INNs of the anti-HER2 drug class, from the therapy knowledge of the knowledge base (attached to it, or
+    else loaded from its folder). Costly when loaded: callers keep the result."""
+    from her2cds.therapy import load_therapy_knowledge
+    from her2cds.therapy.drugs import DrugTable
+
+    table = next((t for ext in kb.extensions.values() if isinstance(t := getattr(ext, "drugs", None), DrugTable)), None)
+    if table is None:
+        table = load_therapy_knowledge(kb.root, kb.sources, kb.tumor_types).drugs
+    if not table.has_class(ANTI_HER2_CLASS):
+        raise KnowledgeBaseError(f"the drug table has no class {ANTI_HER2_CLASS!r}")
+    return frozenset(inn for inn in table.drugs if ANTI_HER2_CLASS in table.classes_of(inn))
 
 
 @dataclass(frozen=True)
 class DraftOrder:
     reference: str | None  # e.g. "MedicationRequest/123"
-    texts: tuple[str, ...]  # everything that names the medication
+    concepts: tuple[Mapping[str, Any], ...]  # the medication's CodeableConcepts
+
+    @property
+    def texts(self) -> list[str]:
+        texts: list[str] = []
+        for concept in self.concepts:
+            if isinstance(concept.get("text"), str):
+                texts.append(concept["text"])
+            texts += [
+                c["display"]
+                for c in concept.get("coding") or []
+                if isinstance(c, Mapping) and isinstance(c.get("display"), str)
+            ]
+        return texts
 
 
-def _concept_texts(concept: Any) -> list[str]:
-    if not isinstance(concept, Mapping):
-        return []
-    texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
-    for coding in concept.get("coding") or []:
-        if isinstance(coding, Mapping) and isinstance(coding.get("display"), str):
-            texts.append(coding["display"])
-    return texts
-
-
-def _medication_texts(request: Mapping[str, Any], resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    texts = _concept_texts(request.get("medicationCodeableConcept"))
+def _medication_concepts(
+    request: Mapping[str, Any], resources: Mapping[str, Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    concepts: list[Mapping[str, Any]] = []
+    if isinstance(request.get("medicationCodeableConcept"), Mapping):
+        concepts.append(request["medicationCodeableConcept"])
     reference = request.get("medicationReference")
     if isinstance(reference, Mapping):
         if isinstance(reference.get("display"), str):
-            texts.append(reference["display"])
+            concepts.append({"text": reference["display"]})
         ref = reference.get("reference")
         target: Any = None
         if isinstance(ref, str) and ref.startswith("#"):
@@ -85,11 +89,12 @@ def _medication_texts(request: Mapping[str, Any], resources: Mapping[str, Mappin
         elif isinstance(ref, str):
             target = resources.get(ref)
         if isinstance(target, Mapping):
-            texts += _concept_texts(target.get("code"))
+            if isinstance(target.get("code"), Mapping):
+                concepts.append(target["code"])
             for ingredient in target.get("ingredient") or []:
-                if isinstance(ingredient, Mapping):
-                    texts += _concept_texts(ingredient.get("itemCodeableConcept"))
-    return texts
+                if isinstance(ingredient, Mapping) and isinstance(ingredient.get("itemCodeableConcept"), Mapping):
+                    concepts.append(ingredient["itemCodeableConcept"])
+    return concepts
 
 
 def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) -> list[DraftOrder]:
@@ -103,7 +108,9 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
         if isinstance(resource, Mapping) and isinstance(resource.get("id"), str):
             resources[f"{resource.get('resourceType')}/{resource['id']}"] = resource
     selections = context.get("selections")
-    chosen = {s for s in selections if isinstance(s, str)} if selected_only and isinstance(selections, list) else None
+    chosen = None
+    if selected_only and isinstance(selections, list):
+        chosen = {s for s in selections if isinstance(s, str)}
     orders: list[DraftOrder] = []
     for resource in entries:
         if not isinstance(resource, Mapping) or resource.get("resourceType") != "MedicationRequest":
@@ -111,16 +118,31 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
         reference = f"MedicationRequest/{resource['id']}" if isinstance(resource.get("id"), str) else None
         if chosen is not None and reference not in chosen:
             continue
-        orders.append(DraftOrder(reference, tuple(_medication_texts(resource, resources))))
+        orders.append(DraftOrder(reference, tuple(_medication_concepts(resource, resources))))
     return orders
 
 
-def recognise(texts: Iterable[str], names: Iterable[str]) -> list[str]:
-    """The drug names that occur in ``texts`` (whole words), a name inside a longer matched name dropped
-    (``trastuzumab`` is not reported for "trastuzumab deruxtecan")."""
-    haystack = " | ".join(normalise(text) for text in texts)
-    found = {name for name in {n.lower() for n in names} if normalise(name) in haystack}
-    return sorted(n for n in found if not any(n != other and normalise(n) in normalise(other) for other in found))
+def order_drugs(order: DraftOrder, code_map: CodeMap) -> list[str]:
+    """The INNs an order names: by drug code (e.g. RxNorm) first, else by name in the texts (longest name
+    first, so "trastuzumab deruxtecan" is not also read as "trastuzumab")."""
+    found: list[str] = []
+    for concept in order.concepts:
+        for coding in concept.get("coding") or []:
+            if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+                continue
+            system = code_map.system_name(coding.get("system") if isinstance(coding.get("system"), str) else None)
+            entry = code_map.drug_index.get((system or "", coding["code"].strip().upper()))
+            if entry is not None:
+                found += [inn for inn in (entry.inn, *entry.also) if inn not in found]
+    if found:
+        return found
+    for text in order.texts:
+        remaining = text.lower()
+        for pattern, entry in code_map.drug_names:
+            if pattern.search(remaining):
+                found += [inn for inn in (entry.inn, *entry.also) if inn not in found]
+                remaining = pattern.sub(" ", remaining)
+    return found
 
 
 def option_drugs(option: Any) -> list[str]:
@@ -129,11 +151,10 @@ def option_drugs(option: Any) -> list[str]:
 
 
 def _criteria_table(option: Any) -> str:
-    rows = []
-    for criterion in field(option, "criteria") or []:
-        result = field(criterion, "result")
-        shown = result if isinstance(result, str | bool) or result is None else getattr(result, "value", result)
-        rows.append([md.esc(field(criterion, "text", "")), md.esc(shown), md.esc(field(criterion, "reason") or "")])
+    rows = [
+        [md.esc(field(c, "text", "")), criterion_result(field(c, "result")), md.esc(field(c, "reason") or "")]
+        for c in field(option, "criteria") or []
+    ]
     if not rows:
         return ""
     return md.table(["Criterion", "Result", "Reason"], rows)
@@ -160,10 +181,10 @@ def _verdict(drug: str, assessment: Assessment) -> _Verdict:
             f"HER2 result ({status_label(assessment)})",
             (),
         )
-    eligible = [option for option in matching if field(option, "eligible") is True]
+    eligible = [option for option in matching if option_outcome(option) == "eligible"]
     if eligible:
         return _Verdict("info", f"{name}: indication criteria met ({option_label(eligible[0])})", tuple(eligible))
-    undetermined = [option for option in matching if field(option, "eligible") is None]
+    undetermined = [option for option in matching if option_outcome(option) == "insufficient_data"]
     if undetermined:
         unknown = unknown_criteria(undetermined[0])
         why = field(unknown[0], "text", "") if unknown else "data missing"
@@ -185,7 +206,7 @@ def therapy_check_card(
     basis = status_basis(assessment)
     parts = [
         f"**Order:** {md.esc(' / '.join(order.texts) or drug)}"
-        + (f" (`{md.esc(order.reference)}`)" if order.reference else ""),
+        + (f" ({md.code(order.reference)})" if order.reference else ""),
         f"**HER2:** {md.esc(status_label(assessment))}"
         + (f" ({md.esc(basis)})" if basis else "")
         + f" — {md.esc(assessment.her2.basis)}",
@@ -193,8 +214,7 @@ def therapy_check_card(
         + (f", {md.esc(assessment.tumor.setting)}" if assessment.tumor.setting else ""),
     ]
     for option in verdict.options:
-        eligible = field(option, "eligible")
-        state = "met" if eligible is True else "not met" if eligible is False else "undetermined"
+        state = {"eligible": "met", "not_eligible": "not met"}.get(option_outcome(option), "undetermined")
         section = f"**{md.esc(option_label(option))}** — indication {state}"
         table = _criteria_table(option)
         parts.append(section + ("\n\n" + table if table else ""))

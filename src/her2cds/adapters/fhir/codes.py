@@ -73,6 +73,7 @@ class ObservationEntry(_Entry):
     role: ObservationRole
     codes: list[CodeRef]
     text_patterns: list[str] = Field(default=[], description="words in Observation.code text/display (lowercase)")
+    profiles: list[str] = Field(default=[], description="meta.profile canonicals that imply this role")
     reason: str | None = Field(default=None, description="why an 'unsupported' code is not used")
 
     @model_validator(mode="after")
@@ -246,6 +247,7 @@ class CodeMap:
     drug_names: tuple[tuple[re.Pattern[str], DrugEntry], ...]
     metastasis_patterns: tuple[re.Pattern[str], ...]
     text_pattern_entries: tuple[tuple[str, ObservationEntry], ...]
+    profile_index: Mapping[str, ObservationEntry]
 
     @property
     def urls(self) -> Urls:
@@ -304,7 +306,7 @@ def _data_root() -> Path:
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe loaders only
     except OSError as exc:
         raise KnowledgeBaseError(f"cannot read FHIR code table {path}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -425,6 +427,7 @@ def build_code_map(file: CodeMapFile, known_sources: set[str]) -> CodeMap:
         drug_names=tuple((_word_pattern(name), drug) for name, drug in drug_names),
         metastasis_patterns=metastasis,
         text_pattern_entries=text_patterns,
+        profile_index={profile: entry for entry in file.observations for profile in entry.profiles},
     )
     if problems:
         raise KnowledgeBaseError("FHIR code table is inconsistent:\n  " + "\n  ".join(problems))
@@ -450,3 +453,112 @@ def load_code_map(root: Path | None = None) -> CodeMap:
 def default_code_map() -> CodeMap:
     """The packaged code table, loaded once per process (immutable, so sharing is safe)."""
     return load_code_map()
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _codes_cell(refs: Iterable[CodeRef]) -> str:
+    return (
+        "<br>".join(f"{ref.system} `{ref.code}`" + (f" {_cell(ref.display)}" if ref.display else "") for ref in refs)
+        or "—"
+    )
+
+
+def _status_cell(entry: _Entry) -> str:
+    return f"{entry.status}; " + ", ".join(
+        f"{ref.id}" + (f" ({_cell(ref.locator)})" if ref.locator else "") for ref in entry.sources
+    )
+
+
+def code_table_markdown(code_map: CodeMap | None = None) -> str:
+    """The code table as Markdown (the generated part of docs/fhir.md; a test keeps the two in step)."""
+    f = (code_map or default_code_map()).file
+    out: list[str] = []
+    add = out.append
+    add("### Systems\n\n| name | accepted system URIs |\n|---|---|")
+    for name, uris in f.systems.items():
+        add(f"| {name} | {'<br>'.join(uris)} |")
+    add("\n### Observation codes\n\n| entry | role | codes | status; sources |\n|---|---|---|---|")
+    for obs in f.observations:
+        extra = [f"reason: {obs.reason}"] if obs.reason else []
+        extra += [f"text: {', '.join(repr(p) for p in obs.text_patterns)}"] if obs.text_patterns else []
+        extra += [f"profile: {p}" for p in obs.profiles]
+        role = obs.role + ("<br>" + "<br>".join(_cell(x) for x in extra) if extra else "")
+        add(f"| `{obs.id}` | {role} | {_codes_cell(obs.codes)} | {_status_cell(obs)} |")
+    add("\n### Component codes (Genomics Reporting)\n\n| entry | role | codes | status; sources |\n|---|---|---|---|")
+    for comp in f.components:
+        add(f"| `{comp.id}` | {comp.role} | {_codes_cell(comp.codes)} | {_status_cell(comp)} |")
+    add("\n### Answers\n\n| entry | meaning | codes | texts | status; sources |\n|---|---|---|---|---|")
+    for ans in f.answers:
+        texts = ", ".join(f"'{_cell(t)}'" for t in ans.texts) or "—"
+        add(f"| `{ans.id}` | {ans.meaning} | {_codes_cell(ans.codes)} | {texts} | {_status_cell(ans)} |")
+    add("\n### Qualitative IHC\n\n| entry | reported as | read as score | status; sources |\n|---|---|---|---|")
+    for qual in f.qualitative_ihc:
+        add(f"| `{qual.id}` | {qual.meaning} | {qual.score.value} | {_status_cell(qual)} |")
+    add("\n### Genes\n\n| entry | gene | HGNC id | status; sources |\n|---|---|---|---|")
+    for gene in f.genes:
+        add(f"| `{gene.id}` | {gene.gene} | `{gene.hgnc}` | {_status_cell(gene)} |")
+    add("\n### Copy-number kinds\n\n| entry | erbb2_cn_call | codes | status; sources |\n|---|---|---|---|")
+    for cnv in f.copy_number:
+        call = cnv.call.value if cnv.call else "(none: copy number passed without a call)"
+        add(f"| `{cnv.id}` | {call} | {_codes_cell(cnv.codes)} | {_status_cell(cnv)} |")
+    add("\n### ICD-O-3 morphology groups\n\n| entry | name | ranges | status; sources |\n|---|---|---|---|")
+    for group in f.morphology_groups:
+        ranges = ", ".join(f"{lo}–{hi}" for lo, hi in group.ranges)
+        add(f"| `{group.id}` | {group.name} | {ranges} | {_status_cell(group)} |")
+    add(
+        "\n### Tumor type (Condition → OncoTree), first match wins\n\n"
+        "| entry | OncoTree | topography | morphology | SNOMED CT | assumption (warned) | status; sources |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    for rule in f.tumor_rules:
+        morph = ", ".join(f"`{m}`" for m in rule.morphology)
+        if rule.morphology_group:
+            morph = f"group {rule.morphology_group}"
+        if rule.no_morphology:
+            morph = "none given"
+        add(
+            f"| `{rule.id}` | `{rule.oncotree}` | {', '.join(f'`{t}`' for t in rule.topography) or 'any'} | "
+            f"{morph or 'any'} | {', '.join(f'`{s}`' for s in rule.snomed) or '—'} | "
+            f"{_cell(rule.assumption or '')} | {_status_cell(rule)} |"
+        )
+    fb = f.fallback
+    add(f"| `{fb.id}` | `{fb.oncotree}` | any malignant | any | — | {_cell(fb.assumption)} | {_status_cell(fb)} |")
+    nr = f.neoplasm_ranges
+    add(
+        f"\n`{nr.id}`: malignant ICD-10 categories "
+        f"{', '.join(f'{lo}–{hi}' for lo, hi in nr.malignant)}; secondary (metastatic) "
+        f"{', '.join(f'{lo}–{hi}' for lo, hi in nr.secondary)} and SNOMED CT "
+        f"{', '.join(f'`{s}`' for s in nr.secondary_snomed)} ({_status_cell(nr)})."
+    )
+    mv = f.metastasis_values
+    add(
+        f"\n`{mv.id}`: a TNM M category matching {', '.join(f'`{p}`' for p in mv.patterns)} means metastatic "
+        f"({_status_cell(mv)})."
+    )
+    add(
+        "\n### Specimens\n\n| entry | sets | codes | words in type / method / body site | status; sources |\n"
+        "|---|---|---|---|---|"
+    )
+    for spec in f.specimens:
+        sets = f"procedure {spec.procedure.value}" if spec.procedure else f"site {spec.site.value if spec.site else ''}"
+        add(
+            f"| `{spec.id}` | {sets} | {_codes_cell(spec.codes)} | {', '.join(spec.keywords) or '—'} | "
+            f"{_status_cell(spec)} |"
+        )
+    add(
+        f"\n### Drugs (prior agents)\n\nName prefixes removed: {', '.join(f'`{p}`' for p in f.drug_name_prefixes)}; "
+        f"suffix pattern removed: `{f.drug_name_suffix_pattern}`.\n\n"
+        "| entry | INN | also | names | status; sources |\n|---|---|---|---|---|"
+    )
+    for drug in f.drugs:
+        add(
+            f"| `{drug.id}` | {drug.inn} | {', '.join(drug.also) or '—'} | {', '.join(drug.names)} | "
+            f"{_status_cell(drug)} |"
+        )
+    add("\n### Codes written by FHIR out\n\n| entry | role | code | status; sources |\n|---|---|---|---|")
+    for ob in f.outbound:
+        add(f"| `{ob.id}` | {ob.role} | {_codes_cell([ob.code])} | {_status_cell(ob)} |")
+    return "\n".join(out) + "\n"

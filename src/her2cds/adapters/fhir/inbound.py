@@ -102,6 +102,7 @@ class _Group:
     ihc: tuple[str, str, dt.date | None] | None = None  # score, observation, date
     antibody: str | None = None
     ihc_reported: str | None = None
+    reported_refs: dict[str, str] = field(default_factory=dict)  # kind -> observation giving a reported status
     ratio: tuple[float, str, dt.date | None] | None = None
     copies: tuple[float, str, dt.date | None] | None = None
     ish_reported: str | None = None
@@ -389,7 +390,11 @@ class _Converter:
                           "result may not be final", f"{item.label}.status")
             self._observation(item, item.data, item.label, top=True)
 
-    def _entry_for(self, code: Any) -> ObservationEntry | None:
+    def _entry_for(self, code: Any, node: JsonObj | None = None) -> ObservationEntry | None:
+        meta = obj(node.get("meta")) if node is not None else None
+        for profile in (meta or {}).get("profile") or []:
+            if isinstance(profile, str) and profile.split("|")[0] in self.cm.profile_index:
+                return self.cm.profile_index[profile.split("|")[0]]
         for coding in codings(code, self.cm):
             if coding.system and coding.code:
                 entry = self.cm.observation_index.get((coding.system, coding.code.upper()))
@@ -420,7 +425,7 @@ class _Converter:
 
     def _observation(self, item: _Resource, node: JsonObj, label: str, *, top: bool) -> None:
         where = label if top else f"{label}.component"
-        entry = self._entry_for(node.get("code"))
+        entry = self._entry_for(node.get("code"), node)
         gene = self._gene(node) if entry is None or entry.role == "variant" else None
         if entry is None:
             if gene in ("KRAS", "NRAS"):
@@ -516,6 +521,7 @@ class _Converter:
         if score is None:
             if meaning == "negative":
                 group.ihc_reported = "negative"
+                group.reported_refs["ihc"] = label
                 group.reported_only.append(label)
                 self.warn("ihc_negative_unscored", f"{label} reports IHC 'negative' without a score (0 and 1+ "
                           "are both negative and differ for HER2-low); kept as the reported status only", vpath)
@@ -553,6 +559,7 @@ class _Converter:
                  "equivocal": "equivocal"}
         if meaning in words:
             group.ish_reported = words[meaning]
+            group.reported_refs["ish"] = label
             group.reported_only.append(label)
             self.warn("ish_unquantified", f"{label} reports ISH as '{words[meaning]}' without counts or a ratio; "
                       "kept as the reported status only", vpath)
@@ -602,6 +609,7 @@ class _Converter:
             self._unmapped(label, value, vpath, "a HER2 status (positive, negative, equivocal, HER2-low)")
             return
         group.interpretation = word
+        group.reported_refs["interpretation"] = label
         group.reported_only.append(label)
 
     def _unmapped(self, label: str, value: Value, vpath: str, expected: str) -> None:
@@ -881,6 +889,10 @@ class _Converter:
         reported = group.interpretation or group.ish_reported or group.ihc_reported
         if reported and procedure != "plasma":
             spec["reported_status"] = reported
+            kind = "interpretation" if group.interpretation else "ish" if group.ish_reported else "ihc"
+            source = group.reported_refs[kind]
+            if source not in group.observations:
+                group.observations.insert(0, source)
         return spec
 
     def _ish_dict(self, group: _Group, spec_id: str) -> dict[str, Any] | None:
@@ -993,10 +1005,15 @@ class _Converter:
             return found
         for label in concept_texts(concept, self.cm):
             remaining = self._drug_words(label)
-            for pattern, entry in self.cm.drug_names:
-                if pattern.search(remaining):
-                    found.extend(a for a in [entry.inn, *entry.also] if a not in found)
-                    remaining = pattern.sub(" ", remaining)
+            hits: list[tuple[int, list[str]]] = []
+            for pattern, entry in self.cm.drug_names:  # longest names first: "trastuzumab deruxtecan" wins
+                for match in pattern.finditer(remaining):
+                    hits.append((match.start(), [entry.inn, *entry.also]))
+                remaining = pattern.sub(lambda m: " " * len(m.group()), remaining)
+            for _, inns in sorted(hits, key=lambda hit: hit[0]):
+                found.extend(a for a in inns if a not in found)
+            if found:
+                break
         return found
 
     def _drug_words(self, label: str) -> str:

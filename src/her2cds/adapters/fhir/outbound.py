@@ -32,9 +32,9 @@ _OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-categ
 _UCUM = "http://unitsofmeasure.org"
 _NAMESPACE = uuid.UUID("6f1d3f0e-52a6-5b0e-9f52-6c2b8c0d4e11")
 _IHC_MEANING = {"0": "ihc_0", "1+": "ihc_1", "2+": "ihc_2", "3+": "ihc_3"}
-_NAME_KEYS = ("name", "regimen", "title", "therapy", "drug", "label", "id")
+_NAME_KEYS = ("regimen", "name", "title", "therapy", "drug", "label", "id")
 _AGENT_KEYS = ("agents", "drugs", "medications", "components")
-_STATUS_KEYS = ("status", "eligibility", "match", "verdict", "level", "category")
+_STATUS_KEYS = ("outcome", "eligibility", "verdict", "match")
 _MAX_NOTE = 4000
 
 

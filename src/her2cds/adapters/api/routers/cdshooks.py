@@ -67,20 +67,16 @@ def _service(service_id: str) -> CdsService:
 
 
 def _parse(model: type[_M], body: Any) -> _M:
+    """Validate a CDS Hooks body; errors name the field like the case validation does."""
+    from her2cds.engine import problems_from
+
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ()))
-            problems.append(
-                FieldProblem(
-                    where,
-                    error.get("msg", "invalid"),
-                    error.get("input"),
-                    has_value="input" in error and not isinstance(error.get("input"), dict),
-                )
-            )
+        problems = [
+            problem if not isinstance(problem.value, dict | list) else FieldProblem(problem.field, problem.message)
+            for problem in problems_from(exc)
+        ]
         raise InvalidInputError(problems) from None
 
 
@@ -146,6 +142,7 @@ async def call(
             assessor=assessor,
             kb=kb,
             client=http,
+            anti_her2=lambda: state.anti_her2(kb),
             allowed_servers=state.settings.fhir_allowed_servers,
             max_pages=state.settings.fhir_max_pages,
         )

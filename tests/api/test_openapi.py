@@ -1,0 +1,74 @@
+"""The OpenAPI document: a snapshot (contract review), examples that run, and the error envelope everywhere."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+import pytest
+
+from her2cds.adapters.api import Settings, create_app
+from tests.api.client import Client
+from tests.api.snapshot import SNAPSHOT, document, render
+
+REGENERATE = "python -m tests.api.snapshot"
+
+
+def test_openapi_matches_the_snapshot() -> None:
+    assert SNAPSHOT.is_file(), f"no snapshot yet: run `{REGENERATE}`"
+    expected = SNAPSHOT.read_text(encoding="utf-8")
+    actual = render(document())
+    if actual != expected:
+        diff = "".join(
+            list(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "snapshot", "current", n=2))[
+                :80
+            ]
+        )
+        pytest.fail(f"the OpenAPI document changed; review and run `{REGENERATE}`:\n{diff}")
+
+
+def test_openapi_is_served(client: Client) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.")
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
+
+
+def test_every_post_has_a_documented_body_with_examples() -> None:
+    spec = create_app(Settings()).openapi()
+    posts = [(path, op) for path, method, op in _operations(spec) if method == "post"]
+    assert len(posts) == 5
+    for path, op in posts:
+        content = op["requestBody"]["content"]
+        assert "application/json" in content, path
+        ref = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert ref in spec["components"]["schemas"], path
+        if path.startswith("/v1"):
+            assert content["application/json"]["examples"], path
+
+
+def test_errors_are_documented_with_the_envelope() -> None:
+    spec = create_app(Settings()).openapi()
+    for path, method, op in _operations(spec):
+        for status, response in op["responses"].items():
+            assert "HTTPValidationError" not in json.dumps(response), (path, method, status)
+            if status in {"401", "413", "422", "500"}:
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (path, method, status)
+
+
+def test_openapi_examples_run(client: Client) -> None:
+    """Every request example in the document is a working request (executable documentation)."""
+    spec = client.get("/openapi.json").json()
+    seen = 0
+    for path, method, op in _operations(spec):
+        for media, content in op.get("requestBody", {}).get("content", {}).items():
+            for name, example in content.get("examples", {}).items():
+                response = client.request(method.upper(), path, json=example["value"], headers={"content-type": media})
+                assert response.status_code == 200, (path, name, response.text)
+                seen += 1
+    assert seen >= 8
