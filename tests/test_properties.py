@@ -92,7 +92,10 @@ cluster_sizes = st.fixed_dictionaries({
 
 
 @st.composite
-def ihc_results(draw: st.DrawFn) -> dict[str, Any]:
+def ihc_results(draw: st.DrawFn, cluster_only: bool) -> dict[str, Any]:
+    if cluster_only and draw(st.integers(0, 11)) == 0:
+        # valid for gastric-type biopsies only; elsewhere an InvalidInputError naming ...ihc.cluster_cells
+        return {"cluster_cells": draw(cluster_sizes)}
     ihc: dict[str, Any] = {}
     if draw(st.booleans()):
         ihc["score"] = draw(st.sampled_from(["0", "1+", "2+", "3+"]))
@@ -154,7 +157,8 @@ def ngs_results(draw: st.DrawFn, plasma: bool) -> dict[str, Any]:
         ngs["erbb2_copy_number"] = draw(st.integers(0, 400).map(lambda n: n / 10))
     ngs["erbb2_variants"] = draw(st.lists(st.sampled_from(VARIANTS), max_size=3, unique=True))
     if plasma and draw(st.booleans()):
-        ngs["tumor_fraction"] = draw(st.sampled_from([0.0, 0.009, 0.01, 0.2]) | st.integers(0, 1000).map(lambda n: n / 1000))
+        fractions = st.sampled_from([0.0, 0.009, 0.01, 0.2]) | st.integers(0, 1000).map(lambda n: n / 1000)
+        ngs["tumor_fraction"] = draw(fractions)
     return ngs
 
 
@@ -162,7 +166,7 @@ dates = st.none() | st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(20
 
 
 @st.composite
-def specimens(draw: st.DrawFn, sid: str) -> dict[str, Any]:
+def specimens(draw: st.DrawFn, sid: str, cluster_only: bool = False) -> dict[str, Any]:
     procedure = draw(st.sampled_from(["biopsy", "resection", "cytology", "plasma"]))
     spec: dict[str, Any] = {"id": sid, "procedure": procedure}
     collected = draw(dates)
@@ -177,7 +181,7 @@ def specimens(draw: st.DrawFn, sid: str) -> dict[str, Any]:
         spec["after_her2_therapy"] = draw(st.booleans())
     parts = draw(st.sets(st.sampled_from(["ihc", "ish", "ngs"]), min_size=1))
     if "ihc" in parts:
-        spec["ihc"] = draw(ihc_results())
+        spec["ihc"] = draw(ihc_results(cluster_only))
     if "ish" in parts:
         spec["ish"] = draw(ish_results())
     if "ngs" in parts:
@@ -188,9 +192,11 @@ def specimens(draw: st.DrawFn, sid: str) -> dict[str, Any]:
 
 
 @st.composite
-def specimen_lists(draw: st.DrawFn, min_size: int = 0, max_size: int = 4) -> list[dict[str, Any]]:
+def specimen_lists(
+    draw: st.DrawFn, min_size: int = 0, max_size: int = 4, cluster_only: bool = False
+) -> list[dict[str, Any]]:
     n = draw(st.integers(min_size, max_size))
-    return [draw(specimens(f"S{i}")) for i in range(n)]
+    return [draw(specimens(f"S{i}", cluster_only)) for i in range(n)]
 
 
 @st.composite
@@ -205,10 +211,19 @@ def tumors(draw: st.DrawFn, codes: list[str]) -> dict[str, Any]:
 @st.composite
 def cases(draw: st.DrawFn, min_specimens: int = 0) -> dict[str, Any]:
     tumor = draw(st.one_of(tumors(SOLID_CODES), st.sampled_from(list(SYSTEM_TUMORS.values()))))
-    return {"id": "prop", "tumor": dict(tumor), "specimens": draw(specimen_lists(min_size=min_specimens))}
+    specs = draw(specimen_lists(min_size=min_specimens, cluster_only=True))
+    return {"id": "prop", "tumor": dict(tumor), "specimens": specs}
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _assess(case: Any) -> Assessment | InvalidInputError:
+    """The assessment, or the InvalidInputError it raised (any other exception propagates and fails the test)."""
+    try:
+        return her2cds.assess(case)
+    except InvalidInputError as exc:
+        return exc
 
 
 def _check_contract(case: dict[str, Any], out: Assessment) -> None:
@@ -225,6 +240,22 @@ def _check_contract(case: dict[str, Any], out: Assessment) -> None:
         assert all(results[sid].status is Status.POSITIVE for sid in out.her2.deciding_specimens)
     # the output is valid against its own contract (it is built without validation for speed)
     Assessment.model_validate(out.model_dump(mode="json"))
+
+
+def _check_cluster_rejection(case: dict[str, Any], exc: InvalidInputError) -> None:
+    """Cluster sizes without percentages are rejected exactly where no cluster rule applies (D4)."""
+    assert len(exc.problems) == 1, exc.problems
+    field = exc.problems[0].field
+    index = int(field.removeprefix("specimens[").split("]", 1)[0])
+    assert field == f"specimens[{index}].ihc.cluster_cells", field
+    spec = case["specimens"][index]
+    assert set(spec["ihc"]) == {"cluster_cells"}
+    family = KB.family_for(case["tumor"]["oncotree_code"])
+    assert family is not None
+    system = KB.systems[case["tumor"].get("scoring_system") or family.scoring_system]
+    assert spec["procedure"] not in system.cluster_procedures or not any(
+        r.stage == "ihc_cluster" for r in system.rules
+    ), (field, spec["procedure"], system.id)
 
 
 def _patient_view(out: Assessment) -> dict[str, Any]:
@@ -266,20 +297,19 @@ def _weaker_or_equal(system: str, before: tuple[int, int], after: tuple[int, int
 @PROPERTY_SETTINGS
 @given(case=cases())
 def test_totality_valid_cases_get_an_assessment(case: dict[str, Any]) -> None:
-    try:
-        out = her2cds.assess(case)
-    except InvalidInputError as exc:  # only the rejections the input contract defines for otherwise valid data
-        assert all(p.field.endswith(".cluster_cells") for p in exc.problems), exc.problems
-        return
-    _check_contract(case, out)
+    out = _assess(case)
+    if isinstance(out, InvalidInputError):  # only the rejection the input contract defines for otherwise valid data
+        _check_cluster_rejection(case, out)
+    else:
+        _check_contract(case, out)
 
 
-@PROPERTY_SETTINGS
+@settings(max_examples=50, deadline=None)
 @given(code=st.sampled_from(HEMATOLOGIC_CODES), specimens=specimen_lists())
 def test_totality_hematologic_codes_are_rejected(code: str, specimens: list[dict[str, Any]]) -> None:
     with pytest.raises(InvalidInputError) as info:
         her2cds.assess({"tumor": {"oncotree_code": code}, "specimens": specimens})
-    assert info.value.field in ("tumor.oncotree_code",) or info.value.field.startswith("specimens[")
+    assert [p.field for p in info.value.problems] == ["tumor.oncotree_code"]
 
 
 json_scalars = st.none() | st.booleans() | st.integers(-5, 200) | st.floats(allow_nan=True) | st.text(max_size=8)
@@ -298,13 +328,13 @@ specimen_keys = st.sampled_from(["id", "procedure", "site", "collected_on", "ihc
     raw_specimens=st.lists(st.dictionaries(specimen_keys, json_values, max_size=5), max_size=3) | json_values,
 )
 def test_totality_junk_input_is_invalid_input_never_a_crash(tumor: Any, raw_specimens: Any) -> None:
-    case = {"tumor": tumor, "specimens": raw_specimens}
-    try:
-        out = her2cds.assess(case)
-    except InvalidInputError as exc:
-        assert exc.problems and all(isinstance(p.field, str) and p.message for p in exc.problems)
-        return
-    assert isinstance(out, Assessment)
+    out = _assess({"tumor": tumor, "specimens": raw_specimens})
+    if isinstance(out, InvalidInputError):
+        assert out.problems
+        assert all(isinstance(p.field, str) and p.message for p in out.problems)
+        assert str(out)  # renders as one message naming the fields
+    else:
+        assert isinstance(out, Assessment)
 
 
 # ------------------------------------------------------------------------------------------------ 2. monotonicity
@@ -354,7 +384,8 @@ def test_ihc_biopsy_cluster_monotone(system: str, base: dict[str, int], pattern:
 
 POSITIVE_ANCHORS: dict[str, dict[str, Any]] = {
     "asco-cap-2018.breast": {"procedure": "resection", "ihc": {"score": "3+"}},
-    "cap-ascp-asco-2016.gea": {"procedure": "biopsy", "ihc": {"score": "2+"}, "ish": {"ratio": 2.5, "her2_per_cell": 7.0}},
+    "cap-ascp-asco-2016.gea": {"procedure": "biopsy", "ihc": {"score": "2+"},
+                               "ish": {"ratio": 2.5, "her2_per_cell": 7.0}},
     "heracles.crc": {"procedure": "resection", "ihc": {"percent": {"strong_complete": 60}}},
     "buza-2021.endometrial-serous": {"procedure": "resection", "ihc": {"percent": {"strong_complete": 40}}},
     "gastric-fallback": {"procedure": "biopsy", "ihc": {"score": "3+"}},
@@ -408,13 +439,14 @@ def test_adding_a_negative_specimen_never_turns_a_positive_patient_negative(
 @PROPERTY_SETTINGS
 @given(case=cases(min_specimens=2), data=st.data())
 def test_specimen_order_does_not_change_the_result(case: dict[str, Any], data: st.DataObject) -> None:
-    try:
-        out = her2cds.assess(case)
-    except InvalidInputError as exc:  # same rejections as the totality test; order cannot matter for them
-        assert all(p.field.endswith(".cluster_cells") for p in exc.problems), exc.problems
-        return
     permuted = data.draw(st.permutations(case["specimens"]))
-    out2 = her2cds.assess({**case, "specimens": permuted})
-    assert [s.id for s in out2.specimens] == [s["id"] for s in permuted]  # input order is kept
-    assert _patient_view(out2) == _patient_view(out)
-    assert _specimen_view(out2) == _specimen_view(out)
+    out, out2 = _assess(case), _assess({**case, "specimens": permuted})
+    if isinstance(out, InvalidInputError) or isinstance(out2, InvalidInputError):
+        # the same rejection as in the totality test, whatever the order
+        assert isinstance(out, InvalidInputError) and isinstance(out2, InvalidInputError)
+        _check_cluster_rejection(case, out)
+        _check_cluster_rejection({**case, "specimens": permuted}, out2)
+    else:
+        assert [s.id for s in out2.specimens] == [s["id"] for s in permuted]  # input order is kept
+        assert _patient_view(out2) == _patient_view(out)
+        assert _specimen_view(out2) == _specimen_view(out)

@@ -14,8 +14,10 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, TumorSummary, Versions
+from her2cds.model.assessment import Assessment, InputWarning, TumorSummary, Versions
+from her2cds.model.assessment import Her2Summary
 from her2cds.model.case import Case
+from her2cds.model.therapy import TherapyOption
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
@@ -23,6 +25,7 @@ from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
 from her2cds.rules.specimen import interpret_specimen
 from her2cds.rules.testing import advise
+from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -120,6 +123,7 @@ class Engine:
         her2 = integrate(findings, ck, col)
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
+        therapies, warnings = self._therapies(case, her2, lineage)
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         return build(Assessment,
             id=case.id,
@@ -131,12 +135,27 @@ class Engine:
             specimens=[f.result for f in findings],
             recommendations=col.recommendations(),
             flags=col.flags(),
-            therapies=[],
+            therapies=therapies,
             trace=col.trace,
-            warnings=[],
+            warnings=warnings,
             versions=self.versions,
             disclaimer=self._disclaimer,
         )
+
+    def _therapies(
+        self, case: Case, her2: Her2Summary, lineage: tuple[str, ...]
+    ) -> tuple[list[TherapyOption], list[InputWarning]]:
+        tk = self.kb.therapy
+        if tk is None:
+            return [], []
+        facts = facts_from(case, her2, lineage)
+        warnings = [
+            build(InputWarning, code="unrecognised_prior_agent", field="history.prior_agents",
+                  text=f"Prior agent {agent!r} is not in the drug-class table; prior-therapy criteria that need it "
+                       "are reported as unknown.")
+            for agent in unrecognised_agents(facts, tk)
+        ]
+        return match_therapies(facts, tk), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any]) -> dict[str, Any]:
         return self.assess(data).model_dump(mode="json")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -29,12 +31,27 @@ AUTH = {
 }
 
 
-def resolve(request: dict[str, Any], transport: httpx.MockTransport | None = None, **kwargs: Any) -> Any:
-    async def go() -> Any:
-        async with httpx.AsyncClient(transport=transport) as client:
-            return await resolve_prefetch(CdsRequest.model_validate(request), prefetch_templates(), client, **kwargs)
+def resolve(
+    request: dict[str, Any],
+    transport: httpx.MockTransport | None = None,
+    opened: list[int] | None = None,
+    **kwargs: Any,
+) -> Any:
+    opened = [] if opened is None else opened
 
-    return anyio.run(go)
+    @contextlib.asynccontextmanager
+    async def client() -> AsyncIterator[httpx.AsyncClient]:
+        opened.append(1)
+        async with httpx.AsyncClient(transport=transport) as http:
+            yield http
+
+    async def go() -> Any:
+        return await resolve_prefetch(CdsRequest.model_validate(request), prefetch_templates(), client, **kwargs)
+
+    result = anyio.run(go)
+    if not request.get("fhirServer"):
+        assert opened == []
+    return result
 
 
 def test_templates_ask_for_the_her2_loinc_codes() -> None:
@@ -82,6 +99,13 @@ def test_full_prefetch_needs_no_server() -> None:
     result = resolve(body)
     assert result.queried == [] and result.warnings == []
     assert [p["resourceType"] for p in result.payloads] == ["Patient", "Bundle", "Bundle"]
+
+
+def test_full_prefetch_opens_no_http_client_even_with_a_server() -> None:
+    opened: list[int] = []
+    body = fhirdata.patient_view(fhirdata.prefetch(conditions=[], her2=[]), fhirServer=SERVER)
+    resolve(body, fhirdata.FakeFhirServer([]).transport, opened)
+    assert opened == []
 
 
 def test_missing_required_key_without_server_fails() -> None:

@@ -222,3 +222,52 @@ def test_medication_reference_to_a_contained_medication() -> None:
     }
     (order,) = draft_medication_orders(fhirdata.order_context(request), selected_only=False)
     assert order_drugs(order, default_code_map()) == ["zanidatamab"]
+
+
+# ---- end to end with the real therapy matcher -----------------------------------------------------------------
+def _btc_prefetch(ihc_score: str) -> dict[str, Any]:
+    metastatic = fhirdata.observation(
+        "21907-1",
+        "obs-m1",
+        valueCodeableConcept={
+            "coding": [{"system": "http://snomed.info/sct", "code": "1229903008", "display": "M1"}],
+            "text": "M1",
+        },
+    )
+    return fhirdata.prefetch(
+        conditions=[BTC],
+        her2=[fhirdata.ihc(ihc_score), fhirdata.ish_ratio(4.0)],
+        medications=[fhirdata.medication_statement("gemcitabine"), fhirdata.medication_statement("cisplatin", "m2")],
+        stagingObservations=fhirdata.searchset(metastatic),
+    )
+
+
+def test_end_to_end_zanidatamab_for_ihc2_biliary(client: Client) -> None:
+    order = fhirdata.medication_request("zanidatamab-hrii 300 MG Injection", ident="zani-1")
+    body = order_select(order, prefetch=_btc_prefetch("2+"))
+    response = client.post("/cds-services/her2-therapy-check", json=body)
+    assert response.status_code == 200, response.text
+    assert response_problems(response.json()) == []
+    (card,) = response.json()["cards"]
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Zanidatamab: indication criteria not met — HER2 IHC 3+")
+    assert "| HER2 IHC 3+ | not met |" in card["detail"]
+    assert card["source"]["url"].startswith("https://www.fda.gov/")
+    assert card["suggestions"][0]["actions"][0]["resourceId"] == "MedicationRequest/zani-1"
+
+
+def test_end_to_end_zanidatamab_for_ihc3_biliary_is_info(client: Client) -> None:
+    order = fhirdata.medication_request("Ziihera 300 mg", ident="zani-1")
+    response = client.post("/cds-services/her2-therapy-check", json=order_select(order, prefetch=_btc_prefetch("3+")))
+    (card,) = response.json()["cards"]
+    assert card["summary"].startswith("Zanidatamab: indication criteria met"), card["detail"]
+    assert card["indicator"] == "info"
+
+
+def test_end_to_end_patient_view_counts_approved_options(client: Client) -> None:
+    response = client.post("/cds-services/her2-assessment", json=fhirdata.patient_view(_btc_prefetch("3+")))
+    (card,) = response.json()["cards"]
+    assert card["summary"].startswith("HER2-positive (IHC 3+")
+    assert "approved option" in card["summary"]
+    assert "Zanidatamab" in card["detail"]
+    assert response_problems(response.json()) == []

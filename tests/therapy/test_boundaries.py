@@ -42,8 +42,13 @@ PARAMS = [
 def test_numeric_boundary(kb: KnowledgeBase, tk: TherapyKnowledge, crit: Criterion, value: float) -> None:
     assert crit.fact is not None and crit.op is not None and crit.value is not None
     node = compile_criterion(crit, tk.drugs)
-    number: float | int = value if crit.fact == "biomarker.pd_l1_cps" else int(value)
-    facts = TherapyFacts(tumor_code="STAD", lineage=kb.lineage("STAD"), **{ATTR[crit.fact]: number})
+    number: float | int
+    if crit.fact == "biomarker.pd_l1_cps":
+        number = value
+        facts = TherapyFacts(tumor_code="STAD", lineage=kb.lineage("STAD"), pd_l1_cps=number)
+    else:
+        number = int(value)
+        facts = TherapyFacts(tumor_code="STAD", lineage=kb.lineage("STAD"), prior_lines=number)
     ctx = Context(facts=facts, resolution=tk.drugs.resolve(()), squamous=decide_squamous(facts, tk.histology))
     expected = "met" if OPS[crit.op](number, crit.value) else "not_met"
     assert node.evaluate(ctx).result == expected

@@ -41,7 +41,9 @@ def test_inns_are_lowercase_and_every_drug_has_a_systemic_or_modulator_class(tk:
 @pytest.mark.parametrize(
     ("name", "classes"),
     [
-        pytest.param("FOLFOX", {"drug-class.fluoropyrimidine", "drug-class.oxaliplatin", "drug-class.platinum"}, id="folfox"),
+        pytest.param(
+            "FOLFOX", {"drug-class.fluoropyrimidine", "drug-class.oxaliplatin", "drug-class.platinum"}, id="folfox"
+        ),
         pytest.param("mFOLFOX6", {"drug-class.fluoropyrimidine", "drug-class.oxaliplatin"}, id="mfolfox6"),
         pytest.param("XELOX", {"drug-class.fluoropyrimidine", "drug-class.oxaliplatin"}, id="xelox"),
         pytest.param("capeox", {"drug-class.fluoropyrimidine", "drug-class.oxaliplatin"}, id="capeox"),

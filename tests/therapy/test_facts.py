@@ -96,22 +96,33 @@ SEED: list[tuple[str, dict[str, Any], dict[str, str]]] = [
             "biomarkers": {"pd_l1_cps": 5},
             "history": {"prior_lines": 0},
         },
-        {"fda.pembrolizumab.gastric-first-line": "eligible", "fda.trastuzumab.gastric-first-line": "eligible",
-         "fda.trastuzumab-deruxtecan.gastric-pretreated": "not_eligible"},
+        {
+            "fda.pembrolizumab.gastric-first-line": "eligible",
+            "fda.trastuzumab.gastric-first-line": "eligible",
+            "fda.trastuzumab-deruxtecan.gastric-pretreated": "not_eligible",
+        },
     ),
     (
         "gastric-after-trastuzumab",
         {
             "tumor": {"oncotree_code": "GEJ", "setting": "metastatic"},
             "specimens": [
-                {"id": "S1", "procedure": "biopsy", "site": "primary", "ihc": {"score": "2+"},
-                 "ish": {"probe": "dual", "her2_per_cell": 6.2, "cep17_per_cell": 2.1}}
+                {
+                    "id": "S1",
+                    "procedure": "biopsy",
+                    "site": "primary",
+                    "ihc": {"score": "2+"},
+                    "ish": {"probe": "dual", "her2_per_cell": 6.2, "cep17_per_cell": 2.1},
+                }
             ],
             "biomarkers": {"pd_l1_cps": 5},
             "history": {"prior_lines": 1, "prior_agents": ["CAPOX", "trastuzumab"]},
         },
-        {"fda.trastuzumab-deruxtecan.gastric-pretreated": "eligible", "fda.pembrolizumab.gastric-first-line": "not_eligible",
-         "fda.trastuzumab-deruxtecan.tumor-agnostic-ihc3": "not_eligible"},
+        {
+            "fda.trastuzumab-deruxtecan.gastric-pretreated": "eligible",
+            "fda.pembrolizumab.gastric-first-line": "not_eligible",
+            "fda.trastuzumab-deruxtecan.tumor-agnostic-ihc3": "not_eligible",
+        },
     ),
     (
         "biliary-ihc3",
@@ -127,12 +138,19 @@ SEED: list[tuple[str, dict[str, Any], dict[str, str]]] = [
         {
             "tumor": {"oncotree_code": "IHCH", "setting": "metastatic"},
             "specimens": [
-                {"id": "S1", "procedure": "biopsy", "ihc": {"score": "2+"},
-                 "ish": {"probe": "dual", "her2_per_cell": 8.0, "cep17_per_cell": 2.0}}
+                {
+                    "id": "S1",
+                    "procedure": "biopsy",
+                    "ihc": {"score": "2+"},
+                    "ish": {"probe": "dual", "her2_per_cell": 8.0, "cep17_per_cell": 2.0},
+                }
             ],
             "history": {"prior_lines": 1, "prior_agents": ["gemcitabine", "cisplatin"]},
         },
-        {"fda.zanidatamab.biliary-tract": "not_eligible", "fda.trastuzumab-deruxtecan.tumor-agnostic-ihc3": "not_eligible"},
+        {
+            "fda.zanidatamab.biliary-tract": "not_eligible",
+            "fda.trastuzumab-deruxtecan.tumor-agnostic-ihc3": "not_eligible",
+        },
     ),
     (
         "tumor-agnostic-salivary",
@@ -150,8 +168,11 @@ SEED: list[tuple[str, dict[str, Any], dict[str, str]]] = [
             "specimens": [{"id": "S1", "procedure": "biopsy", "ngs": {"erbb2_variants": ["p.Tyr772_Ala775dup"]}}],
             "history": {"prior_lines": 1, "prior_agents": ["carboplatin", "pemetrexed"]},
         },
-        {"fda.trastuzumab-deruxtecan.nsclc-her2-mutant": "eligible", "fda.zongertinib.nsclc": "eligible",
-         "fda.sevabertinib.nsclc": "eligible"},
+        {
+            "fda.trastuzumab-deruxtecan.nsclc-her2-mutant": "eligible",
+            "fda.zongertinib.nsclc": "eligible",
+            "fda.sevabertinib.nsclc": "eligible",
+        },
     ),
 ]
 

@@ -85,7 +85,9 @@ def test_every_indication_has_an_eligible_and_an_ineligible_case(tk: TherapyKnow
         for option_id, want in case.expect.options.items():
             seen[option_id].add(want.outcome == "eligible")
     missing = {
-        ind.entry.id: sorted({"eligible", "ineligible"} - {"eligible" if s else "ineligible" for s in seen[ind.entry.id]})
+        ind.entry.id: sorted(
+            {"eligible", "ineligible"} - {"eligible" if s else "ineligible" for s in seen[ind.entry.id]}
+        )
         for ind in tk.indications
         if seen[ind.entry.id] != {True, False}
     }
@@ -93,9 +95,7 @@ def test_every_indication_has_an_eligible_and_an_ineligible_case(tk: TherapyKnow
 
 
 def test_cases_name_only_known_indications_and_criteria(tk: TherapyKnowledge) -> None:
-    criteria = {
-        ind.entry.id: {"tumor", "setting", *(c.id for c in all_criteria(ind.entry))} for ind in tk.indications
-    }
+    criteria = {ind.entry.id: {"tumor", "setting", *(c.id for c in all_criteria(ind.entry))} for ind in tk.indications}
     problems: list[str] = []
     for _, case in CASES:
         exp = case.expect

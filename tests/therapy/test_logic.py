@@ -147,7 +147,12 @@ def test_negative_her2_status_is_not_met(tk: TherapyKnowledge) -> None:
 def test_prior_class_three_valued(
     tk: TherapyKnowledge, prior_lines: int | None, agents: tuple[str, ...], expected: str
 ) -> None:
-    leaf = {"id": "p", "text": "prior trastuzumab", "fact": "history.prior_class", "classes": ["drug-class.trastuzumab"]}
+    leaf = {
+        "id": "p",
+        "text": "prior trastuzumab",
+        "fact": "history.prior_class",
+        "classes": ["drug-class.trastuzumab"],
+    }
     node = compile_criterion(Criterion.model_validate(leaf), tk.drugs)
     facts = TherapyFacts(tumor_code="STAD", lineage=("STAD",), prior_lines=prior_lines, prior_agents=agents)
     ctx = Context(facts=facts, resolution=tk.drugs.resolve(agents), squamous=decide_squamous(facts, tk.histology))

@@ -21,6 +21,7 @@ from her2cds.errors import (
     InvalidInputError,
     KnowledgeBaseError,
     MalformedInputError,
+    NotFoundError,
     UsageError,
 )
 
@@ -174,31 +175,47 @@ def _batch(engine: Any, path: str, out: IO[str]) -> int:
     return EXIT_BATCH_ERRORS if failures else EXIT_OK
 
 
+def _all_entries(kb: Any, code_map: Any) -> list[dict[str, Any]]:
+    return [*kb.entries(), *code_map.entries()]
+
+
 def cmd_kb(args: argparse.Namespace) -> int:
+    from her2cds.adapters.fhir.codes import default_code_map, load_code_map
     from her2cds.knowledge.loader import default_knowledge_base, load_knowledge_base
 
     if args.kb_command == "validate":
+        root = Path(args.path) if args.path else None
         try:
-            kb = load_knowledge_base(Path(args.path) if args.path else None)
+            kb = load_knowledge_base(root)
+            code_map = load_code_map(root)
         except KnowledgeBaseError as exc:
             sys.stderr.write(f"her2cds: knowledge base is NOT valid: {exc}\n")
             return EXIT_BATCH_ERRORS
-        entries = list(kb.entries())
+        entries = _all_entries(kb, code_map)
+        ids = [e["id"] for e in entries]
+        if len(ids) != len(set(ids)):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            sys.stderr.write(f"her2cds: knowledge base is NOT valid: duplicate entry ids {dupes[:10]}\n")
+            return EXIT_BATCH_ERRORS
         unverified = sum(1 for e in entries if e.get("status") == "unverified")
         print(f"knowledge base {kb.version} (as of {kb.meta.as_of}) is valid: {len(entries)} entries, "
               f"{unverified} unverified")
         return EXIT_OK
     kb = default_knowledge_base()
+    every = _all_entries(kb, default_code_map())
     if args.kb_command == "list":
-        entries = [e for e in kb.entries() if args.kind is None or e["kind"] == args.kind]
+        entries = [e for e in every if args.kind is None or e["kind"] == args.kind]
         if args.json:
             _dump(entries, sys.stdout)
         else:
             for e in entries:
                 print(f"{e['id']}\t{e['kind']}\t{e['status']}")
         return EXIT_OK
-    _dump(kb.get(args.id), sys.stdout)
-    return EXIT_OK
+    for entry in every:
+        if entry["id"] == args.id:
+            _dump(entry, sys.stdout)
+            return EXIT_OK
+    raise NotFoundError(f"no knowledge-base entry with id {args.id!r}")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

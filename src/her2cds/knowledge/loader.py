@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -40,6 +41,9 @@ from her2cds.knowledge.schema import (
 )
 
 _M = TypeVar("_M", bound=BaseModel)
+
+if TYPE_CHECKING:
+    from her2cds.therapy.knowledge import TherapyKnowledge
 
 try:  # the C loader is several times faster; fall back to the pure-Python one
     from yaml import CSafeLoader as _Loader
@@ -82,7 +86,7 @@ class KnowledgeBase:
     variants_transcript: str
     codes: Mapping[str, CodeDef]
     testing: tuple[TestingIndication, ...]
-    extensions: Mapping[str, Any] = field(default_factory=dict)
+    therapy: TherapyKnowledge | None = None
 
     @property
     def version(self) -> str:
@@ -138,8 +142,8 @@ class KnowledgeBase:
             }
         for model in self._models():
             yield model.model_dump(mode="json", exclude_none=True)
-        for entries in self.extensions.values():
-            yield from getattr(entries, "entries", lambda: iter(()))()
+        if self.therapy is not None:
+            yield from self.therapy.entries()
 
     def _models(self) -> Iterator[BaseModel]:
         yield from self.families
@@ -284,9 +288,10 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         testing=tuple(_parse(TestingFile, root / "testing.yaml").indications),
     )
     from her2cds.knowledge.checks import check_integrity
+    from her2cds.therapy.knowledge import load_therapy_knowledge
 
     check_integrity(kb)
-    return kb
+    return dataclasses.replace(kb, therapy=load_therapy_knowledge(root, sources, tumor_types))
 
 
 @functools.cache

@@ -316,7 +316,9 @@ def _mutation_leaf(crit: Criterion, fact: str) -> Leaf:
         if f.mutation_testing == "tissue":
             return not expected, f"no ERBB2 {kind} mutation on tissue NGS{unclassified}", None
         if f.mutation_testing == "plasma_only":
-            shown = f"no ERBB2 {kind} mutation on plasma NGS{unclassified}; a negative plasma result does not exclude one"
+            shown = (
+                f"no ERBB2 {kind} mutation on plasma NGS{unclassified}; a negative plasma result does not exclude one"
+            )
             return None, shown, "ERBB2 mutation testing on tumor tissue (plasma was negative)"
         return None, "no ERBB2 mutation testing (NGS) reported", None
 

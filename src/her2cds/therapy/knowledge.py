@@ -19,13 +19,13 @@ from pydantic import BaseModel, ValidationError
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.schema import Source, SourceRef
 from her2cds.model.therapy import (
+    Evidence as EvidenceOut,
+)
+from her2cds.model.therapy import (
     EvidenceLevel,
     KeyFigure,
     RegulatoryEvent,
     RegulatoryStatus,
-)
-from her2cds.model.therapy import (
-    Evidence as EvidenceOut,
 )
 from her2cds.therapy.criteria import Node, compile_criterion, walk
 from her2cds.therapy.drugs import DrugTable
@@ -54,7 +54,7 @@ _MEMO_LIMIT = 8192
 def _read(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - CSafeLoader/SafeLoader only
+            return yaml.load(fh, Loader=_Loader)
     except OSError as exc:
         raise KnowledgeBaseError(f"cannot read therapy knowledge file {path}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -122,9 +122,7 @@ class TherapyKnowledge:
             for kind, codes in (("include", ts.include), ("unclear", ts.unclear), ("related", ts.related)):
                 for code in codes:
                     index.setdefault(code, []).append((ind.index, kind))  # type: ignore[arg-type]
-        self.tumor_index: Mapping[str, tuple[tuple[int, TumorKind], ...]] = {
-            k: tuple(v) for k, v in index.items()
-        }
+        self.tumor_index: Mapping[str, tuple[tuple[int, TumorKind], ...]] = {k: tuple(v) for k, v in index.items()}
         self.agnostic: tuple[tuple[int, frozenset[str]], ...] = tuple(agnostic)
         # Memos, each bounded by memo_limit entries; values are frozen models with tuple fields, safe to share
         # between threads and assessments. They only ever cache pure functions of their keys.
@@ -199,9 +197,7 @@ def _check_refs(owner: str, refs: list[SourceRef], sources: Mapping[str, Source]
             problems.append(f"{owner}: unknown source {ref.id!r}")
 
 
-def load_therapy_knowledge(
-    root: Path, sources: Mapping[str, Source], tumor_codes: Collection[str]
-) -> TherapyKnowledge:
+def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_codes: Collection[str]) -> TherapyKnowledge:
     """Load ``root / "therapy"``, validate it against ``sources`` and the OncoTree codes, and compile it.
 
     Raises :class:`her2cds.errors.KnowledgeBaseError` listing every problem found.
@@ -263,8 +259,8 @@ def load_therapy_knowledge(
     for ind in ind_file.indications:
         unique(ind.id)
         _check_refs(ind.id, ind.sources, sources, problems)
-        ts = tumor_sets.get(ind.tumors)
-        if ts is None:
+        tumor_set = tumor_sets.get(ind.tumors)
+        if tumor_set is None:
             problems.append(f"{ind.id}: unknown tumor set {ind.tumors!r}")
             continue
         for inn in ind.drugs:
@@ -283,10 +279,11 @@ def load_therapy_knowledge(
         linked: list[Trial] = []
         evidence: list[EvidenceOut] = []
         for ref in ind.trials:
-            trial = trials.get(ref.id)
-            if trial is None:
+            linked_trial = trials.get(ref.id)
+            if linked_trial is None:
                 problems.append(f"{ind.id}: unknown trial {ref.id!r}")
                 continue
+            trial = linked_trial
             known = {r.id for r in trial.results}
             for rid in ref.results or ():
                 if rid not in known:
@@ -349,7 +346,7 @@ def load_therapy_knowledge(
             CompiledIndication(
                 index=len(compiled),
                 entry=ind,
-                tumors=ts,
+                tumors=tumor_set,
                 setting_node=setting_node,
                 nodes=nodes,
                 reads=tuple(reads),
@@ -360,7 +357,7 @@ def load_therapy_knowledge(
                 sources=tuple(dict.fromkeys(s.id for s in ind.sources)),
                 # tumor-agnostic labels require "no satisfactory alternative": after tumor-specific options
                 sort_rank=(
-                    1 if ts.any_solid else 0,
+                    1 if tumor_set.any_solid else 0,
                     ind.line.order,
                     approval_rank,
                     _EVIDENCE_RANK[level],

@@ -73,9 +73,7 @@ def _tumor_result(ind: CompiledIndication, facts: TherapyFacts, kind: TumorKind,
     code = facts.tumor_code
     via = f" (via {hit})" if hit != code else ""
     if kind == "include":
-        return CriterionResult(
-            id="tumor", text=ts.text, result=MET, reason=f"OncoTree {code}{via} is within {ts.text}"
-        )
+        return CriterionResult(id="tumor", text=ts.text, result=MET, reason=f"OncoTree {code}{via} is within {ts.text}")
     if kind == "any_solid":
         return CriterionResult(id="tumor", text=ts.text, result=MET, reason=f"solid tumor (OncoTree {code})")
     if kind == "unclear":

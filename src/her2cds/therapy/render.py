@@ -3,9 +3,8 @@ evidence each, the options that need information, and the close misses with thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import datetime as dt
+from collections.abc import Sequence
 
 from her2cds.model.therapy import DatePrecision, Evidence, RegulatoryStatus, TherapyOption
 
@@ -27,7 +26,8 @@ def _approval(option: TherapyOption) -> str:
     if not fda.history:
         return f"FDA {fda.status} approval, {shown}"
     last = fda.history[-1]
-    return f"FDA {fda.status} approval; first approved {shown}; latest: {last.action} ({_date(last.date, last.date_precision)})"
+    latest = f"{last.action} ({_date(last.date, last.date_precision)})"
+    return f"FDA {fda.status} approval; first approved {shown}; latest: {latest}"
 
 
 def _date(date: dt.date | None, precision: DatePrecision) -> str:

@@ -94,9 +94,7 @@ class Regimen(Entry):
     name: str = Field(description="the acronym as usually written, e.g. FOLFOX")
     aliases: list[str] = []
     drugs: list[str] = Field(default=[], description="component drugs by INN")
-    classes: list[EntryId] = Field(
-        default=[], description="components named only by class (e.g. the taxane of THP)"
-    )
+    classes: list[EntryId] = Field(default=[], description="components named only by class (e.g. the taxane of THP)")
 
     @model_validator(mode="after")
     def _has_components(self) -> Self:

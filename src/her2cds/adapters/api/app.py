@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,18 +116,21 @@ class Her2CdsApp(FastAPI):
         return self.openapi_schema
 
 
-def _warm_up(app: FastAPI) -> None:
+async def _warm_up(app: FastAPI) -> None:
     """Load the knowledge base and run one example case, so the first real request is not slow."""
-    provider = app.dependency_overrides.get(get_assessor, get_assessor)
     from her2cds import examples as packaged
 
-    provider()(packaged.load(packaged.DEFAULT))
+    provider = app.dependency_overrides.get(get_assessor, get_assessor)
+    assessor = provider()
+    if inspect.isawaitable(assessor):
+        assessor = await assessor
+    await to_thread.run_sync(assessor, packaged.load(packaged.DEFAULT))
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: AppState = app.state.her2cds
-    await to_thread.run_sync(_warm_up, app)
+    await _warm_up(app)
     async with state.new_http_client() as client:
         state.http_client = client
         try:

@@ -12,23 +12,23 @@ from her2cds.adapters.api.state import AppState, Assessor
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.her2cds
     return state
 
 
-def get_assessor() -> Assessor:
+async def get_assessor() -> Assessor:
     """The library's ``assess``: the same code path as the CLI."""
     from her2cds import assess
 
     return assess
 
 
-def get_knowledge_base() -> KnowledgeBase:
+async def get_knowledge_base() -> KnowledgeBase:
     return default_knowledge_base()
 
 
-def require_api_token(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
+async def require_api_token(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
     """Bearer-token check for /v1 when ``HER2CDS_API_TOKEN`` is set (constant-time comparison)."""
     expected = state.settings.api_token
     if expected is None:

@@ -51,13 +51,14 @@ def patient_reference(bundle: Mapping[str, Any]) -> str | None:
 def assessment_bundle(
     assessment: Assessment,
     *,
-    source_observations: dict[str, list[str]] | None = None,
+    source_observations: Mapping[str, list[str]] | None = None,
     patient_ref: str | None = None,
+    specimen_refs: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     from her2cds.adapters.fhir import outbound
 
     bundle: dict[str, Any] = outbound.assessment_to_bundle(
-        assessment, source_observations=source_observations, patient_ref=patient_ref
+        assessment, source_observations=source_observations, patient_ref=patient_ref, specimen_refs=specimen_refs
     )
     return bundle
 

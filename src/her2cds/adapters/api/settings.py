@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=[],
         description=(
             "URL prefixes of FHIR servers the service may query when a CDS Hooks prefetch is missing. Empty: "
-            "any http(s) fhirServer sent by an authenticated client."
+            "any http(s) fhirServer the caller names (set this, or CDS client JWTs, off loopback)."
         ),
     )
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of each FHIR server query.")
@@ -126,3 +126,22 @@ def unknown_environment_names(environ: dict[str, str] | None = None) -> list[str
     environ = dict(os.environ) if environ is None else environ
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.default
+    if value is None:
+        return "unset"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "empty"
+    return str(value)
+
+
+def settings_markdown() -> str:
+    """The settings table of ``docs/service.md`` (generated: a test keeps the page in step)."""
+    lines = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {_default(name)} | {description} |")
+    return "\n".join(lines)

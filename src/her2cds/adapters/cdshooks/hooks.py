@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from her2cds.adapters.cdshooks import markdown as md
 from her2cds.adapters.cdshooks.cards import (
     RECOMMENDATION_ACTIONS,
@@ -16,7 +14,7 @@ from her2cds.adapters.cdshooks.cards import (
     notice_card,
 )
 from her2cds.adapters.cdshooks.models import Card, CdsRequest, CdsResponse
-from her2cds.adapters.cdshooks.prefetch import resolve_prefetch
+from her2cds.adapters.cdshooks.prefetch import ClientFactory, resolve_prefetch
 from her2cds.adapters.cdshooks.services import OBSERVATION_KEYS, CdsService
 from her2cds.adapters.cdshooks.therapy_check import (
     DraftOrder,
@@ -35,7 +33,7 @@ Assessor = Callable[[dict[str, Any]], Assessment]
 class HookDeps:
     assessor: Assessor
     kb: KnowledgeBase
-    client: httpx.AsyncClient
+    client: ClientFactory  # opened only when a FHIR server must be queried
     anti_her2: Callable[[], frozenset[str]]  # INNs the therapy check reacts to (computed once per app)
     allowed_servers: Sequence[str] = ()
     max_pages: int = 5

@@ -11,8 +11,9 @@ Nothing here is logged: queries and results identify the patient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -114,10 +115,13 @@ async def _fetch(
     return payloads
 
 
+ClientFactory = Callable[[], contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
 async def resolve_prefetch(
     request: CdsRequest,
     templates: Sequence[PrefetchTemplate],
-    client: httpx.AsyncClient,
+    client: ClientFactory,
     *,
     allowed_servers: Sequence[str] = (),
     max_pages: int = 5,
@@ -166,9 +170,10 @@ async def resolve_prefetch(
 
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     queries = [render(template.query, request.context) for template in missing]
-    outcomes = await asyncio.gather(
-        *(_fetch(client, server, query, token, max_pages) for query in queries), return_exceptions=True
-    )
+    async with client() as http:  # only now: most calls bring their prefetch and need no client
+        outcomes = await asyncio.gather(
+            *(_fetch(http, server, query, token, max_pages) for query in queries), return_exceptions=True
+        )
     for template, outcome in zip(missing, outcomes, strict=True):
         if isinstance(outcome, _FetchFailedError):
             if template.required:

@@ -42,9 +42,8 @@ def anti_her2_inns(kb: KnowledgeBase) -> frozenset[str]:
     from her2cds.therapy import load_therapy_knowledge
     from her2cds.therapy.drugs import DrugTable
 
-    table = next((t for ext in kb.extensions.values() if isinstance(t := getattr(ext, "drugs", None), DrugTable)), None)
-    if table is None:
-        table = load_therapy_knowledge(kb.root, kb.sources, kb.tumor_types).drugs
+    therapy = kb.therapy if kb.therapy is not None else load_therapy_knowledge(kb.root, kb.sources, kb.tumor_types)
+    table: DrugTable = therapy.drugs
     if not table.has_class(ANTI_HER2_CLASS):
         raise KnowledgeBaseError(f"the drug table has no class {ANTI_HER2_CLASS!r}")
     return frozenset(inn for inn in table.drugs if ANTI_HER2_CLASS in table.classes_of(inn))

@@ -189,4 +189,5 @@ async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
         media,
         source_observations=conversion.source_observations,
         patient_ref=patient_reference(body),
+        specimen_refs=conversion.specimen_refs,
     )

@@ -40,7 +40,7 @@ def _endpoint_url(request: Request, state: AppState) -> str:
     return str(request.url.replace(query="", fragment="")).rstrip("/")
 
 
-def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
+async def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
     """CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients") when a JWK Set is configured."""
     if state.jwt_verifier is None:
         return None
@@ -112,7 +112,7 @@ _SERVICE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", summary="CDS Hooks discovery", response_model=Discovery, response_model_exclude_none=True)
-def discover(client: ClientDep) -> dict[str, Any]:
+async def discover(client: ClientDep) -> dict[str, Any]:
     return discovery().wire()
 
 
@@ -137,23 +137,22 @@ async def call(
 ) -> Response:
     service = _service(service_id)
     hook_request = _parse(CdsRequest, await read_json(request))
-    async with _client(state) as http:
-        deps = HookDeps(
-            assessor=assessor,
-            kb=kb,
-            client=http,
-            anti_her2=lambda: state.anti_her2(kb),
-            allowed_servers=state.settings.fhir_allowed_servers,
-            max_pages=state.settings.fhir_max_pages,
+    deps = HookDeps(
+        assessor=assessor,
+        kb=kb,
+        client=lambda: _client(state),
+        anti_her2=lambda: state.anti_her2(kb),
+        allowed_servers=state.settings.fhir_allowed_servers,
+        max_pages=state.settings.fhir_max_pages,
+    )
+    try:
+        answer = await call_service(service, hook_request, deps)
+    except PrefetchUnavailableError as exc:
+        outcome = operation_outcome(
+            f"Cannot evaluate {service.id}: {exc.template.what} were not supplied.",
+            diagnostics=f"CDS Hooks prefetch key {exc.template.key!r}: {exc.reason}.",
         )
-        try:
-            answer = await call_service(service, hook_request, deps)
-        except PrefetchUnavailableError as exc:
-            outcome = operation_outcome(
-                f"Cannot evaluate {service.id}: {exc.template.what} were not supplied.",
-                diagnostics=f"CDS Hooks prefetch key {exc.template.key!r}: {exc.reason}.",
-            )
-            return JSONResponse(status_code=412, content=outcome)
+        return JSONResponse(status_code=412, content=outcome)
     return Response(answer.model_dump_json(exclude_none=True), media_type=JSON)
 
 

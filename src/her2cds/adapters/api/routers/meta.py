@@ -27,7 +27,7 @@ def versions(kb: KnowledgeBase) -> Versions:
     summary="Service and standards versions",
     responses={401: ERROR_RESPONSES[401]},
 )
-def service_info(kb: KnowledgeBaseDep) -> dict[str, Any]:
+async def service_info(kb: KnowledgeBaseDep) -> dict[str, Any]:
     return {
         "name": "her2cds",
         "description": ("Clinical decision support for HER2 testing and HER2-targeted therapy across solid tumors"),
@@ -39,5 +39,5 @@ def service_info(kb: KnowledgeBaseDep) -> dict[str, Any]:
 
 
 @router.get("/healthz", summary="Liveness check", tags=["service"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok", "engine": __version__}
