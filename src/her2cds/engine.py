@@ -51,13 +51,19 @@ def problems_from(exc: ValidationError) -> list[FieldProblem]:
 
 def parse_case(data: Case | Mapping[str, Any]) -> Case:
     if isinstance(data, Case):
-        return data
-    if not isinstance(data, Mapping):
+        case = data
+    elif not isinstance(data, Mapping):
         raise InvalidInputError.single("", "a case must be a JSON object", type(data).__name__)
-    try:
-        return Case.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInputError(problems_from(exc)) from None
+    else:
+        try:
+            case = Case.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInputError(problems_from(exc)) from None
+    duplicate = case.duplicate_specimen()
+    if duplicate is not None:
+        raise InvalidInputError.single(f"specimens[{duplicate}].id", "specimen id is used twice",
+                                       case.specimens[duplicate].id)
+    return case
 
 
 class Engine:
@@ -113,7 +119,9 @@ class Engine:
                       f"Scoring system: {system.system.name}.")
             self._family_text[key] = detail
         col.fire(family_rule, detail)
-        if family.fallback:
+        if not family.guideline_specific and not explicit and any(
+            spec.ihc is not None or spec.ish is not None for spec in case.specimens
+        ):
             col.flag("scoring_fallback")
         if explicit and system.system.status == "unverified":
             col.flag("unverified_scoring", [], f"Selected: {system.id}.")

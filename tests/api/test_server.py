@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from bench.load_service import free_port, running_server
+
 from her2cds.adapters.api.examples import FHIR_BUNDLE
 from tests.cdshooks import fhirdata
 

@@ -111,3 +111,28 @@ def test_unknown_environment_names() -> None:
 )
 def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
+
+
+def test_run_passes_safe_options_to_uvicorn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging.config
+    from typing import Any
+
+    import uvicorn
+
+    from her2cds.adapters.api import run
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)  # keep the test process's logging
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append({"app": app, **kwargs}))
+    caplog.set_level("WARNING", logger="her2cds.api")
+
+    run("127.0.0.1", 8123, Settings())
+    assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8123
+    assert calls[-1]["access_log"] is False and calls[-1]["server_header"] is False
+    assert calls[-1]["log_config"]["loggers"]["httpx"]["level"] == "WARNING"
+    assert caplog.records == []
+
+    run("0.0.0.0", 8124, Settings())
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("HER2CDS_API_TOKEN" in m for m in messages)
+    assert any("HER2CDS_CDS_JWKS_FILE" in m for m in messages)

@@ -45,6 +45,7 @@ def check_integrity(kb: KnowledgeBase) -> None:
         _check_refs(kb, entry.id, entry.sources, problems)
     for rule in kb.rules.values():
         _check_refs(kb, rule.id, rule.sources, problems)
+        problems += [f"{rule.id}: unknown recommendation code {c!r}" for c in rule.recommend if c not in kb.codes]
         for cond in rule.when:
             if cond.threshold is None:
                 continue

@@ -169,6 +169,15 @@ class Rule(Entry):
     ihc: list[IhcScore] = []
     category: Category | None = None
     role: str | None = Field(default=None, description="the engine step this rule explains (combine/patient)")
+    ish_positive_outcome: Outcome | None = Field(
+        default=None, description="IHC rules: the specimen outcome when ISH is positive, if not the usual one"
+    )
+    ish_negative_outcome: Outcome | None = Field(
+        default=None, description="IHC rules: the specimen outcome when ISH is negative, if not the usual one"
+    )
+    recommend: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default=[], description="recommendation codes emitted when this rule fires"
+    )
 
 
 class ScoringSystem(Entry):

@@ -179,16 +179,25 @@ class Specimen(_Strict):
     ish: Ish | None = None
     ngs: Ngs | None = None
 
+    @field_validator("site")
+    @classmethod
+    def _plasma_has_no_site(cls, site: Site | None, info: ValidationInfo) -> Site | None:
+        if site is not None and info.data.get("procedure") is Procedure.PLASMA:
+            raise ValueError("a plasma specimen has no site")
+        return site
+
+    @field_validator("ihc", "ish")
+    @classmethod
+    def _plasma_has_only_ngs(cls, value: Ihc | Ish | None, info: ValidationInfo) -> Ihc | Ish | None:
+        if value is not None and info.data.get("procedure") is Procedure.PLASMA:
+            raise ValueError("a plasma specimen can carry only ngs results")
+        return value
+
     @model_validator(mode="after")
     def _shape(self) -> Self:
-        if self.procedure is Procedure.PLASMA:
-            if self.site is not None:
-                raise ValueError("a plasma specimen has no site")
-            if self.ihc is not None or self.ish is not None:
-                raise ValueError("a plasma specimen can carry only ngs results")
-            if self.ngs is None:
-                raise ValueError("a plasma specimen needs ngs results")
-        elif self.ihc is None and self.ish is None and self.ngs is None:
+        if self.procedure is Procedure.PLASMA and self.ngs is None:
+            raise ValueError("a plasma specimen needs ngs results")
+        if self.ihc is None and self.ish is None and self.ngs is None:
             raise ValueError("a specimen needs at least one of ihc, ish or ngs")
         return self
 
@@ -212,11 +221,11 @@ class Case(_Strict):
     biomarkers: Biomarkers = Biomarkers()
     history: History = History()
 
-    @model_validator(mode="after")
-    def _unique_specimen_ids(self) -> Self:
+    def duplicate_specimen(self) -> int | None:
+        """Index of the first specimen whose id repeats an earlier one (the engine rejects such cases)."""
         seen: set[str] = set()
-        for spec in self.specimens:
+        for index, spec in enumerate(self.specimens):
             if spec.id in seen:
-                raise ValueError(f"specimen id {spec.id!r} is used twice")
+                return index
             seen.add(spec.id)
-        return self
+        return None

@@ -41,6 +41,13 @@ class Collector:
             text = f"{text} {detail}"
         self._recs[key] = build(Recommendation, code=code, text=text, specimen=specimen, sources=sources)
 
+    def drop_recommendation(self, code: str, specimen: str | None) -> None:
+        self._recs.pop((code, specimen), None)
+
+    def drop_recommendations(self, specimen: str) -> None:
+        for key in [k for k in self._recs if k[1] == specimen]:
+            del self._recs[key]
+
     def has_recommendation(self, code: str) -> bool:
         return any(key[0] == code for key in self._recs)
 

@@ -20,6 +20,7 @@ class IhcFinding:
     derived_from: Literal["reported", "percent", "cluster"]
     reported: IhcScore | None
     any_membrane_pct: float | None
+    faint_only: bool | None  # IHC 0 staining is only faint incomplete (None when percentages are unknown)
 
     @property
     def mismatch(self) -> bool:
@@ -89,6 +90,8 @@ def interpret_ihc(
     score = rule.rule.score if rule.rule.score is not None else ihc.score
     outcome = rule.rule.outcome or "indeterminate"
     col.fire(rule, f"{rule.rule.text} ({detail})", specimen)
+    for code in rule.rule.recommend:
+        col.recommend(code, specimen)
     finding = IhcFinding(
         score=score,
         outcome=outcome,
@@ -96,6 +99,10 @@ def interpret_ihc(
         derived_from=derived,
         reported=ihc.score,
         any_membrane_pct=measures.get("pct.any_membrane"),
+        faint_only=None if ihc.percent is None else (
+            ihc.percent.weak_moderate_complete == 0 and ihc.percent.strong_complete == 0
+            and ihc.percent.intense_incomplete == 0
+        ),
     )
     if finding.mismatch:
         assert ihc.score is not None and score is not None

@@ -175,6 +175,11 @@ def _recount(
     m["ish.cells_counted"] = float(recount.cells_counted) if recount.cells_counted is not None else None
     ratio, her2 = m["ish.ratio"], m["ish.her2_per_cell"]
     described = _describe(m)
+    for check in system.ish_adequacy:
+        if check.conditions and check.matches(m) is True:
+            col.fire(check, f"Blinded recount: {check.rule.text} ({recount.cells_counted} cells)", specimen)
+            col.recommend("ish_recount", specimen, "The recount must cover at least 20 cells.")
+            return IshFinding(ish.probe, ratio, her2, group, "indeterminate", check, pending=True)
     new_rule = _group(system, m) if ratio is not None and her2 is not None else None
     if new_rule is None:
         missing = system.adequacy("counts-incomplete")

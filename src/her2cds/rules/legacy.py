@@ -32,6 +32,7 @@ def check_reported_status(f: SpecimenFinding, ck: CompiledKnowledge, col: Collec
         measures.update(ihc_measures(f.specimen.ihc))
     if f.ish is not None:
         measures["ish.ratio"] = f.ish.ratio
+        measures["ish.her2_per_cell"] = f.ish.her2_per_cell
     sid = f.specimen.id
     breast = ck.systems[f.result.scoring_system].system.breast_categories  # the legacy cut-offs are breast ones
     legacy = [r for r in ck.legacy if breast and r.rule.outcome == reported.value]

@@ -36,44 +36,54 @@ class SpecimenFinding:
 def _status(
     ihc: IhcFinding | None, ish: IshFinding | None, system: CompiledSystem, col: Collector, sid: str
 ) -> tuple[Status, str, bool]:
-    """(status, basis, pending) from the IHC and ISH findings."""
+    """(status, basis, pending) from the IHC and ISH findings. An inadequate ISH count is treated as no ISH."""
     combine = system.combine
+    ish_unusable = ish is not None and ish.outcome == "inadequate"
+    usable_ish = None if ish_unusable else ish
     if ihc is not None and ihc.outcome == "positive":
-        rule = combine["ihc_positive"]
-        col.fire(rule, None, sid)
-        if ish is not None and ish.outcome == "negative":
+        col.fire(combine["ihc_positive"], None, sid)
+        if usable_ish is not None and usable_ish.outcome == "negative":
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH negative.")
+        if ish_unusable:  # IHC 3+ needs no ISH: no repeat count either
+            col.drop_recommendation("repeat_ish", sid)
         return Status.POSITIVE, f"IHC {_score(ihc)} ({ihc.rule.id})", False
-    ish_may_decide = ish is not None and ish.final and (
-        ihc is None or ihc.outcome == "equivocal" or ish.outcome == "negative"
+    if usable_ish is not None and usable_ish.final and ihc is not None:
+        override = ihc.rule.rule.ish_positive_outcome if usable_ish.outcome == "positive" else (
+            ihc.rule.rule.ish_negative_outcome)
+        if override is not None:  # e.g. HERACLES score reported without its extent
+            col.fire(combine["ish_decides"], f"{combine['ish_decides'].text} With {ihc.rule.id}: "
+                                             f"ISH {usable_ish.outcome} -> {override}.", sid)
+            basis = f"IHC {_score(ihc)} ({ihc.rule.id}), ISH {usable_ish.outcome}"
+            if override in ("positive", "negative"):
+                return Status(override), basis, False
+            return Status.INDETERMINATE, basis + "; not decidable without the IHC extent", True
+    ish_may_decide = usable_ish is not None and usable_ish.final and (
+        ihc is None or ihc.outcome == "equivocal" or usable_ish.outcome == "negative"
         or system.system.ish_overrides_negative_ihc
     )
-    if ish is not None and ish_may_decide:
-        rule = combine["ish_decides"]
-        col.fire(rule, None, sid)
-        if ihc is not None and ihc.outcome == "negative" and ish.outcome == "positive":
+    if usable_ish is not None and ish_may_decide:
+        col.fire(combine["ish_decides"], None, sid)
+        if ihc is not None and ihc.outcome == "negative" and usable_ish.outcome == "positive":
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH positive.")
-        what = f"ISH group {ish.group}" if ish.group else "ISH"
+        what = f"ISH group {usable_ish.group}" if usable_ish.group else "ISH"
         ihc_part = f"IHC {_score(ihc)}, " if ihc is not None else ""
-        return Status(ish.outcome), f"{ihc_part}{what} {ish.outcome} ({ish.rule.id})", False
+        return Status(usable_ish.outcome), f"{ihc_part}{what} {usable_ish.outcome} ({usable_ish.rule.id})", False
     if ihc is not None and ihc.outcome == "negative":
-        rule = combine["ihc_negative"]
-        col.fire(rule, None, sid)
-        if ish is not None and ish.outcome == "positive":
+        col.fire(combine["ihc_negative"], None, sid)
+        if usable_ish is not None and usable_ish.outcome == "positive":
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH amplified.")
         return Status.NEGATIVE, f"IHC {_score(ihc)} ({ihc.rule.id})", False
-    if ihc is not None and ihc.outcome == "equivocal" and ish is None:
-        rule = combine["equivocal_pending"]
-        col.fire(rule, None, sid)
-        col.recommend("reflex_ish", sid)
-        if ihc.derived_from == "reported" and system.system.id.startswith("heracles"):
-            col.recommend("ihc_extent", sid)
-        return Status.EQUIVOCAL, f"IHC {_score(ihc)} equivocal; ISH not done ({ihc.rule.id})", True
-    rule = combine["not_determined"]
-    col.fire(rule, None, sid)
-    if ish is not None:
-        return Status.INDETERMINATE, f"ISH not final: {ish.rule.rule.text}", ish.pending
-    return Status.INDETERMINATE, "No IHC or ISH result", False
+    if ihc is not None and ihc.outcome == "equivocal" and usable_ish is None:
+        col.fire(combine["equivocal_pending"], None, sid)
+        if not ish_unusable:  # with an inadequate count, repeat_ish has been recommended instead
+            col.recommend("reflex_ish", sid)
+        return Status.EQUIVOCAL, f"IHC {_score(ihc)} equivocal; no usable ISH ({ihc.rule.id})", True
+    col.fire(combine["not_determined"], None, sid)
+    if usable_ish is not None:
+        return Status.INDETERMINATE, f"ISH not final: {usable_ish.rule.rule.text}", usable_ish.pending
+    if ihc is not None:  # IHC that cannot be read without more detail (e.g. extent not reported)
+        return Status.INDETERMINATE, f"IHC {_score(ihc)}: {ihc.rule.text}", True
+    return Status.INDETERMINATE, "No usable IHC or ISH result", False
 
 
 def _score(ihc: IhcFinding) -> str:
@@ -99,6 +109,11 @@ def _category(
             col.fire(cats["ihc0-unresolved"], None, sid)
             col.recommend("ultralow_assessment", sid)
             return None
+        if not ihc.faint_only:  # e.g. weak-moderate complete staining in ≤10%: not the ultralow definition
+            col.fire(cats["ihc0-unresolved"], "IHC 0 with staining other than faint incomplete staining in ≤10% of "
+                     "cells: the HER2-ultralow definition (faint incomplete staining) does not cover it.", sid)
+            col.recommend("ultralow_assessment", sid)
+            return None
         if ihc.any_membrane_pct > 0:
             col.fire(cats["her2-ultralow"], f"{cats['her2-ultralow'].rule.text} ({ihc.any_membrane_pct:g}% stained)",
                      sid)
@@ -120,8 +135,6 @@ def interpret_specimen(
                  f"Specimen {sid}: {spec.procedure.value} is not validated by {system.system.name}.")
     ihc = interpret_ihc(spec.ihc, spec.procedure, system, col, sid, f"{field}.ihc") if spec.ihc else None
     ish = interpret_ish(spec.ish, ihc.score if ihc else None, system, col, sid) if spec.ish else None
-    if ish is not None and ish.outcome == "inadequate":
-        adequate = False
     ngs = interpret_ngs(spec.ngs, plasma, ck, col, sid, f"{field}.ngs") if spec.ngs else None
     if plasma:
         status, basis, pending = Status.INDETERMINATE, "Plasma cfDNA: HER2 protein/ISH status is not assessed", False
@@ -135,6 +148,8 @@ def interpret_specimen(
                 col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC 3+ but ERBB2 not amplified by NGS.")
             elif status is Status.NEGATIVE and amp is Amplification.AMPLIFIED:
                 col.flag("modality_discordance", [sid], f"Specimen {sid}: HER2 negative but ERBB2 amplified by NGS.")
+    if not adequate:  # shown, not used: no work-up advice for a specimen the guideline does not validate
+        col.drop_recommendations(sid)
     category = _category(status, ihc, system, col, sid) if not plasma else None
     result = build(SpecimenResult,
         id=sid,

@@ -47,9 +47,12 @@ def advise(
                     col.recommend("her2_testing", detail=detail)
             if "ngs_mutation" in indication.modalities and not any_ngs:
                 col.recommend("ngs", detail=detail)
-            if family.fallback and (not tissue_ihc_ish or "ihc_ish" in indication.modalities):
-                col.recommend("gastric_criteria")
-    if plasma_only or (her2.ngs_amplified and not tissue_ihc_ish and any(f.is_plasma for f in findings)):
+    if not family.guideline_specific and case.tumor.scoring_system is None and (
+        tissue_ihc_ish or col.has_recommendation("her2_testing")
+    ):
+        col.recommend("gastric_criteria")
+    plasma_needs_tissue = plasma_only or (her2.ngs_amplified and not tissue_ihc_ish and any(f.is_plasma for f in findings))
+    if plasma_needs_tissue and not col.has_recommendation("tissue_confirmation"):
         col.recommend("tissue_confirmation")
     if (
         family.id == "family.gastroesophageal"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import logging.config
 from typing import Any
 
 from her2cds.adapters.api.settings import Settings
