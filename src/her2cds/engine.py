@@ -14,8 +14,7 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, InputWarning, TumorSummary, Versions
-from her2cds.model.assessment import Her2Summary
+from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, TumorSummary, Versions
 from her2cds.model.case import Case
 from her2cds.model.therapy import TherapyOption
 from her2cds.rules.collector import Collector

@@ -6,9 +6,9 @@ Loading is explicit (``load_knowledge_base()``), never done at import time. The 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
-import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path

@@ -12,6 +12,7 @@ from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
 from her2cds.rules.specimen import SpecimenFinding
 
+
 def chronological(findings: Sequence[SpecimenFinding]) -> list[SpecimenFinding]:
     """Date order (undated first), ties broken by specimen id: independent of input order."""
     return sorted(findings, key=_order)

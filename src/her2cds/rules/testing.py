@@ -51,7 +51,8 @@ def advise(
         tissue_ihc_ish or col.has_recommendation("her2_testing")
     ):
         col.recommend("gastric_criteria")
-    plasma_needs_tissue = plasma_only or (her2.ngs_amplified and not tissue_ihc_ish and any(f.is_plasma for f in findings))
+    plasma_amplified_only = her2.ngs_amplified and not tissue_ihc_ish and any(f.is_plasma for f in findings)
+    plasma_needs_tissue = plasma_only or plasma_amplified_only
     if plasma_needs_tissue and not col.has_recommendation("tissue_confirmation"):
         col.recommend("tissue_confirmation")
     if (
