@@ -195,17 +195,26 @@ class RawClient:
     """Minimal HTTP/1.1 client over persistent loopback connections. A general-purpose client costs more CPU
     per request than the service under test, and on a 2-core machine that CPU is taken from the server."""
 
+    #: idle connections older than this are closed rather than reused: the server drops idle keep-alive
+    #: connections after a few seconds (uvicorn: 5 s), and a write to such a socket fails
+    MAX_IDLE_SECONDS = 2.0
+
     def __init__(self, host: str, port: int, max_connections: int = 64) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.slots = asyncio.Semaphore(max_connections)
 
     async def post(self, path: str, body: bytes) -> int:
         """POST ``body``; the status code (the response body is read and dropped)."""
         async with self.slots:
-            if self.idle:
-                reader, writer = self.idle.pop()
-            else:
+            reader = writer = None
+            while self.idle:
+                idle_reader, idle_writer, since = self.idle.pop()
+                if time.monotonic() - since <= self.MAX_IDLE_SECONDS:
+                    reader, writer = idle_reader, idle_writer
+                    break
+                idle_writer.close()
+            if reader is None or writer is None:
                 reader, writer = await asyncio.open_connection(self.host, self.port)
             try:
                 writer.write(
@@ -224,11 +233,11 @@ class RawClient:
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
                 writer.close()
                 raise
-            self.idle.append((reader, writer))
+            self.idle.append((reader, writer, time.monotonic()))
             return status
 
     async def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
@@ -247,12 +256,14 @@ class Figures:
     p99_ms: float
     max_ms: float
     mean_service_ms: float
+    error_kinds: dict[str, int]
 
     def line(self) -> str:
         return (
             f"{self.endpoint:38s} {self.completed:6d}/{self.requests:<6d} err {self.errors:3d}  "
             f"{self.throughput:7.1f} req/s  p50 {self.p50_ms:6.2f}  p90 {self.p90_ms:6.2f}  "
             f"p99 {self.p99_ms:6.2f}  max {self.max_ms:7.2f} ms"
+            + (f"  errors: {self.error_kinds}" if self.error_kinds else "")
         )
 
 
@@ -275,6 +286,7 @@ async def run_load(
     latencies: list[float] = []  # from the due time (includes any queueing behind the schedule)
     service: list[float] = []  # from the actual send
     errors = 0
+    kinds: dict[str, int] = {}
     client = RawClient(HOST, port)
     try:
 
@@ -285,15 +297,16 @@ async def run_load(
                 status = await asyncio.wait_for(
                     client.post(endpoint.path, endpoint.bodies[i % len(endpoint.bodies)]), timeout=10.0
                 )
-                ok = status == 200
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError):
-                ok = False
+                kind = "ok" if status == 200 else f"HTTP {status}"
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError) as exc:
+                kind = type(exc).__name__
             done = clock()
-            if ok:
+            if kind == "ok":
                 latencies.append(done - due)
                 service.append(done - sent)
             else:
                 errors += 1
+                kinds[kind] = kinds.get(kind, 0) + 1
 
         start = clock() + 0.05
         tasks: list[asyncio.Task[None]] = []
@@ -310,6 +323,8 @@ async def run_load(
         for task in pending:
             task.cancel()
         errors += len(pending)
+        if pending:
+            kinds["unfinished at the deadline"] = len(pending)
         finished = clock()
     finally:
         await client.close()
@@ -327,6 +342,7 @@ async def run_load(
         p99_ms=_percentile(ordered, 0.99) * 1000,
         max_ms=(ordered[-1] * 1000 if ordered else float("nan")),
         mean_service_ms=(statistics.fmean(service) * 1000 if service else float("nan")),
+        error_kinds=kinds,
     )
 
 

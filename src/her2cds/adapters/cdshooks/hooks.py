@@ -106,6 +106,9 @@ def has_her2_observations(payloads: list[dict[str, Any]]) -> bool:
     return False
 
 
+_NO_TUMOR = "HER2 results were found, but no cancer diagnosis of the patient maps to a tumor type"
+
+
 def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outcome:
     from her2cds.adapters.fhir import inbound
 
@@ -115,6 +118,8 @@ def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outc
     except InvalidInputError as exc:
         if not has_her2_data:
             return _Outcome(None)  # e.g. no cancer diagnosis and no HER2 result: nothing to say
+        if exc.field.startswith("Condition"):
+            return _Outcome(None, problem=_NO_TUMOR, has_her2_data=True)
         return _Outcome(None, problem=f"the FHIR data could not be converted: {exc}", has_her2_data=True)
     case = conversion.case
     warnings = list(conversion.warnings)
@@ -124,7 +129,7 @@ def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outc
         return _Outcome(
             None,
             warnings,
-            "no cancer diagnosis of the patient could be mapped to an OncoTree tumor type" if has_her2_data else None,
+            _NO_TUMOR if has_her2_data else None,
             has_her2_data,
         )
     try:
