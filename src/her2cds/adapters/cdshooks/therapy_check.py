@@ -28,6 +28,7 @@ from her2cds.adapters.cdshooks.cards import (
 )
 from her2cds.adapters.cdshooks.models import Action, Card, Link, Suggestion
 from her2cds.adapters.fhir.codes import CodeMap
+from her2cds.adapters.fhir.inbound import medication_drugs
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning
@@ -122,25 +123,10 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
 
 
 def order_drugs(order: DraftOrder, code_map: CodeMap) -> list[str]:
-    """The INNs an order names: by drug code (e.g. RxNorm) first, else by name in the texts (longest name
-    first, so "trastuzumab deruxtecan" is not also read as "trastuzumab")."""
+    """The INNs an order names, read the same way as the FHIR converter reads medications."""
     found: list[str] = []
     for concept in order.concepts:
-        for coding in concept.get("coding") or []:
-            if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
-                continue
-            system = code_map.system_name(coding.get("system") if isinstance(coding.get("system"), str) else None)
-            entry = code_map.drug_index.get((system or "", coding["code"].strip().upper()))
-            if entry is not None:
-                found += [inn for inn in (entry.inn, *entry.also) if inn not in found]
-    if found:
-        return found
-    for text in order.texts:
-        remaining = text.lower()
-        for pattern, entry in code_map.drug_names:
-            if pattern.search(remaining):
-                found += [inn for inn in (entry.inn, *entry.also) if inn not in found]
-                remaining = pattern.sub(" ", remaining)
+        found += [inn for inn in medication_drugs(concept, code_map) if inn not in found]
     return found
 
 
