@@ -3,6 +3,7 @@ knowledge base once at construction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -14,17 +15,20 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, TumorSummary, Versions
-from her2cds.model.case import Case
+from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, SpecimenResult, TumorSummary, Versions
+from her2cds.model.case import Case, Specimen
 from her2cds.model.therapy import TherapyOption
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
-from her2cds.rules.specimen import interpret_specimen
+from her2cds.rules.specimen import SpecimenFinding, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
+
+_PLACEHOLDER = "\ue000specimen\ue000"  # a private-use id no input can contain in practice
+_MEMO_LIMIT = 50_000
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -79,6 +83,7 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
+        self._specimen_memo: dict[Any, tuple[SpecimenFinding, Collector]] = {}
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -124,7 +129,7 @@ class Engine:
             col.flag("scoring_fallback")
         if explicit and system.system.status == "unverified":
             col.flag("unverified_scoring", [], f"Selected: {system.id}.")
-        findings = [interpret_specimen(spec, i, system, ck, col) for i, spec in enumerate(case.specimens)]
+        findings = [self._specimen(spec, i, system, col) for i, spec in enumerate(case.specimens)]
         for finding in findings:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
@@ -147,6 +152,36 @@ class Engine:
             warnings=warnings,
             versions=self.versions,
             disclaimer=self._disclaimer,
+        )
+
+    def _specimen(self, spec: Specimen, index: int, system: CompiledSystem, col: Collector) -> SpecimenFinding:
+        """Interpret one specimen, reusing the interpretation of an identical earlier one (D10).
+
+        The interpretation depends only on the scoring system and the specimen's procedure and findings, so it is
+        computed once under a placeholder id and replayed with the real id, site and date.
+        """
+        ngs = spec.ngs
+        key = (system.id, spec.procedure, spec.ihc, spec.ish, None if ngs is None else (
+            ngs.erbb2_amplified, ngs.erbb2_copy_number, ngs.erbb2_cn_call, tuple(ngs.erbb2_variants),
+            ngs.tumor_fraction))
+        cached = self._specimen_memo.get(key)
+        if cached is None:
+            template = spec.model_copy(update={"id": _PLACEHOLDER, "site": None, "site_detail": None,
+                                               "collected_on": None, "reported_status": None})
+            sub = Collector(self.kb)
+            finding = interpret_specimen(template, index, system, self.ck, sub)
+            cached = (finding, sub)
+            if len(self._specimen_memo) < _MEMO_LIMIT:
+                self._specimen_memo[key] = cached
+        finding, sub = cached
+        col.merge(sub, _PLACEHOLDER, spec.id)
+        state = dict(finding.result.__dict__)
+        state.update(id=spec.id, site=spec.site, site_detail=spec.site_detail, collected_on=spec.collected_on,
+                     basis=finding.result.basis.replace(_PLACEHOLDER, spec.id))
+        return SpecimenFinding(
+            result=build(SpecimenResult, **state), specimen=spec, index=index, ihc=finding.ihc, ish=finding.ish,
+            ngs=finding.ngs, pending=finding.pending, status=finding.status, is_plasma=finding.is_plasma,
+            usable_tissue=finding.usable_tissue, order=(spec.collected_on or dt.date.min, spec.id),
         )
 
     def _therapies(

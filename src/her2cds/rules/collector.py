@@ -63,6 +63,31 @@ class Collector:
     def has_flag(self, code: str) -> bool:
         return code in self._flags
 
+    def merge(self, other: Collector, placeholder: str, specimen: str) -> None:
+        """Replay what ``other`` collected for one specimen interpreted under ``placeholder`` as its id."""
+        def swap(text: str) -> str:
+            return text.replace(placeholder, specimen)
+
+        for entry in other.trace:
+            self.trace.append(build(TraceEntry, rule=entry.rule, sources=entry.sources, detail=swap(entry.detail),
+                                    specimen=specimen if entry.specimen == placeholder else entry.specimen))
+        for (code, spec), rec in other._recs.items():
+            target = specimen if spec == placeholder else spec
+            key = (code, target)
+            if key not in self._recs:
+                self._recs[key] = build(Recommendation, code=code, text=swap(rec.text), specimen=target,
+                                        sources=rec.sources)
+        for code, (ids, details) in other._flags.items():
+            mine_ids, mine_details = self._flags.setdefault(code, ([], []))
+            for sid in ids:
+                real = specimen if sid == placeholder else sid
+                if real not in mine_ids:
+                    mine_ids.append(real)
+            for detail in details:
+                real_detail = swap(detail)
+                if real_detail not in mine_details:
+                    mine_details.append(real_detail)
+
     def recommendations(self) -> list[Recommendation]:
         return list(self._recs.values())
 

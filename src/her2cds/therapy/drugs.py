@@ -65,6 +65,7 @@ class DrugTable:
                 if parent not in self.classes:
                     raise KnowledgeBaseError(f"drug class {cls.id}: unknown parent class {parent!r}")
         self._closure = {cls_id: self._ancestors(cls_id) for cls_id in self.classes}
+        self._resolved: dict[tuple[str, ...], Resolution] = {}  # memo of resolve(): a pure function of its input
 
         self.drugs: dict[str, Drug] = {}
         for drug in data.drugs:
@@ -151,6 +152,15 @@ class DrugTable:
 
     def resolve(self, agents: Iterable[str]) -> Resolution:
         """Resolve free-text prior agents; a combined entry is split into its parts when needed."""
+        key = tuple(agents)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolve(key)
+            if len(self._resolved) < 10_000:
+                self._resolved[key] = found
+        return found
+
+    def _resolve(self, agents: tuple[str, ...]) -> Resolution:
         by_class: dict[str, list[str]] = {}
         recognised: list[str] = []
         unrecognised: list[str] = []

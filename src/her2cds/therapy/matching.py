@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Final
 
+from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
 from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, decide_squamous
 from her2cds.therapy.facts import TherapyFacts
@@ -73,18 +74,19 @@ def _tumor_result(ind: CompiledIndication, facts: TherapyFacts, kind: TumorKind,
     code = facts.tumor_code
     via = f" (via {hit})" if hit != code else ""
     if kind == "include":
-        return CriterionResult(id="tumor", text=ts.text, result=MET, reason=f"OncoTree {code}{via} is within {ts.text}")
+        return build(CriterionResult, id="tumor", text=ts.text, result=MET,
+                     reason=f"OncoTree {code}{via} is within {ts.text}")
     if kind == "any_solid":
-        return CriterionResult(id="tumor", text=ts.text, result=MET, reason=f"solid tumor (OncoTree {code})")
+        return build(CriterionResult, id="tumor", text=ts.text, result=MET, reason=f"solid tumor (OncoTree {code})")
     if kind == "unclear":
-        return CriterionResult(
+        return build(CriterionResult,
             id="tumor",
             text=ts.text,
             result=UNKNOWN,
             reason=f"OncoTree {code} does not establish {ts.text}; needed to decide: {ts.text}",
         )
     note = f". {ts.related_note}" if ts.related_note else ""
-    return CriterionResult(
+    return build(CriterionResult,
         id="tumor",
         text=ts.text,
         result=NOT_MET,
@@ -98,7 +100,7 @@ def _criterion(
     key = (ind.index, node.id, result, reason)
     found: CriterionResult | None = tk.criterion_memo.get(key)
     if found is None:
-        found = CriterionResult(id=node.id, text=node.text, result=result, reason=reason)
+        found = build(CriterionResult, id=node.id, text=node.text, result=result, reason=reason)
         if len(tk.criterion_memo) < tk.memo_limit:
             tk.criterion_memo[key] = found
     return found
@@ -122,7 +124,7 @@ def _build(tk: TherapyKnowledge, ind: CompiledIndication, ctx: Context, kind: Tu
         outcome = "insufficient_data"
     else:
         outcome = "eligible"
-    return TherapyOption(
+    return build(TherapyOption,
         id=entry.id,
         title=entry.title,
         regimen=entry.regimen,
