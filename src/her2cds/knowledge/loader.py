@@ -179,35 +179,38 @@ class KnowledgeBase:
 
 
 # --------------------------------------------------------------------------------------------
-def _data_root() -> Path:
+def data_root() -> Path:
+    """The packaged knowledge-base folder."""
     return Path(str(resources.files("her2cds.knowledge") / "data"))
 
 
-def _read(path: Path) -> Any:
+def read_yaml(path: Path, what: str = "knowledge file") -> Any:
+    """Read one YAML file with a safe loader; any failure is a KnowledgeBaseError naming the file."""
     try:
         with path.open(encoding="utf-8") as fh:
             return yaml.load(fh, Loader=_Loader)
     except OSError as exc:
-        raise KnowledgeBaseError(f"cannot read knowledge file {path}: {exc}") from exc
+        raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise KnowledgeBaseError(f"knowledge file {path} is not valid YAML: {exc}") from exc
+        raise KnowledgeBaseError(f"{what} {path} is not valid YAML: {exc}") from exc
 
 
-def _parse(model: type[_M], path: Path) -> _M:
+def parse_file(model: type[_M], path: Path, what: str = "knowledge file") -> _M:
+    """Read and validate one knowledge file; the error names the file, the field and the problem."""
     try:
-        return model.model_validate(_read(path))
+        return model.model_validate(read_yaml(path, what))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise KnowledgeBaseError(
-            f"knowledge file {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
+            f"{what} {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from exc
 
 
 def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     """Load and validate the knowledge base in ``root`` (default: the packaged one)."""
-    root = root or _data_root()
-    meta = _parse(MetaFile, root / "kb.yaml")
+    root = root or data_root()
+    meta = parse_file(MetaFile, root / "kb.yaml")
     if meta.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
         raise KnowledgeBaseError(
             f"knowledge-base schema version {meta.schema_version!r} is not supported "
@@ -215,16 +218,16 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         )
     sources: dict[str, Source] = {}
     for path in sorted(root.rglob("sources*.yaml")):
-        for source in _parse(SourcesFile, path).sources:
+        for source in parse_file(SourcesFile, path).sources:
             if source.id in sources:
                 raise KnowledgeBaseError(f"source id {source.id!r} is defined twice ({path.name})")
             sources[source.id] = source
 
-    tumor_file = _parse(TumorTypesFile, root / "tumor_types.yaml")
+    tumor_file = parse_file(TumorTypesFile, root / "tumor_types.yaml")
     tumor_types = {row[0]: TumorType(code=row[0], name=row[1], parent=row[2], main_type=row[3])
                    for row in tumor_file.types}
 
-    families_file = _parse(FamiliesFile, root / "families.yaml")
+    families_file = parse_file(FamiliesFile, root / "families.yaml")
     systems: dict[str, ScoringSystem] = {}
     thresholds: dict[str, Threshold] = {}
     rules: dict[str, Rule] = {}
@@ -240,7 +243,7 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         rules[rule.id] = rule
 
     for path in sorted((root / "scoring").glob("*.yaml")):
-        system = _parse(ScoringFile, path).system
+        system = parse_file(ScoringFile, path).system
         if system.id in systems:
             raise KnowledgeBaseError(f"scoring system {system.id!r} is defined twice")
         systems[system.id] = system
@@ -251,15 +254,15 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     for rule in families_file.rules:
         add_rule(rule)
     for path in sorted((root / "rules").glob("*.yaml")):
-        rules_file = _parse(RulesFile, path)
+        rules_file = parse_file(RulesFile, path)
         for threshold in rules_file.thresholds:
             add_threshold(threshold)
         for rule in rules_file.rules:
             add_rule(rule)
 
-    variants_file = _parse(VariantsFile, root / "variants.yaml")
+    variants_file = parse_file(VariantsFile, root / "variants.yaml")
     codes: dict[str, CodeDef] = {}
-    for code in _parse(CodesFile, root / "codes.yaml").codes:
+    for code in parse_file(CodesFile, root / "codes.yaml").codes:
         if code.code in codes:
             raise KnowledgeBaseError(f"code {code.code!r} is defined twice")
         codes[code.code] = code
@@ -285,7 +288,7 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         kinase_domain_sources=tuple(variants_file.kinase_domain_sources),
         variants_transcript=variants_file.transcript,
         codes=codes,
-        testing=tuple(_parse(TestingFile, root / "testing.yaml").indications),
+        testing=tuple(parse_file(TestingFile, root / "testing.yaml").indications),
     )
     from her2cds.knowledge.checks import check_integrity
     from her2cds.therapy.knowledge import load_therapy_knowledge

@@ -11,12 +11,12 @@ import operator
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from her2cds.errors import KnowledgeBaseError
+from her2cds.knowledge.loader import parse_file
 from her2cds.knowledge.schema import Source, SourceRef
 from her2cds.model.therapy import (
     Evidence as EvidenceOut,
@@ -40,39 +40,10 @@ from her2cds.therapy.schema import (
     TumorSet,
 )
 
-try:  # the C loader is several times faster; fall back to the pure-Python one
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
 TumorKind = Literal["include", "unclear", "related", "any_solid"]
 
 _EVIDENCE_RANK: Mapping[str, int] = {"phase3_randomized": 0, "phase2_randomized": 1, "single_arm": 2, "none": 3}
 _MEMO_LIMIT = 8192
-
-
-def _read(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)
-    except OSError as exc:
-        raise KnowledgeBaseError(f"cannot read therapy knowledge file {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise KnowledgeBaseError(f"therapy knowledge file {path} is not valid YAML: {exc}") from exc
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _parse(model: type[M], path: Path) -> M:
-    try:
-        return model.model_validate(_read(path))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise KnowledgeBaseError(
-            f"therapy knowledge file {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
-        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +174,9 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
     Raises :class:`her2cds.errors.KnowledgeBaseError` listing every problem found.
     """
     folder = root / "therapy"
-    drugs_file = _parse(DrugsFile, folder / "drugs.yaml")
-    trials_file = _parse(TrialsFile, folder / "trials.yaml")
-    ind_file = _parse(IndicationsFile, folder / "indications.yaml")
+    drugs_file = parse_file(DrugsFile, folder / "drugs.yaml", "therapy knowledge file")
+    trials_file = parse_file(TrialsFile, folder / "trials.yaml", "therapy knowledge file")
+    ind_file = parse_file(IndicationsFile, folder / "indications.yaml", "therapy knowledge file")
     table = DrugTable(drugs_file)
     codes = frozenset(tumor_codes)
     problems: list[str] = []

@@ -11,15 +11,14 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from her2cds.errors import KnowledgeBaseError
-from her2cds.knowledge.schema import EntryId, SourceRef, SourcesFile, Status
+from her2cds.knowledge.loader import data_root, parse_file
+from her2cds.knowledge.schema import SourcesFile
 from her2cds.model.enums import CopyNumberCall, IhcScore, Procedure, Site
 
 __all__ = [
@@ -299,27 +298,10 @@ class CodeMap:
                 yield entry.model_dump(mode="json", exclude_none=True)
 
 
-def _data_root() -> Path:
-    return Path(str(resources.files("her2cds.knowledge") / "data"))
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe loaders only
-    except OSError as exc:
-        raise KnowledgeBaseError(f"cannot read FHIR code table {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise KnowledgeBaseError(f"FHIR code table {path} is not valid YAML: {exc}") from exc
-
-
 def _source_ids(root: Path) -> set[str]:
     ids: set[str] = set()
     for path in sorted(root.rglob("sources*.yaml")):
-        try:
-            ids.update(source.id for source in SourcesFile.model_validate(_read_yaml(path)).sources)
-        except ValidationError as exc:
-            raise KnowledgeBaseError(f"sources file {path.name} is invalid: {exc.errors()[0]['msg']}") from exc
+        ids.update(source.id for source in parse_file(SourcesFile, path, "sources file").sources)
     return ids
 
 
@@ -436,16 +418,8 @@ def build_code_map(file: CodeMapFile, known_sources: set[str]) -> CodeMap:
 
 def load_code_map(root: Path | None = None) -> CodeMap:
     """Load and validate ``fhir/code_map.yaml`` under ``root`` (default: the packaged knowledge base)."""
-    root = root or _data_root()
-    path = root / "fhir" / "code_map.yaml"
-    try:
-        file = CodeMapFile.model_validate(_read_yaml(path))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise KnowledgeBaseError(
-            f"FHIR code table {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
-        ) from exc
+    root = root or data_root()
+    file = parse_file(CodeMapFile, root / "fhir" / "code_map.yaml", "FHIR code table")
     return build_code_map(file, _source_ids(root))
 
 
