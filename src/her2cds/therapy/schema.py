@@ -13,7 +13,6 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from her2cds.knowledge.schema import Entry as KnowledgeEntry
 from her2cds.knowledge.schema import EntryId, SourceRef, Status
 
 Operator = Literal[">=", ">", "<", "<=", "=="]
@@ -72,10 +71,11 @@ class _KB(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class Entry(KnowledgeEntry):
-    """The knowledge base's entry shape (id, sources, status, note), with field aliases allowed."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class Entry(_KB):
+    id: EntryId
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    status: Status
+    note: str | None = None
 
 
 # --------------------------------------------------------------------------------------------- drugs

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import data_root, parse_file
-from her2cds.knowledge.schema import SourcesFile
+from her2cds.knowledge.schema import EntryId, SourceRef, SourcesFile, Status
 from her2cds.model.enums import CopyNumberCall, IhcScore, Procedure, Site
 
 __all__ = [
