@@ -175,3 +175,11 @@ def test_every_rule_id_the_engine_names_exists(kb: KnowledgeBase) -> None:
         named |= set(re.findall(r'ck\.rule\(\s*"([a-z0-9.\-]+)"', path.read_text(encoding="utf-8")))
     assert named
     assert not named - set(kb.rules), sorted(named - set(kb.rules))
+
+
+def test_anti_her2_class_used_by_the_advisor_exists(kb: KnowledgeBase) -> None:
+    from her2cds.rules.testing import ANTI_HER2_CLASS
+
+    assert kb.therapy is not None
+    assert ANTI_HER2_CLASS in kb.therapy.drugs.classes
+    assert ANTI_HER2_CLASS in kb.therapy.drugs.resolve(["trastuzumab"]).by_class

@@ -231,6 +231,9 @@ class TestingIndication(Entry):
     settings: Annotated[list[SettingOrUnknown], Field(min_length=1)]
     indicated: bool
     modalities: list[Literal["ihc_ish", "ngs_mutation"]] = []
+    retest_after_her2_therapy: bool = Field(
+        default=False, description="recommend confirming HER2 on a biopsy taken after HER2-directed therapy"
+    )
     text: str
 
 

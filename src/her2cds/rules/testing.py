@@ -13,6 +13,8 @@ from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
 from her2cds.rules.specimen import SpecimenFinding
 
+ANTI_HER2_CLASS = "drug-class.anti-her2"  # a drug-class id of knowledge/data/therapy/drugs.yaml
+
 
 def find_indication(
     ck: CompiledKnowledge, family: Family, lineage: Sequence[str], setting: str
@@ -55,6 +57,10 @@ def advise(
     plasma_needs_tissue = plasma_only or plasma_amplified_only
     if plasma_needs_tissue and not col.has_recommendation("tissue_confirmation"):
         col.recommend("tissue_confirmation")
+    if indication is not None and indication.retest_after_her2_therapy and _had_anti_her2(case, ck) and not any(
+        f.specimen.after_her2_therapy for f in findings if f.usable_tissue
+    ):
+        col.recommend("retest_after_her2_therapy")
     if (
         family.id == "family.gastroesophageal"
         and her2.status in (Status.NEGATIVE, Status.EQUIVOCAL)
@@ -62,6 +68,14 @@ def advise(
         and all(f.specimen.procedure is Procedure.BIOPSY for f in tissue_ihc_ish)
     ):
         col.recommend("multiple_biopsy_fragments")
+
+
+def _had_anti_her2(case: Case, ck: CompiledKnowledge) -> bool:
+    """Whether the history names any anti-HER2 agent (by the therapy knowledge's drug classes)."""
+    tk = ck.kb.therapy
+    if tk is None or not case.history.prior_agents:
+        return False
+    return ANTI_HER2_CLASS in tk.drugs.resolve(case.history.prior_agents).by_class
 
 
 def _indication_trace(indication: TestingIndication, detail: str | None) -> TraceEntry:

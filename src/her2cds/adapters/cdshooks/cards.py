@@ -94,6 +94,7 @@ RECOMMENDATION_ACTIONS: dict[str, RecommendationAction] = {
     "ish_recount": RecommendationAction("warning"),
     "adjudication": RecommendationAction("warning"),
     "retest_specimen": RecommendationAction("warning"),
+    "retest_after_her2_therapy": RecommendationAction("warning", IHC_ORDER),
     "ihc_extent": RecommendationAction("info"),
     "ultralow_assessment": RecommendationAction("info"),
     "ish_percent_cells": RecommendationAction("info"),
