@@ -166,10 +166,8 @@ class Engine:
             ngs.tumor_fraction))
         cached = self._specimen_memo.get(key)
         if cached is None:
-            template = spec.model_copy(update={"id": _PLACEHOLDER, "site": None, "site_detail": None,
-                                               "collected_on": None, "reported_status": None})
             sub = Collector(self.kb)
-            finding = interpret_specimen(template, index, system, self.ck, sub)
+            finding = interpret_specimen(spec, index, system, self.ck, sub, as_id=_PLACEHOLDER)
             cached = (finding, sub)
             if len(self._specimen_memo) < _MEMO_LIMIT:
                 self._specimen_memo[key] = cached
