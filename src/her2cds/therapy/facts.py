@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
+
+from her2cds.model.enums import Procedure
 
 if TYPE_CHECKING:
     from her2cds.model.assessment import Her2Summary
@@ -53,26 +56,23 @@ class TherapyFacts:
             raise ValueError("lineage must start with the tumor code itself")
 
 
-def _value(x: object) -> str | None:
-    if x is None:
-        return None
-    value = getattr(x, "value", x)
-    return str(value)
+def _value(x: StrEnum | None) -> str | None:
+    return None if x is None else x._value_
 
 
 def facts_from(case: Case, her2: Her2Summary, lineage: Sequence[str]) -> TherapyFacts:
     """Build the therapy facts of ``case`` from its validated input and its HER2 summary."""
-    tissue_ngs = False
-    plasma_ngs = False
+    tissue_ngs = plasma_ngs = False
     variants: list[str] = []
     for specimen in case.specimens:
-        if specimen.ngs is None:
+        ngs = specimen.ngs
+        if ngs is None:
             continue
-        if _value(specimen.procedure) == "plasma":
+        if specimen.procedure is Procedure.PLASMA:
             plasma_ngs = True
         else:
             tissue_ngs = True
-        for variant in specimen.ngs.erbb2_variants:
+        for variant in ngs.erbb2_variants:
             if variant not in variants:
                 variants.append(variant)
     testing: MutationTesting = "tissue" if tissue_ngs else "plasma_only" if plasma_ngs else "none"
@@ -80,25 +80,14 @@ def facts_from(case: Case, her2: Her2Summary, lineage: Sequence[str]) -> Therapy
     chain = tuple(lineage) if lineage else (code,)
     if chain[0] != code:
         chain = (code, *chain)
+    tumor, biomarkers, history = case.tumor, case.biomarkers, case.history
     return TherapyFacts(
-        tumor_code=code,
-        lineage=chain,
-        setting=_value(case.tumor.setting),
-        histology=case.tumor.histology,
-        her2_status=_value(her2.status),
-        ihc_score=_value(her2.ihc_score),
-        category=_value(her2.category),
-        ish_amplified=her2.ish_amplified,
-        ngs_amplified=her2.ngs_amplified,
-        erbb2_amplified=her2.erbb2_amplified,
+        tumor_code=code, lineage=chain, setting=_value(tumor.setting), histology=tumor.histology,
+        her2_status=_value(her2.status), ihc_score=_value(her2.ihc_score), category=_value(her2.category),
+        ish_amplified=her2.ish_amplified, ngs_amplified=her2.ngs_amplified, erbb2_amplified=her2.erbb2_amplified,
         activating_mutations=tuple(her2.erbb2_activating_mutations),
-        kinase_domain_mutations=tuple(her2.erbb2_kinase_domain_mutations),
-        reported_variants=tuple(variants),
-        mutation_testing=testing,
-        pd_l1_cps=case.biomarkers.pd_l1_cps,
-        kras=_value(case.biomarkers.kras),
-        nras=_value(case.biomarkers.nras),
-        hormone_receptor=_value(case.biomarkers.hormone_receptor),
-        prior_lines=case.history.prior_lines,
-        prior_agents=tuple(case.history.prior_agents),
+        kinase_domain_mutations=tuple(her2.erbb2_kinase_domain_mutations), reported_variants=tuple(variants),
+        mutation_testing=testing, pd_l1_cps=biomarkers.pd_l1_cps, kras=_value(biomarkers.kras),
+        nras=_value(biomarkers.nras), hormone_receptor=_value(biomarkers.hormone_receptor),
+        prior_lines=history.prior_lines, prior_agents=tuple(history.prior_agents),
     )
