@@ -174,8 +174,6 @@ class KnowledgeBase:
         except KeyError:
             raise KnowledgeBaseError(f"the engine asked for rule {rule_id!r}, which is not defined") from None
 
-    def source_ids(self, refs: list[SourceRef] | tuple[SourceRef, ...]) -> list[str]:
-        return [ref.id for ref in refs]
 
 
 # --------------------------------------------------------------------------------------------

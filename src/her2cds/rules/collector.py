@@ -81,9 +81,6 @@ class Collector:
         if detail and detail not in details:
             details.append(detail)
 
-    def has_flag(self, code: str) -> bool:
-        return code in self._flags
-
     def replay_plan(self, placeholder: str) -> ReplayPlan:
         """What this collector holds for one specimen interpreted under ``placeholder``, ready to replay."""
         return ReplayPlan(
