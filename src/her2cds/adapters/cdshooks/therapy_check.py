@@ -28,7 +28,7 @@ from her2cds.adapters.cdshooks.cards import (
 )
 from her2cds.adapters.cdshooks.models import Action, Card, Link, Suggestion
 from her2cds.adapters.fhir.codes import CodeMap
-from her2cds.adapters.fhir.inbound import medication_drugs
+from her2cds.adapters.fhir.medications import medication_drugs
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning

@@ -45,6 +45,7 @@ from her2cds.adapters.fhir._values import (
     text,
 )
 from her2cds.adapters.fhir.codes import CodeMap, ObservationEntry, TumorRule, default_code_map
+from her2cds.adapters.fhir.medications import medication_drugs
 from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.variants import HgvsError, normalize_protein
 from her2cds.model.assessment import InputWarning
@@ -1095,44 +1096,3 @@ def resources_to_case(resources: Iterable[Mapping[str, Any]], *, default_oncotre
                 yield resource, None, f"[{i}]"
 
     return _convert(flatten(), None, default_oncotree_code, code_map)
-
-
-def medication_drugs(concept: Any, cm: CodeMap) -> list[str]:
-    """The INNs a medication CodeableConcept names: by drug code (e.g. RxNorm) first, else by name in its
-    texts (longest names first, so "trastuzumab deruxtecan" is not also read as "trastuzumab")."""
-    if concept is None:
-        return []
-    found: list[str] = []
-    for coding in codings(concept, cm):
-        if coding.system and coding.code:
-            entry = cm.drug_index.get((coding.system, coding.code.upper()))
-            if entry is not None:
-                found.extend(a for a in (entry.inn, *entry.also) if a not in found)
-    if found:
-        return found
-    for label in concept_texts(concept, cm):
-        remaining = _drug_words(label, cm)
-        hits: list[tuple[int, list[str]]] = []
-        for pattern, entry in cm.drug_names:  # longest names first
-            for match in pattern.finditer(remaining):
-                hits.append((match.start(), [entry.inn, *entry.also]))
-            remaining = pattern.sub(lambda m: " " * len(m.group()), remaining)
-        for _, inns in sorted(hits, key=lambda hit: hit[0]):
-            found.extend(a for a in inns if a not in found)
-        if found:
-            break
-    return found
-
-
-def _drug_words(label: str, cm: CodeMap) -> str:
-    file = cm.file
-    suffix = re.compile(file.drug_name_suffix_pattern) if file.drug_name_suffix_pattern else None
-    tokens = []
-    for token in re.split(r"[\s/,;+()\[\]]+", label.lower()):
-        for prefix in file.drug_name_prefixes:
-            if token.startswith(prefix):
-                token = token[len(prefix):]
-        if suffix is not None:
-            token = suffix.sub("", token)
-        tokens.append(token)
-    return " ".join(t for t in tokens if t)
