@@ -69,6 +69,7 @@ def _temporal(tissue: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Col
     dated = [f for f in chronological(tissue) if f.specimen.collected_on is not None]
     changes: list[str] = []
     ids: set[str] = set()
+    status_changed = False
     last_status: SpecimenFinding | None = None
     last_category: SpecimenFinding | None = None
     for f in dated:
@@ -81,6 +82,7 @@ def _temporal(tissue: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Col
                     f"{_label(f)} {f.result.status.value}."
                 )
                 ids.update((last_status.specimen.id, f.specimen.id))
+                status_changed = True
             last_status = f
         if f.result.category is not None:
             if last_category is not None and last_category.result.category is not f.result.category:
@@ -95,4 +97,5 @@ def _temporal(tissue: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Col
         rule = ck.rule("patient.temporal-change")
         col.fire(rule, " ".join(changes))
         col.flag("temporal_change", sorted(ids), " ".join(changes))
-        col.recommend("retest_specimen")
+        if status_changed:  # a category change within HER2-negative (e.g. ultralow -> low) needs no retest
+            col.recommend("retest_specimen")
