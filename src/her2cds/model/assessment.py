@@ -147,5 +147,8 @@ class Assessment(_Out):
     therapies: list[TherapyOption] = []
     trace: list[TraceEntry]
     warnings: list[InputWarning] = []
+    assessed_on: dt.date | None = Field(
+        default=None, description="the date the case was assessed on (the input's assessed_on, else the day of the run)"
+    )
     versions: Versions
     disclaimer: str
