@@ -281,6 +281,8 @@ def _ihc_rank(tumor: dict[str, Any], procedure: str, ihc: dict[str, Any]) -> tup
     if spec.ihc.status is not Status.INDETERMINATE:
         assert spec.ihc_score is not None or spec.ihc.status is Status.NEGATIVE  # only "0 or 1+" has no score
     score = IhcScore(spec.ihc_score).rank if spec.ihc_score is not None else None
+    if score is None and spec.scoring_system == "heracles.crc" and spec.ihc.intensity is not None:
+        score = spec.ihc.intensity.rank  # HERACLES rows are named by intensity (e.g. "2+ in <50%": no score)
     return (-1 if spec.ihc.status is Status.INDETERMINATE else STATUS_RANK[spec.ihc.status]), score
 
 
