@@ -23,7 +23,7 @@ from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_kn
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
-from her2cds.rules.specimen import SpecimenFinding, interpret_specimen
+from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
 
@@ -132,6 +132,7 @@ class Engine:
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         therapies, warnings = self._therapies(case, her2, lineage)
+        warnings = finding_warnings(findings) + warnings
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         return build(Assessment,
             id=case.id,
