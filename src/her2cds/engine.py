@@ -209,7 +209,8 @@ class Engine:
                             for rel, reason in finding.needs])
         return SpecimenFinding(
             result=build(SpecimenResult, **state), specimen=spec, index=index, ihc=finding.ihc, ish=finding.ish,
-            ngs=finding.ngs, pending=finding.pending, needs=finding.needs, status=finding.status,
+            ngs=finding.ngs, pending=finding.pending, needs=finding.needs, gastric_3plus=finding.gastric_3plus,
+            status=finding.status,
             is_plasma=finding.is_plasma,
             usable_tissue=finding.usable_tissue, order=(spec.collected_on or dt.date.min, spec.id),
         )
