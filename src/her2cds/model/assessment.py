@@ -138,14 +138,15 @@ class Versions(_Out):
 
 
 class Assessment(_Out):
+    # what a person reads first leads: the id, the HER2 result, then what to do and what to check
     id: str | None = None
-    tumor: TumorSummary
     her2: Her2Summary
-    specimens: list[SpecimenResult]
+    tumor: TumorSummary
     recommendations: list[Recommendation]
     flags: list[Flag]
+    warnings: list[InputWarning] = []
+    specimens: list[SpecimenResult]
     therapies: list[TherapyOption] = []
     trace: list[TraceEntry]
-    warnings: list[InputWarning] = []
     versions: Versions
     disclaimer: str
