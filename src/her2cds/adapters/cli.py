@@ -100,6 +100,9 @@ def _check_assess_options(args: argparse.Namespace) -> None:
         raise UsageError("--no-trace applies to JSON and text output; a FHIR Bundle carries no rule trace")
     if args.no_trace and args.summary:
         raise UsageError("--summary has no trace; --no-trace is not needed")
+    if args.expand and (args.summary or args.format == "text" or args.output == "fhir"):
+        raise UsageError("--expand shows therapy options in full in JSON output; it cannot be combined with "
+                         "--summary, --format text or --output fhir")
 
 
 def cmd_assess(args: argparse.Namespace) -> int:
@@ -108,7 +111,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from her2cds.engine import default_engine
 
     _check_assess_options(args)
-    shape = OutputShape(summary=args.summary, fields=args.fields, trace=not args.no_trace)
+    shape = OutputShape(summary=args.summary, fields=args.fields, trace=not args.no_trace, expand=args.expand)
     engine = default_engine()
     if args.batch:
         from her2cds.adapters.progress import progress_for
@@ -151,7 +154,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
     else:
-        _dump(shape.document(assessment), sys.stdout)
+        sys.stdout.write(shape.text(assessment))
     return EXIT_OK
 
 
@@ -257,10 +260,11 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from her2cds.model.assessment import Assessment
+    from her2cds.model.assessment import Assessment, ExpandedAssessment
     from her2cds.model.case import Case
 
-    schemas = {"input": Case.model_json_schema(), "output": Assessment.model_json_schema()}
+    output = ExpandedAssessment if args.expand else Assessment
+    schemas = {"input": Case.model_json_schema(), "output": output.model_json_schema()}
     _dump(schemas[args.which] if args.which else schemas, sys.stdout)
     return EXIT_OK
 
@@ -325,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "versions is always kept")
     p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
     p.add_argument("--output", choices=("json", "fhir"), default="json", help="json, or a FHIR Bundle")
+    p.add_argument("--expand", action="store_true",
+                   help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.set_defaults(func=cmd_assess)
 
     k = add(sub, "kb", "inspect and validate the knowledge base")
@@ -341,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add(sub, "schema", "print the JSON Schema of input and output")
     s.add_argument("which", nargs="?", choices=("input", "output"), help="one of them (default: both)")
+    s.add_argument("--expand", action="store_true", help="the output schema with therapy options in full")
     s.set_defaults(func=cmd_schema)
 
     e = add(sub, "examples", "list the embedded example cases with a description, or print one")

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from her2cds.errors import UsageError
-from her2cds.model.assessment import Assessment
+from her2cds.model.assessment import Assessment, ExpandedAssessment
 from her2cds.therapy.criteria import need_fact
 
 __all__ = ["SUMMARY_LIMIT", "OutputShape", "check_fields", "select_fields", "summary", "summary_line"]
@@ -109,7 +109,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def check_fields(spec: str) -> list[tuple[str, ...]]:
+def check_fields(spec: str, root: type[BaseModel] = Assessment) -> list[tuple[str, ...]]:
     """``"id,her2.status,specimens.id"`` -> paths; an unknown name is a usage error naming the choices."""
     paths: list[tuple[str, ...]] = []
     for raw in spec.split(","):
@@ -117,7 +117,7 @@ def check_fields(spec: str) -> list[tuple[str, ...]]:
         if not name:
             continue
         parts = tuple(name.split("."))
-        model: type[BaseModel] | None = Assessment
+        model: type[BaseModel] | None = root
         for depth, part in enumerate(parts):
             if model is None:
                 raise UsageError(f"--fields: {'.'.join(parts[:depth])} has no sub-fields (in {name!r})")
@@ -152,24 +152,35 @@ def select_fields(document: dict[str, Any], paths: Sequence[tuple[str, ...]]) ->
 class OutputShape:
     """How each assessment is written: full JSON (optionally without trace), summary, or selected fields."""
 
-    def __init__(self, *, summary: bool = False, fields: str | None = None, trace: bool = True) -> None:
+    def __init__(self, *, summary: bool = False, fields: str | None = None, trace: bool = True,
+                 expand: bool = False) -> None:
         if summary and fields is not None:
             raise UsageError("give either --summary or --fields, not both")
         self.summary = summary
-        self.paths = check_fields(fields) if fields is not None else None
+        self.expand = expand
+        self.paths = check_fields(fields, ExpandedAssessment if expand else Assessment) if fields is not None else None
         self.trace = trace
+
+    def _shown(self, assessment: Assessment) -> Assessment:
+        return assessment.expanded() if self.expand else assessment
 
     def document(self, assessment: Assessment) -> dict[str, Any]:
         if self.summary:
             return summary(assessment)
         exclude = None if self.trace else {"trace"}
-        document: dict[str, Any] = assessment.model_dump(mode="json", exclude=exclude)
+        document: dict[str, Any] = self._shown(assessment).model_dump(mode="json", exclude=exclude)
         return select_fields(document, self.paths) if self.paths is not None else document
+
+    def text(self, assessment: Assessment) -> str:
+        """One case, indented JSON."""
+        if self.paths is None and self.trace and not self.summary:
+            return self._shown(assessment).model_dump_json(indent=2) + "\n"
+        return json.dumps(self.document(assessment), ensure_ascii=False, indent=2) + "\n"
 
     def line(self, assessment: Assessment) -> str:
         """One JSON line (``--batch``)."""
         if self.summary:
             return summary_line(assessment)
         if self.paths is None and self.trace:
-            return assessment.model_dump_json()
+            return self._shown(assessment).model_dump_json()
         return _json(self.document(assessment))
