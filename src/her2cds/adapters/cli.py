@@ -16,6 +16,7 @@ from typing import IO, Any, NoReturn
 import yaml
 
 from her2cds._version import __version__
+from her2cds.adapters import cli_store
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -242,7 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from her2cds.adapters.api import run
     except ImportError as exc:
         raise UsageError(f"the service needs the 'service' extra (pip install 'her2cds[service]'): {exc}") from None
-    run(host=args.host, port=args.port)
+    run(host=args.host, port=args.port, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -285,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8080)
     v.set_defaults(func=cmd_serve)
+    cli_store.add_serve_options(v)
+    cli_store.register(sub)
     return parser
 
 
