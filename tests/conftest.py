@@ -10,7 +10,7 @@ from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 pytest_plugins = ["tests.dbfixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
