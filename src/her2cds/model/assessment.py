@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from her2cds.model._build import build
 from her2cds.model.enums import Amplification, Category, IhcScore, Probe, Procedure, Site, Status
-from her2cds.model.therapy import TherapyOption
+from her2cds.model.therapy import TherapyOption, TherapySummary
 
 
 class _Out(BaseModel):
@@ -144,8 +145,29 @@ class Assessment(_Out):
     specimens: list[SpecimenResult]
     recommendations: list[Recommendation]
     flags: list[Flag]
-    therapies: list[TherapyOption] = []
+    therapies: list[TherapySummary] = Field(
+        default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
+    )
     trace: list[TraceEntry]
     warnings: list[InputWarning] = []
     versions: Versions
     disclaimer: str
+
+    def expanded(self) -> ExpandedAssessment:
+        """The same assessment with every therapy option in its full form (``--expand``, ``expand=therapies``).
+
+        The engine builds full options, so this copies no data: only the declared (serialized) type changes.
+        An option built in the compact form only cannot be expanded and raises ``TypeError``.
+        """
+        for option in self.therapies:
+            if not isinstance(option, TherapyOption):
+                raise TypeError(f"therapy option {option.id!r} has no expanded form")
+        return build(ExpandedAssessment, **self.__dict__)
+
+
+class ExpandedAssessment(Assessment):
+    """An assessment whose therapy options carry the indication text inline (regulatory, evidence, sources)."""
+
+    therapies: list[TherapyOption] = Field(  # type: ignore[assignment]
+        default=[], description="full therapy options (regulatory status, evidence, sources inline)"
+    )
