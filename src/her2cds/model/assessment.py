@@ -36,18 +36,34 @@ class Flag(_Out):
     specimens: list[str] = []
 
 
+class Need(_Out):
+    """What a non-final result waits for: the input field path to fill in, and why."""
+
+    field: str = Field(description="input field path, e.g. specimens[0].ish.her2_per_cell")
+    reason: str
+
+
 class IhcResult(_Out):
-    score: IhcScore | None
+    score: IhcScore | None = Field(description="the guideline's IHC score (null where the guideline gives none)")
+    intensity: IhcScore | None = Field(
+        default=None, description="strongest staining observed on the 0-3+ scale whatever its extent (not a score)"
+    )
     status: Status
-    derived_from: Literal["reported", "percent", "cluster"]
+    derived_from: Literal["reported", "percent", "cluster", "qualitative"]
     rule: str
     reported_score: IhcScore | None = None
+    derived_score: IhcScore | None = Field(
+        default=None, description="the score the guideline gives for the reported percentages or cluster sizes"
+    )
 
 
 class IshResult(_Out):
     probe: Probe
     ratio: float | None
     her2_per_cell: float | None
+    her2_per_cell_derived: str | None = Field(
+        default=None, description="HER2 per cell derived from ratio x CEP17 (an interval at recorded precision)"
+    )
     group: int | None
     status: Status
     final: bool
@@ -86,6 +102,7 @@ class SpecimenResult(_Out):
     category: Category | None = None
     basis: str
     adequate: bool = True
+    needs: list[Need] = Field(default=[], description="what a non-final result waits for")
     ihc: IhcResult | None = None
     ish: IshResult | None = None
     ngs: NgsResult | None = None
@@ -109,6 +126,7 @@ class Her2Summary(_Out):
     ish_amplified: bool | None = Field(default=None, description="ISH positive in any adequate tissue specimen")
     ngs_amplified: bool | None = Field(default=None, description="NGS amplification call (tissue or plasma)")
     basis: str
+    needs: list[Need] = Field(default=[], description="what a non-final status waits for")
     deciding_specimens: list[str] = []
     specimen_categories: list[SpecimenCategory] = []
     category_comment: str | None = None
