@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from her2cds import examples
+from her2cds.adapters.api import create_app
 from her2cds.store.repository import CaseStore
 from tests.api.client import Client, assert_envelope
 
@@ -64,3 +66,24 @@ def test_invalid_case_is_422_naming_the_field_and_nothing_is_stored(api: Client)
     assert_envelope(response, 422, "invalid_input", "specimens[0].ish.her2_per_cell")
     assert api.get("/v1/cases").json() == []
     assert_envelope(api.get("/v1/cases/unknown"), 404, "not_found")
+
+
+def test_demo_store_lists_the_demo_cases(tmp_path: Path) -> None:
+    """``her2cds serve --demo``: the packaged examples as cases, one with a second revision, listed by REST."""
+    from her2cds.adapters.cli import build_parser
+    from her2cds.adapters.cli_store import serve_options
+
+    args = build_parser().parse_args(["serve", "--demo", "--db", f"sqlite:///{tmp_path / 'demo.db'}"])
+    settings = serve_options(args)["settings"]
+    assert settings.demo is True
+    app = create_app(settings, loopback=True)
+    try:
+        api = Client(app)
+        listed = api.get("/v1/cases", params={"sort": "label"}).json()
+        assert [c["label"] for c in listed] == sorted(f"demo: {name}" for name in examples.names())
+        revised = [c for c in listed if c["latest_revision"] == 2]
+        assert [c["label"] for c in revised] == [f"demo: {examples.DEFAULT}"]
+        assert app.state.her2cds_app.auto_user == "demo"
+    finally:
+        app.state.her2cds_app.close()
+    assert serve_options(build_parser().parse_args(["serve"])) == {}

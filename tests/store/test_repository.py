@@ -130,8 +130,11 @@ def test_knowledge_currency_reassesses_old_assessments_and_says_what_changed(sto
 
 
 def test_what_changed_covers_therapies() -> None:
-    before = {"her2": {"status": "positive"}, "therapies": [{"id": "x", "outcome": "eligible"}]}
-    after = {"her2": {"status": "positive"}, "therapies": [{"id": "x", "outcome": "not_eligible"},
-                                                            {"id": "y", "outcome": "eligible"}]}
+    before = {"her2": {"status": "positive"}, "therapies": [{"id": "x", "regimen": "drug X", "outcome": "eligible"}]}
+    after = {"her2": {"status": "positive"}, "therapies": [
+        {"id": "x", "regimen": "drug X", "outcome": "not_eligible"},
+        {"id": "y", "regimen": "drug Y", "outcome": "eligible"},
+        {"id": "z", "regimen": "drug Z", "outcome": "eligible"}]}
+    before["therapies"].append({"id": "z", "regimen": "drug Z", "outcome": "eligible"})
     changes = {(c.what, c.before, c.after) for c in what_changed(before, after)}
-    assert changes == {("therapy x", "eligible", "not_eligible"), ("therapy y", "not listed", "eligible")}
+    assert changes == {("therapy: drug X", "eligible", "not eligible"), ("therapy: drug Y", "not listed", "eligible")}

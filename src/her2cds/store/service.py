@@ -8,6 +8,7 @@ revision under the current knowledge base and says what changed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,11 @@ Assess = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 def default_assess(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's assessment with therapies expanded (what the result page and the report show)."""
     from her2cds.engine import default_engine
 
-    return default_engine().assess_json(document)
+    result: dict[str, Any] = json.loads(default_engine().assess_json(document, expand=True))
+    return result
 
 
 def save_case(
@@ -67,14 +70,16 @@ class Currency:
         return str((self.current.get("versions") or {}).get("knowledge_base", ""))
 
 
-def _therapy_index(result: Mapping[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _therapy_index(result: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Therapy option id -> (name shown, standing in words)."""
+    out: dict[str, tuple[str, str]] = {}
     for item in result.get("therapies") or []:
         if not isinstance(item, Mapping):
             continue
         key = str(item.get("id") or "")
         if key:
-            out[key] = str(item.get("outcome") or item.get("eligible") or "")
+            name = str(item.get("regimen") or item.get("title") or key)
+            out[key] = (name, str(item.get("outcome") or item.get("eligible") or "").replace("_", " "))
     return out
 
 
@@ -91,8 +96,11 @@ def what_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change
             changes.append(Change(label, _shown(old_her2.get(key)), _shown(new_her2.get(key))))
     before, after = _therapy_index(old), _therapy_index(new)
     for key in sorted(set(before) | set(after)):
-        if before.get(key) != after.get(key):
-            changes.append(Change(f"therapy {key}", before.get(key, "not listed"), after.get(key, "not listed")))
+        old_standing = before[key][1] if key in before else "not listed"
+        new_standing = after[key][1] if key in after else "not listed"
+        if old_standing != new_standing:
+            name = (after.get(key) or before[key])[0]
+            changes.append(Change(f"therapy: {name}", old_standing, new_standing))
     return tuple(changes)
 
 
