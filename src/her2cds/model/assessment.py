@@ -55,6 +55,11 @@ class IhcResult(_Out):
     derived_score: IhcScore | None = Field(
         default=None, description="the score the guideline gives for the reported percentages or cluster sizes"
     )
+    gastric_criteria_score: IhcScore | None = Field(
+        default=None,
+        description="the score on the gastric criteria (resection >=10%, biopsy cluster >=5 cells), as the "
+        "tumor-agnostic trastuzumab deruxtecan label (DESTINY-PanTumor02) scores IHC; null when undetermined",
+    )
 
 
 class IshResult(_Out):
@@ -125,6 +130,12 @@ class Her2Summary(_Out):
     )
     ish_amplified: bool | None = Field(default=None, description="ISH positive in any adequate tissue specimen")
     ngs_amplified: bool | None = Field(default=None, description="NGS amplification call (tissue or plasma)")
+    pan_tumor_ihc_3plus: bool | None = Field(
+        default=None,
+        description="IHC 3+ on the gastric criteria in an adequate specimen (tumor-agnostic trastuzumab deruxtecan "
+        "label); null when undetermined or when the tumor's own guideline calls that specimen negative",
+    )
+    pan_tumor_ihc_basis: str | None = None
     basis: str
     needs: list[Need] = Field(default=[], description="what a non-final status waits for")
     deciding_specimens: list[str] = []

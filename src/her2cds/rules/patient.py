@@ -10,6 +10,7 @@ from her2cds.model.assessment import Her2Summary, Need, SpecimenCategory
 from her2cds.model.enums import Amplification, Category, IhcScore, Status
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
+from her2cds.rules.pantumor import pan_tumor_3plus
 from her2cds.rules.specimen import SpecimenFinding
 
 
@@ -82,6 +83,9 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
                 kinase.append(v)
 
     category, categories, comment = _breast_category(tissue, ck, col)
+    pan_tumor, pan_tumor_basis = pan_tumor_3plus(
+        [(f.specimen.id, f.status, f.gastric_3plus) for f in chronological(tissue) if f.ihc is not None], status, col
+    )
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
     needs: list[Need] = []
     if status not in (Status.POSITIVE, Status.NEGATIVE):
@@ -99,6 +103,8 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
         erbb2_amplified=erbb2_amplified,
         ish_amplified=ish_amplified,
         ngs_amplified=ngs_amplified,
+        pan_tumor_ihc_3plus=pan_tumor,
+        pan_tumor_ihc_basis=pan_tumor_basis,
         basis=basis,
         needs=needs,
         deciding_specimens=_ids(deciding),

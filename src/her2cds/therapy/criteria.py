@@ -49,6 +49,8 @@ _NEEDS: Mapping[str, str] = {
     "setting": "disease setting (early, locally advanced or metastatic)",
     "her2.status": "a final HER2 status (complete IHC and reflex ISH testing)",
     "her2.ihc_score": "a HER2 IHC score on tumor tissue",
+    "her2.ihc_3plus_gastric_criteria": "a HER2 IHC score on the gastric criteria (percent of cells, or the biopsy "
+    "cluster size)",
     "her2.category": "the HER2 expression category (IHC score, with ISH for IHC 2+)",
     "her2.ish_amplified": "HER2 ISH on tumor tissue",
     "her2.ngs_amplified": "ERBB2 copy number by NGS",
@@ -70,6 +72,7 @@ _READS: Mapping[str, tuple[str, ...]] = {
     "setting": ("setting",),
     "her2.status": ("her2_status",),
     "her2.ihc_score": ("ihc_score", "ish_amplified"),
+    "her2.ihc_3plus_gastric_criteria": ("pan_tumor_ihc_3plus", "pan_tumor_ihc_basis"),
     "her2.category": ("category",),
     "her2.ish_amplified": ("ish_amplified",),
     "her2.ngs_amplified": ("ngs_amplified",),
@@ -298,6 +301,21 @@ def _amplified_leaf(crit: Criterion, fact: str) -> Leaf:
     return Leaf(crit, observe, fact)
 
 
+def _pan_tumor_ihc_leaf(crit: Criterion, fact: str) -> Leaf:
+    """IHC 3+ read on the gastric criteria, as the tumor-agnostic label's trial scored it (D8.3)."""
+    expected = bool(crit.equals)
+
+    def observe(ctx: Context) -> Observation:
+        f = ctx.facts
+        basis = f.pan_tumor_ihc_basis or "HER2 IHC not reported"
+        if f.pan_tumor_ihc_3plus is None:
+            need = "review of the IHC slide (guidelines disagree)" if "review" in basis else None
+            return None, basis, need
+        return f.pan_tumor_ihc_3plus == expected, basis, None
+
+    return Leaf(crit, observe, fact)
+
+
 def _mutation_leaf(crit: Criterion, fact: str) -> Leaf:
     expected = bool(crit.equals)
     kinase = fact == "her2.kinase_domain_mutation"
@@ -464,6 +482,8 @@ def compile_criterion(crit: Criterion, table: DrugTable) -> Node:
         return _amplified_leaf(crit, fact)
     if fact in ("her2.activating_mutation", "her2.kinase_domain_mutation"):
         return _mutation_leaf(crit, fact)
+    if fact == "her2.ihc_3plus_gastric_criteria":
+        return _pan_tumor_ihc_leaf(crit, fact)
     if fact == "histology.squamous":
         return _squamous_leaf(crit, fact)
     if fact == "history.prior_class":
