@@ -130,7 +130,9 @@ def test_knowledge_currency_reassesses_old_assessments_and_says_what_changed(sto
 
 
 def test_what_changed_covers_therapies() -> None:
-    before = {"her2": {"status": "positive"}, "therapies": [{"id": "x", "regimen": "drug X", "outcome": "eligible"}]}
+    before: dict[str, Any] = {
+        "her2": {"status": "positive"}, "therapies": [{"id": "x", "regimen": "drug X", "outcome": "eligible"}]
+    }
     after = {"her2": {"status": "positive"}, "therapies": [
         {"id": "x", "regimen": "drug X", "outcome": "not_eligible"},
         {"id": "y", "regimen": "drug Y", "outcome": "eligible"},
