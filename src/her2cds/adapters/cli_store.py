@@ -269,47 +269,66 @@ def _db(parser: argparse.ArgumentParser) -> None:
                         "in the user's data directory)")
 
 
+def _add(sub: Any, name: str, help_text: str, examples: list[str]) -> argparse.ArgumentParser:
+    from her2cds.adapters.cli_help import EXIT_CODES, HelpFormatter
+
+    text = "examples:\n" + "\n".join(f"  {line}" for line in examples) + f"\n\n{EXIT_CODES}"
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text, epilog=text,
+                                                     formatter_class=HelpFormatter)
+    return parser
+
+
 def register(sub: Any) -> None:
     """Add ``cases``, ``users`` and ``audit`` to the CLI's subcommands."""
-    c = sub.add_parser("cases", help="the case store: list, show, export, import")
+    c = _add(sub, "cases", "the case store: list, show, export, import",
+             ["her2cds cases list --status positive", "her2cds cases show 3f2a9c1b7d4e",
+              "her2cds cases export --out cases.jsonl", "her2cds cases import cases.jsonl --db sqlite:///other.db"])
     csub = c.add_subparsers(dest="cases_command", required=True, parser_class=type(c))
-    cl = csub.add_parser("list", help="list stored cases (newest change first)")
+    cl = _add(csub, "list", "list stored cases (newest change first)",
+             ["her2cds cases list", "her2cds cases list --search board --family family.breast --json"])
     cl.add_argument("--search", help="part of a case id or label")
     cl.add_argument("--family", help="tumor family id, e.g. family.gastroesophageal")
     cl.add_argument("--status", help="HER2 status of the latest assessment, e.g. positive")
     cl.add_argument("--sort", choices=("updated", "-updated", "label", "-label"), default="-updated")
     cl.add_argument("--limit", type=int, default=200)
     cl.add_argument("--json", action="store_true")
-    cs = csub.add_parser("show", help="show one case (latest revision unless --revision)")
+    cs = _add(csub, "show", "show one case (latest revision unless --revision)",
+             ["her2cds cases show 3f2a9c1b7d4e", "her2cds cases show 3f2a9c1b7d4e --revision 1 --json"])
     cs.add_argument("id")
     cs.add_argument("--revision", type=int)
     cs.add_argument("--json", action="store_true", help="every revision and assessment as JSON")
-    ce = csub.add_parser("export", help="export cases as JSON Lines (every revision and assessment)")
+    ce = _add(csub, "export", "export cases as JSON Lines (every revision and assessment)",
+             ["her2cds cases export > all.jsonl", "her2cds cases export 3f2a9c1b7d4e --out one.jsonl"])
     ce.add_argument("ids", nargs="*", help="case ids (default: all)")
     ce.add_argument("--out", help="output file (default: stdout)")
-    ci = csub.add_parser("import", help="import case documents or exported cases (JSON Lines, or one JSON case)")
+    ci = _add(csub, "import", "import case documents or exported cases (JSON Lines, or one JSON case)",
+             ["her2cds cases import cases.jsonl", "her2cds examples gastric-her2-positive | her2cds cases import -"])
     ci.add_argument("file", help="file, or - for stdin")
     for p in (cl, cs, ce, ci):
         _db(p)
         p.add_argument("--actor", help="name recorded in the audit trail (default cli:<login>)")
     c.set_defaults(func=cmd_cases)
 
-    u = sub.add_parser("users", help="local user accounts of the web app: add, list, disable")
+    u = _add(sub, "users", "local user accounts of the web app: add, list, disable",
+            ["her2cds users add dr.lee --role clinician", "her2cds users list", "her2cds users disable dr.lee"])
     usub = u.add_subparsers(dest="users_command", required=True, parser_class=type(u))
-    ua = usub.add_parser("add", help="add a user (password prompted, or read from stdin with --password-stdin)")
+    ua = _add(usub, "add", "add a user (password prompted, or read from stdin with --password-stdin)",
+             ["her2cds users add dr.lee --role clinician",
+              "her2cds users add reader --role viewer --password-stdin < password.txt"])
     ua.add_argument("username")
     ua.add_argument("--role", choices=("viewer", "clinician", "admin"), default="clinician")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
-    ul = usub.add_parser("list", help="list users")
+    ul = _add(usub, "list", "list users", ["her2cds users list", "her2cds users list --json"])
     ul.add_argument("--json", action="store_true")
-    ud = usub.add_parser("disable", help="disable a user and end their sessions")
+    ud = _add(usub, "disable", "disable a user and end their sessions", ["her2cds users disable dr.lee"])
     ud.add_argument("username")
     for p in (ua, ul, ud):
         _db(p)
         p.add_argument("--actor", help="name recorded in the audit trail (default cli:<login>)")
     u.set_defaults(func=cmd_users)
 
-    a = sub.add_parser("audit", help="query the audit trail (who did what, when, under which KB)")
+    a = _add(sub, "audit", "query the audit trail (who did what, when, under which KB)",
+            ["her2cds audit --case 3f2a9c1b7d4e", "her2cds audit --action view_report --since 2026-11-01 --json"])
     a.add_argument("--case", help="only events of this case id")
     a.add_argument("--actor", dest="actor_filter", help="only events by this user")
     a.add_argument("--action", help="only this action (create, edit, assess, view, view_report, export, ...)")

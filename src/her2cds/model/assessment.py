@@ -168,17 +168,18 @@ class Versions(_Out):
 
 
 class Assessment(_Out):
+    # what a person reads first leads: the id, the HER2 result, then what to do and what to check
     id: str | None = None
-    tumor: TumorSummary
     her2: Her2Summary
-    specimens: list[SpecimenResult]
+    tumor: TumorSummary
     recommendations: list[Recommendation]
     flags: list[Flag]
+    warnings: list[InputWarning] = []
+    specimens: list[SpecimenResult]
     therapies: list[TherapySummary] = Field(
         default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
     )
     trace: list[TraceEntry]
-    warnings: list[InputWarning] = []
     versions: Versions
     disclaimer: str
 

@@ -8,6 +8,7 @@ is never treated as negative. Trees are compiled once at load into small evaluat
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -499,3 +500,16 @@ def walk(crit: Criterion) -> list[Criterion]:
     for child in (*(crit.all or ()), *(crit.any or ()), *((crit.not_,) if crit.not_ else ())):
         out.extend(walk(child))
     return out
+
+
+@functools.cache
+def _fact_of_need() -> dict[str, str]:
+    reverse: dict[str, str] = {}
+    for fact, text in _NEEDS.items():
+        reverse.setdefault(text, fact)
+    return reverse
+
+
+def need_fact(need: str) -> str | None:
+    """The fact (e.g. ``history.prior_lines``) whose missing value an option's ``needs`` text names, if known."""
+    return _fact_of_need().get(need)
