@@ -18,10 +18,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from her2cds.errors import KnowledgeBaseError, NotFoundError
+from her2cds.knowledge import precompiled
 from her2cds.knowledge.schema import (
     SUPPORTED_SCHEMA_VERSIONS,
     CodeDef,
     CodesFile,
+    DomainRange,
     FamiliesFile,
     Family,
     MetaFile,
@@ -37,6 +39,7 @@ from her2cds.knowledge.schema import (
     Threshold,
     TumorTypesFile,
     Variant,
+    VariantClass,
     VariantsFile,
 )
 
@@ -80,6 +83,8 @@ class KnowledgeBase:
     thresholds: Mapping[str, Threshold]
     rules: Mapping[str, Rule]
     variants: tuple[Variant, ...]
+    variant_classes: tuple[VariantClass, ...]
+    variant_domains: tuple[DomainRange, ...]
     variant_index: Mapping[str, Variant]
     kinase_domain: tuple[int, int]
     kinase_domain_sources: tuple[SourceRef, ...]
@@ -152,6 +157,7 @@ class KnowledgeBase:
         yield from self.thresholds.values()
         yield from self.rules.values()
         yield from self.variants
+        yield from self.variant_classes
         yield from self.codes.values()
         yield from self.testing
 
@@ -184,25 +190,44 @@ def data_root() -> Path:
 
 def read_yaml(path: Path, what: str = "knowledge file") -> Any:
     """Read one YAML file with a safe loader; any failure is a KnowledgeBaseError naming the file."""
+    return _parse_yaml(_read_bytes(path, what), path, what)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)
+        return path.read_bytes()
     except OSError as exc:
+        raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def _parse_yaml(content: bytes, path: Path, what: str) -> Any:
+    try:
+        return yaml.load(content.decode("utf-8"), Loader=_Loader)
+    except UnicodeDecodeError as exc:
         raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{what} {path} is not valid YAML: {exc}") from exc
 
 
 def parse_file(model: type[_M], path: Path, what: str = "knowledge file") -> _M:
-    """Read and validate one knowledge file; the error names the file, the field and the problem."""
+    """Read and validate one knowledge file; the error names the file, the field and the problem.
+
+    The validated model is precompiled: kept in the user cache under the hash of the file's bytes and
+    reused while neither the file nor the code changes (knowledge/precompiled.py, D14.3)."""
+    content = _read_bytes(path, what)
+    cached = precompiled.fetch(model, content)
+    if cached is not None:
+        return cached
     try:
-        return model.model_validate(read_yaml(path, what))
+        value = model.model_validate(_parse_yaml(content, path, what))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise KnowledgeBaseError(
             f"{what} {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from exc
+    precompiled.store(model, content, value)
+    return value
 
 
 def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
@@ -265,7 +290,9 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
             raise KnowledgeBaseError(f"code {code.code!r} is defined twice")
         codes[code.code] = code
 
-    from her2cds.knowledge.variants import build_variant_index  # local: keeps import light
+    from her2cds.knowledge.variants import build_variant_index, kinase_range  # local: keeps import light
+
+    kinase = kinase_range(variants_file.domains)
 
     kb = KnowledgeBase(
         meta=meta,
@@ -281,9 +308,11 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         thresholds=thresholds,
         rules=rules,
         variants=tuple(variants_file.variants),
+        variant_classes=tuple(variants_file.classes),
+        variant_domains=tuple(variants_file.domains),
         variant_index=build_variant_index(variants_file.variants),
-        kinase_domain=variants_file.kinase_domain,
-        kinase_domain_sources=tuple(variants_file.kinase_domain_sources),
+        kinase_domain=kinase.start_end,
+        kinase_domain_sources=kinase.sources,
         variants_transcript=variants_file.transcript,
         codes=codes,
         testing=tuple(parse_file(TestingFile, root / "testing.yaml").indications),
