@@ -210,3 +210,35 @@ def test_removing_a_history_fact_never_makes_insufficient_data_eligible(
         for option_id, outcome in before.items():
             if outcome == "insufficient_data":
                 assert after[option_id] != "eligible", (option_id, raw, removed)
+
+
+def test_tumor_board_fields_line_history_and_alternatives(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
+    facts = build_facts(kb, {
+        "tumor": "IDC", "setting": "metastatic", "her2_status": "positive", "ihc_score": "3+",
+        "history": {"regimens": [
+            {"agents": ["THP"], "setting": "metastatic", "line": 1, "progressed": True},
+            {"agents": ["T-DXd"], "setting": "metastatic", "line": 2, "progression_date": "2025-08-25"},
+        ]},
+    })
+    options = {o.id: o for o in match_therapies(facts, tk)}
+    tdxd = options["fda.trastuzumab-deruxtecan.breast-her2-positive-pretreated"]
+    assert tdxd.outcome == "not_eligible"
+    assert tdxd.line_of_therapy == (
+        "third line, after THP (metastatic, line 1, progressed); T-DXd (metastatic, line 2, progressed 2025-08-25)"
+    )
+    assert any(h.startswith("not-progressed: ") and "progressed on trastuzumab deruxtecan" in h
+               for h in tdxd.history_used)
+    assert not any(h.startswith("her2-positive") for h in tdxd.history_used)  # only history facts
+    eligible_metastatic = [o.id for o in options.values() if o.eligible and "metastatic" in o.setting]
+    assert tdxd.alternatives == tuple(eligible_metastatic[:3])
+    assert "fda.tucatinib.breast" in tdxd.alternatives
+    assert options["fda.tucatinib.breast"].alternatives == ()  # eligible options list none
+    adjuvant = options["fda.trastuzumab-emtansine.breast-adjuvant-residual"]
+    assert adjuvant.line_of_therapy == "adjuvant (post-neoadjuvant)"
+    assert adjuvant.alternatives == tuple(eligible_metastatic[:3])  # alternatives for the case's own setting
+
+
+def test_line_of_therapy_says_when_prior_lines_are_unknown(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
+    facts = build_facts(kb, {"tumor": "IDC", "setting": "metastatic", "her2_status": "positive"})
+    option = next(o for o in match_therapies(facts, tk) if o.id == "fda.tucatinib.breast")
+    assert option.line_of_therapy is not None and "not determinable" in option.line_of_therapy

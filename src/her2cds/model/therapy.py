@@ -125,6 +125,16 @@ class TherapySummary(_TherapyOut):
     )
     criteria: tuple[CriterionStatus, ...] = Field(description="each criterion's id and result, in order")
     needs: tuple[str, ...] = Field(default=(), description="information missing to decide the unknown criteria")
+    line_of_therapy: str | None = Field(
+        default=None,
+        description="the line this option would be on the case's history, e.g. 'second line, after THP (...)'",
+    )
+    history_used: tuple[str, ...] = Field(
+        default=(), description="the treatment-history facts the criteria read, as '<criterion id>: <reason>'"
+    )
+    alternatives: tuple[str, ...] = Field(
+        default=(), description="when not eligible: up to three eligible option ids covering one of its settings"
+    )
 
 
 class TherapyOption(TherapySummary):

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
+from her2cds.therapy.board import HISTORY_ATTRS, alternatives_for, line_of_therapy
 from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, decide_squamous
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
@@ -116,6 +117,11 @@ def _build(tk: TherapyKnowledge, ind: CompiledIndication, ctx: Context, kind: Tu
         for need in out.needs:
             if need not in needs:
                 needs.append(need)
+    history_used = tuple(
+        f"{node.id}: {result.reason}"
+        for node, result in zip((ind.setting_node, *ind.nodes), results[1:], strict=True)
+        if node.reads & HISTORY_ATTRS
+    )
     verdicts = {r.result for r in results}
     outcome: OptionOutcome
     if NOT_MET in verdicts:
@@ -134,6 +140,8 @@ def _build(tk: TherapyKnowledge, ind: CompiledIndication, ctx: Context, kind: Tu
         outcome=outcome,
         criteria=tuple(results),
         needs=tuple(needs),
+        line_of_therapy=line_of_therapy(ctx.facts, entry.line.order, entry.line.text),
+        history_used=history_used,
         conditions_to_confirm=tuple(entry.conditions_to_confirm),
         line=entry.line.text,
         setting=tuple(entry.setting),
@@ -176,7 +184,16 @@ def match_therapies(facts: TherapyFacts, tk: TherapyKnowledge) -> list[TherapyOp
         option = _build(tk, ind, ctx, kind, hit)
         ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, option.id), option))
     ranked.sort(key=_first)
-    return [option for _, option in ranked]
+    options = [option for _, option in ranked]
+    eligible = [(o.id, o.setting) for o in options if o.eligible]
+    if not eligible:
+        return options
+    return [
+        o if o.eligible else o.model_copy(
+            update={"alternatives": alternatives_for((facts.setting,) if facts.setting else o.setting, o.id, eligible)}
+        )
+        for o in options
+    ]
 
 
 def unrecognised_agents(facts: TherapyFacts, tk: TherapyKnowledge) -> tuple[str, ...]:
