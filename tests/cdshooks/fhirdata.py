@@ -93,6 +93,7 @@ def prefetch(
         "specimens": None,
         "medicationRequests": None,
         "medicationStatements": searchset(*medications) if medications else None,
+        "procedures": None,
         **others,
     }
 

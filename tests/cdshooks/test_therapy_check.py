@@ -271,3 +271,22 @@ def test_end_to_end_patient_view_counts_approved_options(client: Client) -> None
     assert "approved option" in card["summary"]
     assert "Zanidatamab" in card["detail"]
     assert response_problems(response.json()) == []
+
+
+def test_end_to_end_the_check_uses_the_treatment_history_from_fhir(client: Client) -> None:
+    """A MedicationStatement stating the metastatic setting, dates and progression becomes a regimen; the
+    therapy check then refuses to offer the drug the disease progressed on, with that reason."""
+    prefetch = _btc_prefetch("3+")
+    progressed = {
+        **fhirdata.medication_statement("zanidatamab", "m3", status="stopped"),
+        "category": [{"text": "metastatic disease"}],
+        "effectivePeriod": {"start": "2025-02-03", "end": "2025-09-01"},
+        "statusReason": [{"text": "Disease progression"}],
+    }
+    prefetch["medicationStatements"]["entry"].append({"resource": progressed})
+    order = fhirdata.medication_request("Ziihera 300 mg", ident="zani-2")
+    response = client.post("/cds-services/her2-therapy-check", json=order_select(order, prefetch=prefetch))
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    assert card["indicator"] == "warning"
+    assert "not met" in card["summary"] and "progression on zanidatamab" in card["summary"], card["summary"]

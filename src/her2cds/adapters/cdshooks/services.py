@@ -90,6 +90,12 @@ def prefetch_templates() -> tuple[PrefetchTemplate, ...]:
             False,
             "medication statements (prior therapy)",
         ),
+        PrefetchTemplate(
+            "procedures",
+            "Procedure?patient={{context.patientId}}",
+            False,
+            "procedures (breast surgery and its pathologic response)",
+        ),
     )
 
 

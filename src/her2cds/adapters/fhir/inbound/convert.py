@@ -15,7 +15,7 @@ from her2cds.adapters.fhir._values import (
 )
 from her2cds.adapters.fhir.codes import CodeMap, default_code_map
 from her2cds.adapters.fhir.inbound.conditions import ConditionReader
-from her2cds.adapters.fhir.inbound.history import PRIOR_STATUS, MedicationReader
+from her2cds.adapters.fhir.inbound.history import PRIOR_STATUS, RegimenReader
 from her2cds.adapters.fhir.inbound.observations import ObservationReader
 from her2cds.adapters.fhir.inbound.specimens import SpecimenBuilder
 from her2cds.errors import FieldProblem, InvalidInputError
@@ -40,10 +40,10 @@ class Conversion(BaseModel):
 
 
 
-class _Converter(ConditionReader, ObservationReader, SpecimenBuilder, MedicationReader):
+class _Converter(ConditionReader, ObservationReader, SpecimenBuilder, RegimenReader):
     # -- everything else ------------------------------------------------------------------------------
     def leftovers(self) -> None:
-        used = {"Patient", "Condition", "Observation", "Specimen", "DiagnosticReport", "Medication",
+        used = {"Patient", "Condition", "Observation", "Specimen", "DiagnosticReport", "Medication", "Procedure",
                 *PRIOR_STATUS}
         unused_types: Counter[str] = Counter()
         for item in self.resources:
@@ -76,14 +76,14 @@ def _convert(items: Iterable[tuple[Any, Any, str]], case_id: str | None, default
     conv.observations()
     specimens, sources, refs = conv.specimens()
     biomarkers = conv.biomarker_dict()
-    agents = conv.medications()
+    history = conv.history()
     conv.leftovers()
     if setting is None and conv.metastatic:
         setting = Setting.METASTATIC.value
     if setting is not None:
         tumor["setting"] = setting
     case: dict[str, Any] = {"tumor": tumor, "specimens": specimens, "biomarkers": biomarkers,
-                            "history": {"prior_agents": agents}}
+                            "history": history}
     if case_id:
         case = {"id": case_id[:128], **case}
     try:
