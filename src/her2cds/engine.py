@@ -179,7 +179,7 @@ class Engine:
                        "are reported as unknown.")
             for agent in unrecognised_agents(facts, tk)
         ]
-        return match_therapies(facts, tk), warnings
+        return match_therapies(facts, tk, include_unverified=case.include_unverified), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:
         """The assessment as a JSON document (serialized directly, never through Python dicts)."""

@@ -111,7 +111,7 @@ def test_guideline_only_option_is_never_presented_as_approved(kb: KnowledgeBase,
     facts = TherapyFacts(
         tumor_code="USC", lineage=kb.lineage("USC"), setting="metastatic", ihc_score="3+", prior_lines=0
     )
-    option = next(o for o in match_therapies(facts, tk) if o.id.startswith("guideline."))
+    option = next(o for o in match_therapies(facts, tk, include_unverified=True) if o.id.startswith("guideline."))
     assert option.approval_kind == "guideline_supported_not_approved"
     assert option.regulatory == ()
     assert any("no FDA indication" in c for c in option.conditions_to_confirm)

@@ -43,7 +43,7 @@ def test_guideline_option_is_labelled_not_approved(kb: KnowledgeBase, tk: Therap
     facts = TherapyFacts(
         tumor_code="USC", lineage=kb.lineage("USC"), setting="metastatic", ihc_score="3+", prior_lines=0
     )
-    text = render_therapies_text(match_therapies(facts, tk))
+    text = render_therapies_text(match_therapies(facts, tk, include_unverified=True))
     assert "[guideline-supported, NOT FDA-approved; first line for advanced or recurrent disease]" in text
 
 

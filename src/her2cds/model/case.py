@@ -305,6 +305,9 @@ class Case(_Strict):
     assessed_on: dt.date | None = Field(
         default=None, description="the date the case is assessed (timing criteria); default: today"
     )
+    include_unverified: bool = Field(
+        default=False, description="opt-in: also list unverified therapy entries (e.g. guideline-only options)"
+    )
 
     @model_validator(mode="after")
     def _dates_not_after_assessment(self) -> Self:

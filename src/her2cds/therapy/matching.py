@@ -172,8 +172,14 @@ def _first(pair: tuple[SortKey, TherapyOption]) -> SortKey:
     return pair[0]
 
 
-def match_therapies(facts: TherapyFacts, tk: TherapyKnowledge) -> list[TherapyOption]:
-    """Every indication whose tumor scope reaches the case, evaluated and ordered (see module doc)."""
+def match_therapies(
+    facts: TherapyFacts, tk: TherapyKnowledge, *, include_unverified: bool = False
+) -> list[TherapyOption]:
+    """Every indication whose tumor scope reaches the case, evaluated and ordered (see module doc).
+
+    An indication whose entry is ``unverified`` (e.g. a guideline option whose guideline text was not read) is
+    never an answer by default: it is evaluated and listed only with ``include_unverified=True`` (opt-in).
+    """
     plan = _plan(facts, tk)
     if not plan.hits:
         return []
@@ -181,6 +187,8 @@ def match_therapies(facts: TherapyFacts, tk: TherapyKnowledge) -> list[TherapyOp
     ranked: list[tuple[SortKey, TherapyOption]] = []
     for idx, kind, hit in plan.hits:
         ind = tk.indications[idx]
+        if ind.entry.status == "unverified" and not include_unverified:
+            continue
         option = _build(tk, ind, ctx, kind, hit)
         ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, option.id), option))
     ranked.sort(key=_first)
