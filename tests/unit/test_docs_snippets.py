@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shutil
 import socket
 import subprocess
@@ -232,11 +233,8 @@ def _layout(block: Block) -> None:
 
 
 def _ci(block: Block) -> None:
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        from readme_command import readme_command
-    finally:
-        sys.path.pop(0)
+    tool = runpy.run_path(str(REPO / "tools" / "readme_command.py"))
+    readme_command = tool["readme_command"]
     assert block.path.name == "README.md"
     isolated = (REPO / ".ci" / "isolated-tests").read_text(encoding="utf-8")
     commands = {readme_command("quickstart"), readme_command("tests")}
