@@ -81,9 +81,10 @@ class VariantResult(_Out):
     hgvs_p: str | None = Field(description="normalised one-letter HGVS protein notation")
     knowledge_id: str | None
     known: bool
-    activating: bool | None
+    activating: bool | None = Field(description="biology: activating/oncogenic; null = unknown significance")
     kinase_domain: bool | None
     domain: str | None = None
+    label_sets: list[str] = Field(default=[], description="verified label/companion-test sets the variant is in")
 
 
 class NgsResult(_Out):
@@ -125,6 +126,12 @@ class Her2Summary(_Out):
     category: Category | None
     erbb2_activating_mutations: list[str] = []
     erbb2_kinase_domain_mutations: list[str] = []
+    erbb2_variants_unknown_significance: list[str] = Field(
+        default=[], description="ERBB2 variants not classified (not listed, unverified entry, or open biology)"
+    )
+    erbb2_vus_kinase_domain: list[str] = Field(
+        default=[], description="the unclassified variants that are, or may be, in the tyrosine kinase domain"
+    )
     erbb2_amplified: bool | None = Field(
         default=None, description="ERBB2 amplified by ISH or NGS in any adequate specimen (NGS gain is not)"
     )

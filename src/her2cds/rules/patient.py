@@ -72,15 +72,14 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     activating: list[str] = []
     kinase: list[str] = []
+    vus: list[str] = []
+    vus_kinase: list[str] = []
     for f in chronological(findings):
         if f.ngs is None:
             continue
-        for v in f.ngs.activating:
-            if v not in activating:
-                activating.append(v)
-        for v in f.ngs.kinase_domain_activating:
-            if v not in kinase:
-                kinase.append(v)
+        for target, found in ((activating, f.ngs.activating), (kinase, f.ngs.kinase_domain_activating),
+                              (vus, f.ngs.unknown_significance), (vus_kinase, f.ngs.unknown_kinase)):
+            target.extend(v for v in found if v not in target)
 
     category, categories, comment = _breast_category(tissue, ck, col)
     pan_tumor, pan_tumor_basis = pan_tumor_3plus(
@@ -100,6 +99,8 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
         category=category,
         erbb2_activating_mutations=activating,
         erbb2_kinase_domain_mutations=kinase,
+        erbb2_variants_unknown_significance=vus,
+        erbb2_vus_kinase_domain=vus_kinase,
         erbb2_amplified=erbb2_amplified,
         ish_amplified=ish_amplified,
         ngs_amplified=ngs_amplified,

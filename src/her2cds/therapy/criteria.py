@@ -78,12 +78,14 @@ _READS: Mapping[str, tuple[str, ...]] = {
     "her2.ish_amplified": ("ish_amplified",),
     "her2.ngs_amplified": ("ngs_amplified",),
     "her2.erbb2_amplified": ("erbb2_amplified",),
-    "her2.activating_mutation": ("activating_mutations", "reported_variants", "mutation_testing"),
+    "her2.activating_mutation": ("activating_mutations", "reported_variants", "mutation_testing",
+                                 "unclassified_variants"),
     "her2.kinase_domain_mutation": (
         "activating_mutations",
         "kinase_domain_mutations",
         "reported_variants",
         "mutation_testing",
+        "unclassified_kinase_variants",
     ),
     "biomarker.pd_l1_cps": ("pd_l1_cps",),
     "biomarker.kras": ("kras",),
@@ -327,6 +329,10 @@ def _mutation_leaf(crit: Criterion, fact: str) -> Leaf:
         kind = "kinase-domain activating" if kinase else "activating"
         if found:
             return expected, f"ERBB2 {kind} mutation(s): {_listing(found)}", None
+        open_variants = f.unclassified_kinase_variants if kinase else f.unclassified_variants
+        if open_variants:  # unknown is never false (D8.9)
+            shown = f"ERBB2 variant(s) {_listing(open_variants)} of unknown significance"
+            return None, shown, f"classify ERBB2 variant(s) {_listing(open_variants)} (activating or not)"
         if kinase and f.activating_mutations:
             shown = f"ERBB2 activating mutation(s) {_listing(f.activating_mutations)} outside the kinase domain"
             return not expected, shown, None

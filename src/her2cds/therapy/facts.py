@@ -44,6 +44,8 @@ class TherapyFacts:
     erbb2_amplified: bool | None = None
     activating_mutations: tuple[str, ...] = ()
     kinase_domain_mutations: tuple[str, ...] = ()
+    unclassified_variants: tuple[str, ...] = ()  # ERBB2 variants of unknown significance (D8.9)
+    unclassified_kinase_variants: tuple[str, ...] = ()  # ... that are, or may be, in the kinase domain
     reported_variants: tuple[str, ...] = ()
     mutation_testing: MutationTesting = "none"
     pd_l1_cps: float | None = None
@@ -96,6 +98,8 @@ def facts_from(case: Case, her2: Her2Summary, lineage: Sequence[str]) -> Therapy
         ish_amplified=her2.ish_amplified, ngs_amplified=her2.ngs_amplified, erbb2_amplified=her2.erbb2_amplified,
         activating_mutations=tuple(her2.erbb2_activating_mutations),
         kinase_domain_mutations=tuple(her2.erbb2_kinase_domain_mutations), reported_variants=tuple(variants),
+        unclassified_variants=tuple(her2.erbb2_variants_unknown_significance),
+        unclassified_kinase_variants=tuple(her2.erbb2_vus_kinase_domain),
         mutation_testing=testing, pd_l1_cps=biomarkers.pd_l1_cps, kras=_value(biomarkers.kras),
         nras=_value(biomarkers.nras), hormone_receptor=_value(biomarkers.hormone_receptor),
         prior_lines=history.prior_lines, prior_agents=tuple(history.prior_agents),
