@@ -202,6 +202,6 @@ async def assess_fhir(request: Request, assessor: AssessorDep, expand: Expand = 
         media,
         expand,
         source_observations=conversion.source_observations,
-        patient_ref=patient_reference(body),
+        patient_ref=conversion.patient_ref or patient_reference(body),
         specimen_refs=conversion.specimen_refs,
     )
