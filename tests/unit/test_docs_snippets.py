@@ -2,7 +2,8 @@
 
 - ``bash``/``sh`` lines are run one by one with bash, in a scratch directory that holds the files the docs name
   as the reader's own (``case.json``, ``case.yaml``, ``cases.jsonl``: the embedded examples; ``bundle.json``: the
-  sample Bundle in ``examples/``). ``her2cds serve`` is started, asked ``/healthz`` and stopped (on a free port
+  sample Bundle in ``examples/``). A line that first sets up a venv from the checkout has its extras checked
+  (declared and installed) and the rest run. ``her2cds serve`` is started, asked ``/healthz`` and stopped (on a free port
   instead of the documented one, which may be taken). ``python -m tests.api.snapshot`` must leave the committed
   snapshot unchanged.
 - ``python`` blocks run in a fresh interpreter; ``json`` and ``yaml`` blocks must parse and name only real fields
@@ -138,11 +139,33 @@ def _snapshot_regeneration(command: str) -> None:
         snapshot.write_bytes(before)
 
 
+# "set up from the checkout, then run X": the setup is what .ci/isolated-tests runs as written (a fresh venv, the
+# pinned install); here the extras it names must exist and be installed, and X is run in this environment
+_SETUP = re.compile(r'^python3 -m venv \.venv && \. \.venv/bin/activate && pip install -c constraints\.txt '
+                    r'-e "?\.(?:\[(?P<extras>[a-z,]+)\])?"? && (?P<rest>.+)$')
+
+
+def _extras_installed(extras: str) -> None:
+    import importlib.metadata
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for extra in filter(None, extras.split(",")):
+        assert extra in declared["optional-dependencies"], f"no extra {extra!r} in pyproject.toml"
+        for requirement in declared["optional-dependencies"][extra]:
+            name = re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0]
+            importlib.metadata.version(name)  # raises PackageNotFoundError when the extra is not installed
+
+
 def _shell(block: Block, workdir: Path) -> None:
     for raw in block.body.splitlines():
         command = raw.strip()
         if not command or command.startswith("#"):
             continue
+        setup = _SETUP.match(command)
+        if setup is not None:
+            _extras_installed(setup.group("extras") or "")
+            command = setup.group("rest")
         if command.startswith("her2cds serve"):
             _serve(command.split("#")[0].strip(), workdir)
             continue
