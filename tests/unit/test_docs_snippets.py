@@ -3,14 +3,16 @@
 - ``bash``/``sh`` lines are run one by one with bash, in a scratch directory that holds the files the docs name
   as the reader's own (``case.json``, ``case.yaml``, ``cases.jsonl``: the embedded examples; ``bundle.json``: the
   sample Bundle in ``examples/``). A line that first sets up a venv from the checkout has its extras checked
-  (declared and installed) and the rest run. ``her2cds serve`` is started, asked ``/healthz`` and stopped (on a free port
-  instead of the documented one, which may be taken). ``python -m tests.api.snapshot`` must leave the committed
-  snapshot unchanged.
+  (declared and installed) and the rest run. ``her2cds serve`` is started, asked ``/healthz`` and stopped (on
+  a free port instead of the documented one, which may be taken). ``python -m tests.api.snapshot`` must leave
+  the committed snapshot unchanged.
 - ``python`` blocks run in a fresh interpreter; ``json`` and ``yaml`` blocks must parse and name only real fields
   (an error envelope is compared with what the service answers); a plain block listing the layout must name
   folders and files that exist.
 - A block may be marked ``<!-- docs-test: ci ... -->`` on the line before it only if CI runs it as written:
   the README's two commands, run by ``.ci/isolated-tests`` from a copy of the repository (checked below).
+- A block marked ``<!-- docs-test: synopsis -->`` lists command forms with placeholders (``[--json]``, ``ID``):
+  every command path and every ``--option`` it names must exist in the CLI's parser.
 """
 
 from __future__ import annotations
@@ -255,6 +257,38 @@ def _layout(block: Block) -> None:
     assert checked >= 5
 
 
+def _synopsis(block: Block) -> None:
+    import argparse
+
+    from her2cds.adapters.cli import build_parser
+
+    def children(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+    checked = 0
+    for raw in block.body.splitlines():
+        for command in re.split(r"\s\|\s(?=her2cds\b)", raw.split("#")[0].strip()):
+            if not command:
+                continue
+            words = command.split()
+            assert words[0] == "her2cds", f"{block.name}: {command!r}"
+            parser, path = build_parser(), ["her2cds"]
+            for word in words[1:]:
+                sub = children(parser).get(word)
+                if sub is None:
+                    break
+                parser, path = sub, [*path, word]
+            assert not children(parser), f"{block.name}: {command!r} does not name a complete command"
+            known = {s for action in parser._actions for s in action.option_strings}
+            unknown = [o for o in re.findall(r"(?<![\w-])--[a-z][a-z-]*", command) if o not in known]
+            assert not unknown, f"{block.name}: {' '.join(path)} has no option(s) {unknown}"
+            checked += 1
+    assert checked, block.name
+
+
 def _ci(block: Block) -> None:
     tool = runpy.run_path(str(REPO / "tools" / "readme_command.py"))
     readme_command = tool["readme_command"]
@@ -268,7 +302,9 @@ def _ci(block: Block) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 def test_every_fenced_block_is_true(block: Block, workdir: Path) -> None:
-    if block.marker is not None:
+    if block.marker == "synopsis":
+        _synopsis(block)
+    elif block.marker is not None:
         assert block.marker == "ci", f"{block.name}: unknown docs-test marker {block.marker!r}"
         _ci(block)
     elif block.lang in ("bash", "sh", "shell"):
