@@ -16,6 +16,7 @@ from typing import IO, Any, NoReturn
 import yaml
 
 from her2cds._version import __version__
+from her2cds.adapters.cohort_cli import register as register_cohort
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1")
     v.add_argument("--port", type=int, default=8080)
     v.set_defaults(func=cmd_serve)
+    register_cohort(sub)
     return parser
 
 
