@@ -8,7 +8,7 @@ from her2cds.engine import Engine, default_engine
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,8 @@ class Expected(BaseModel):
     flags_include: list[str] = []
     recommendations: list[str] | None = None
     recommendations_include: list[str] = []
+    warnings_include: list[str] = []
+    warnings_absent: list[str] = []
     therapies: list[dict[str, Any]] | None = None
 
 
@@ -70,10 +72,13 @@ def load_cases(directory: Path = CASES_DIR) -> Iterator[Loaded]:
 
 
 def subset_mismatches(expected: dict[str, Any], actual: dict[str, Any], where: str) -> list[str]:
+    """Keys of ``expected`` that ``actual`` lacks or differs on; nested dicts are compared as subsets too."""
     problems = []
     for key, value in expected.items():
         if key not in actual:
             problems.append(f"{where}.{key}: missing from output")
+        elif isinstance(value, dict) and isinstance(actual[key], dict):
+            problems += subset_mismatches(value, actual[key], f"{where}.{key}")
         elif actual[key] != value:
             problems.append(f"{where}.{key}: expected {value!r}, got {actual[key]!r}")
     return problems

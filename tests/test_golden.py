@@ -56,6 +56,9 @@ def test_golden_case(loaded: Loaded) -> None:
     if exp.recommendations is not None and recs != sorted(exp.recommendations):
         problems.append(f"recommendations: expected {sorted(exp.recommendations)}, got {recs}")
     problems += [f"recommendation {r} missing" for r in exp.recommendations_include if r not in recs]
+    warned = {w["code"] for w in out["warnings"]}
+    problems += [f"warning {w} missing" for w in exp.warnings_include if w not in warned]
+    problems += [f"warning {w} present but must not be" for w in exp.warnings_absent if w in warned]
     assert not problems, f"{case.id} ({loaded.path.name}):\n  " + "\n  ".join(problems)
 
 

@@ -274,21 +274,30 @@ def _specimen_view(out: Assessment) -> dict[str, tuple[Any, ...]]:
     return {s.id: (s.status, s.ihc_score, s.ish_group, s.category, s.adequate) for s in out.specimens}
 
 
-def _ihc_rank(tumor: dict[str, Any], procedure: str, ihc: dict[str, Any]) -> tuple[int, int]:
+def _ihc_rank(tumor: dict[str, Any], procedure: str, ihc: dict[str, Any]) -> tuple[int, int | None]:
     out = her2cds.assess({"tumor": tumor, "specimens": [{"id": "S1", "procedure": procedure, "ihc": ihc}]})
     spec = out.specimens[0]
-    assert spec.ihc is not None and spec.ihc_score is not None
-    score = IhcScore(spec.ihc_score).rank
-    return STATUS_RANK[spec.ihc.status], score
+    assert spec.ihc is not None
+    if spec.ihc.status is not Status.INDETERMINATE:
+        assert spec.ihc_score is not None or spec.ihc.status is Status.NEGATIVE  # only "0 or 1+" has no score
+    score = IhcScore(spec.ihc_score).rank if spec.ihc_score is not None else None
+    if score is None and spec.scoring_system == "heracles.crc" and spec.ihc.intensity is not None:
+        score = spec.ihc.intensity.rank  # HERACLES rows are named by intensity (e.g. "2+ in <50%": no score)
+    return (-1 if spec.ihc.status is Status.INDETERMINATE else STATUS_RANK[spec.ihc.status]), score
 
 
-def _weaker_or_equal(system: str, before: tuple[int, int], after: tuple[int, int]) -> bool:
+def _weaker_or_equal(system: str, before: tuple[int, int | None], after: tuple[int, int | None]) -> bool:
     """Breast and gastric-type scores order the result by themselves (0 < 1+ < 2+ < 3+). HERACLES names rows by
     intensity (Valtorta 2015 Table 3: "3+ in ≤10%" is negative while "2+ in ≥50%" is equivocal), so there the
-    IHC result is ordered by its status first, then by the score."""
+    IHC result is ordered by its status first, then by the score. A result the data cannot decide (a gastric-criteria
+    biopsy without cluster sizes, D8.1) is not ordered; a negative without a stated score (0 or 1+) ranks below 2+."""
+    if before[0] == -1 or after[0] == -1:
+        return True
     if system == "heracles.crc":
-        return before <= after
-    return before[1] <= after[1]
+        return (before[0], before[1] or 0) <= (after[0], after[1] or 0)
+    b = before[1] if before[1] is not None else 1
+    a = after[1] if after[1] is not None else (0 if before[1] == 0 else 1)
+    return b <= a
 
 
 # ------------------------------------------------------------------------------------------------ 1. totality
@@ -377,6 +386,7 @@ def test_ihc_biopsy_cluster_monotone(system: str, base: dict[str, int], pattern:
     tumor = CLUSTER_TUMORS[system]
     before_rank = _ihc_rank(tumor, "biopsy", {"cluster_cells": base})
     after_rank = _ihc_rank(tumor, "biopsy", {"cluster_cells": after})
+    assert before_rank[1] is not None and after_rank[1] is not None  # clusters always give a score
     assert before_rank[1] <= after_rank[1], (base, after, before_rank, after_rank)
 
 

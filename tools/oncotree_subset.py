@@ -1,11 +1,12 @@
 """Regenerate src/her2cds/knowledge/data/tumor_types.yaml from an official OncoTree JSON release.
 
-Usage: python tools/oncotree_subset.py ../shared/data/oncotree/oncotree_2025_10_03.json > \
+Usage: python tools/oncotree_subset.py oncotree_2025_10_03.json > \
            src/her2cds/knowledge/data/tumor_types.yaml
 
 The table keeps every tissue and main-type node (levels 1-2), the whole subtree under the tissues
-whose HER2 rules depend on the exact type, and the ancestors of every kept node. The official file
-itself is never committed (CC BY 4.0, OncoTree by Memorial Sloan Kettering Cancer Center).
+whose HER2 rules depend on the exact type, and the ancestors of every kept node. Give it the full official
+release (cBioPortal/oncotree, ``trees/``; CC BY 4.0, OncoTree by Memorial Sloan Kettering Cancer Center); the
+copy in tests/fixtures/oncotree keeps only code, name, parent and children, not the levels this tool reads.
 """
 
 from __future__ import annotations

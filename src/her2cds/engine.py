@@ -15,7 +15,15 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, SpecimenResult, TumorSummary, Versions
+from her2cds.model.assessment import (
+    Assessment,
+    Her2Summary,
+    InputWarning,
+    Need,
+    SpecimenResult,
+    TumorSummary,
+    Versions,
+)
 from her2cds.model.case import Case, Ihc, Ish, Ngs, Specimen
 from her2cds.model.therapy import TherapyOption
 from her2cds.rules.collector import Collector, ReplayPlan
@@ -23,7 +31,7 @@ from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_kn
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
-from her2cds.rules.specimen import SpecimenFinding, interpret_specimen
+from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
 
@@ -159,6 +167,7 @@ class Engine:
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         therapies, warnings = self._therapies(case, her2, lineage)
+        warnings = finding_warnings(findings) + warnings
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         return build(Assessment,
             id=case.id,
@@ -195,10 +204,13 @@ class Engine:
         col.replay(plan, spec.id)
         state = dict(finding.result.__dict__)
         state.update(id=spec.id, site=spec.site, site_detail=spec.site_detail, collected_on=spec.collected_on,
-                     basis=finding.result.basis.replace(_PLACEHOLDER, spec.id))
+                     basis=finding.result.basis.replace(_PLACEHOLDER, spec.id),
+                     needs=[build(Need, field=f"specimens[{index}].{rel}", reason=reason)
+                            for rel, reason in finding.needs])
         return SpecimenFinding(
             result=build(SpecimenResult, **state), specimen=spec, index=index, ihc=finding.ihc, ish=finding.ish,
-            ngs=finding.ngs, pending=finding.pending, status=finding.status, is_plasma=finding.is_plasma,
+            ngs=finding.ngs, pending=finding.pending, needs=finding.needs, status=finding.status,
+            is_plasma=finding.is_plasma,
             usable_tissue=finding.usable_tissue, order=(spec.collected_on or dt.date.min, spec.id),
         )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "cds-hooks"
+FIXTURES = REPO / "tests" / "fixtures" / "cds-hooks"
 
 CARD_FIELDS = {
     "uuid",

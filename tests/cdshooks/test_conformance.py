@@ -37,7 +37,7 @@ ORDER_EXAMPLES = [
 
 
 def test_fixtures_are_present() -> None:
-    assert (FIXTURES / "SOURCE.txt").is_file(), f"CDS Hooks fixtures not found at {FIXTURES}"
+    assert (FIXTURES / "SOURCE.md").is_file(), f"CDS Hooks fixtures not found at {FIXTURES}"
 
 
 # ---- the validator itself (positive and negative controls) ------------------------------------------------

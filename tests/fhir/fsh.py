@@ -1,4 +1,4 @@
-"""A small reader for the FHIR Shorthand (FSH) *Instance* definitions in the shared IG fixtures.
+"""A small reader for the FHIR Shorthand (FSH) *Instance* definitions in the IG fixtures (``tests/fixtures/fhir``).
 
 It covers what the mCODE and Genomics Reporting example instances use: ``* path = value`` rules with codes
 (``LNC#85337-4 "display"``, ``$LNC#...``, ``http://system#code``), strings, numbers, ``Reference(id)``,

@@ -1,4 +1,4 @@
-"""Builders of small FHIR R4 resources for the converter tests, and the path of the shared IG fixtures."""
+"""Builders of small FHIR R4 resources for the converter tests, and the path of the IG fixtures."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from her2cds.adapters.fhir import Conversion
 
-# <repo>/../shared/fixtures/fhir (CI clones the repo with shared/ beside it)
-FIXTURES = (Path(__file__).resolve().parents[2] / "../shared/fixtures/fhir").resolve()
+# tests/fixtures/fhir: trimmed copies of public IG examples (see its SOURCE.md)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"

@@ -153,7 +153,8 @@ def test_every_entry_id_is_documented(cm: CodeMap) -> None:
 
 def test_every_warning_code_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
-    source = (ROOT / "src" / "her2cds" / "adapters" / "fhir" / "inbound.py").read_text(encoding="utf-8")
+    package = ROOT / "src" / "her2cds" / "adapters" / "fhir" / "inbound"
+    source = "\n".join(f.read_text(encoding="utf-8") for f in sorted(package.glob("*.py")))
     warnings = set(re.findall(r'warn\(\s*"([a-z_]+)"', source))
     assert len(warnings) >= 20
     missing = sorted(w for w in warnings if f"`fhir.{w}`" not in text)

@@ -1,4 +1,4 @@
-"""FHIR in from the public IG and Synthea examples in ``../shared/fixtures/fhir`` (read in place, never copied)."""
+"""FHIR in from the public IG and Synthea examples copied into ``tests/fixtures/fhir`` (see its SOURCE.md)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _as_patient(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_fixture_folder_is_present() -> None:
-    assert (FIXTURES / "SOURCE.txt").is_file(), FIXTURES
+    assert (FIXTURES / "SOURCE.md").is_file(), FIXTURES
 
 
 # -- mCODE STU4 --------------------------------------------------------------------------------------------

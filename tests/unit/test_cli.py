@@ -64,7 +64,7 @@ def test_every_example_assesses(capsys: pytest.CaptureFixture[str]) -> None:
     ("case", "field", "value"),
     [
         ({"tumor": {"oncotree_code": "STAD"}, "specimens": [{"id": "S1", "procedure": "biopsy",
-          "ish": {"her2_per_cell": 5.0, "cep17_per_cell": 2.0, "ratio": 3.1}}]}, "specimens[0].ish.ratio", "3.1"),
+          "ihc": {"percent": {"strong_complete": 120}}}]}, "specimens[0].ihc.percent.strong_complete", "120"),
         ({"tumor": {"oncotree_code": "NOPE"}}, "tumor.oncotree_code", "'NOPE'"),
         ({"tumor": {"oncotree_code": "STAD"}, "specimens": [{"id": "S1", "procedure": "biopsy",
           "ish": {"her2_per_cell": -2}}]}, "specimens[0].ish.her2_per_cell", "-2"),

@@ -11,9 +11,9 @@ import yaml
 
 from her2cds.errors import KnowledgeBaseError, NotFoundError
 from her2cds.knowledge.loader import KnowledgeBase, load_knowledge_base
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-ONCOTREE = SHARED / "data" / "oncotree" / "oncotree_2025_10_03.json"
+ONCOTREE = FIXTURES / "oncotree" / "oncotree_2025_10_03.json"
 
 
 def test_every_entry_has_id_kind_sources_status(kb: KnowledgeBase) -> None:

@@ -88,7 +88,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     if args.batch:
         if args.example or args.fhir:
             raise UsageError("--batch reads JSON Lines; it cannot be combined with --example or --fhir")
-        return _batch(engine, args.file or "-", sys.stdout)
+        return _batch(engine, args.file or "-", sys.stdout, expand=args.expand)
     if args.example is not None:
         if args.file:
             raise UsageError("give either FILE or --example, not both")
@@ -111,6 +111,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
+    if args.expand:
+        assessment = assessment.expanded()
     if args.output == "fhir":
         from her2cds.adapters.fhir.outbound import assessment_to_bundle
 
@@ -121,7 +123,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
     else:
-        _dump(assessment.model_dump(mode="json"), sys.stdout)
+        sys.stdout.write(assessment.model_dump_json(indent=2))
+        sys.stdout.write("\n")
     return EXIT_OK
 
 
@@ -151,8 +154,8 @@ def _line_error(number: int, field: str, message: str) -> str:
     return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
 
 
-def batch_line_result(engine: Any, number: int, line: str) -> tuple[str, bool]:
-    """One JSON Lines record -> (one output line of JSON, ok)."""
+def batch_line_result(engine: Any, number: int, line: str, *, expand: bool = False) -> tuple[str, bool]:
+    """One JSON Lines record -> (one output line of JSON, ok); ``expand``: therapies in their full form."""
     if not line.strip():
         return _line_error(number, "", "empty line: expected one JSON case"), False
     try:
@@ -160,16 +163,17 @@ def batch_line_result(engine: Any, number: int, line: str) -> tuple[str, bool]:
     except json.JSONDecodeError as exc:
         return _line_error(number, "", f"not valid JSON: {exc.msg} at column {exc.colno}"), False
     try:
-        return engine.assess(data).model_dump_json(), True
+        assessment = engine.assess(data)
+        return (assessment.expanded() if expand else assessment).model_dump_json(), True
     except InvalidInputError as exc:
         first = exc.problems[0]
         return _line_error(number, first.field, first.describe()), False
 
 
-def _batch(engine: Any, path: str, out: IO[str]) -> int:
+def _batch(engine: Any, path: str, out: IO[str], *, expand: bool = False) -> int:
     failures = 0
     for number, line in enumerate(_lines(path), start=1):
-        text, ok = batch_line_result(engine, number, line)
+        text, ok = batch_line_result(engine, number, line, expand=expand)
         failures += not ok
         out.write(text)
         out.write("\n")
@@ -220,10 +224,11 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from her2cds.model.assessment import Assessment
+    from her2cds.model.assessment import Assessment, ExpandedAssessment
     from her2cds.model.case import Case
 
-    schemas = {"input": Case.model_json_schema(), "output": Assessment.model_json_schema()}
+    output = ExpandedAssessment if args.expand else Assessment
+    schemas = {"input": Case.model_json_schema(), "output": output.model_json_schema()}
     _dump(schemas[args.which] if args.which else schemas, sys.stdout)
     return EXIT_OK
 
@@ -261,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", action="store_true", help="read JSON Lines; write one JSON line per input line")
     p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
     p.add_argument("--output", choices=("json", "fhir"), default="json", help="json (default) or a FHIR Bundle")
+    p.add_argument("--expand", action="store_true",
+                   help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.set_defaults(func=cmd_assess)
 
     k = sub.add_parser("kb", help="inspect and validate the knowledge base")
@@ -270,12 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     kl = ksub.add_parser("list", help="list all entries")
     kl.add_argument("--json", action="store_true", help="a JSON array of every entry")
     kl.add_argument("--kind", help="only entries of this kind")
-    ks = ksub.add_parser("show", help="show one entry")
+    ks = ksub.add_parser("show", help="show one entry (e.g. a therapy option's indication: its id)")
     ks.add_argument("id")
     k.set_defaults(func=cmd_kb)
 
     s = sub.add_parser("schema", help="print the JSON Schema of input and output")
     s.add_argument("which", nargs="?", choices=("input", "output"))
+    s.add_argument("--expand", action="store_true", help="the output schema with therapy options in full")
     s.set_defaults(func=cmd_schema)
 
     e = sub.add_parser("examples", help="list the embedded example cases, or print one")

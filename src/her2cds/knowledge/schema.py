@@ -60,6 +60,7 @@ MEASURE_QUANTITY: dict[str, str] = {
 
 Stage = Literal[
     "ihc_percent",
+    "ihc_biopsy_percent",
     "ihc_cluster",
     "ihc_reported",
     "ish_dual_group",
@@ -158,6 +159,13 @@ class Condition(_KB):
         return self
 
 
+class NeedSpec(_KB):
+    """What a non-final result is waiting for: a field path relative to the specimen, with a short reason."""
+
+    field: Annotated[str, Field(pattern=r"^(ihc|ish|ngs)(\.[a-z0-9_]+)*$")]
+    reason: str
+
+
 class Rule(Entry):
     kind: Literal["rule"] = "rule"
     stage: Stage
@@ -177,6 +185,12 @@ class Rule(Entry):
     )
     recommend: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default=[], description="recommendation codes emitted when this rule fires"
+    )
+    flag: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = Field(
+        default=None, description="flag code raised when this rule fires (e.g. an assumption the rule makes)"
+    )
+    needs: list[NeedSpec] = Field(
+        default=[], description="what a non-final result of this rule waits for (field paths in the specimen)"
     )
 
 

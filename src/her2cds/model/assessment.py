@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from her2cds.model._build import build
 from her2cds.model.enums import Amplification, Category, IhcScore, Probe, Procedure, Site, Status
-from her2cds.model.therapy import TherapyOption
+from her2cds.model.therapy import TherapyOption, TherapySummary
 
 
 class _Out(BaseModel):
@@ -35,18 +36,34 @@ class Flag(_Out):
     specimens: list[str] = []
 
 
+class Need(_Out):
+    """What a non-final result waits for: the input field path to fill in, and why."""
+
+    field: str = Field(description="input field path, e.g. specimens[0].ish.her2_per_cell")
+    reason: str
+
+
 class IhcResult(_Out):
-    score: IhcScore | None
+    score: IhcScore | None = Field(description="the guideline's IHC score (null where the guideline gives none)")
+    intensity: IhcScore | None = Field(
+        default=None, description="strongest staining observed on the 0-3+ scale whatever its extent (not a score)"
+    )
     status: Status
-    derived_from: Literal["reported", "percent", "cluster"]
+    derived_from: Literal["reported", "percent", "cluster", "qualitative"]
     rule: str
     reported_score: IhcScore | None = None
+    derived_score: IhcScore | None = Field(
+        default=None, description="the score the guideline gives for the reported percentages or cluster sizes"
+    )
 
 
 class IshResult(_Out):
     probe: Probe
     ratio: float | None
     her2_per_cell: float | None
+    her2_per_cell_derived: str | None = Field(
+        default=None, description="HER2 per cell derived from ratio x CEP17 (an interval at recorded precision)"
+    )
     group: int | None
     status: Status
     final: bool
@@ -85,6 +102,7 @@ class SpecimenResult(_Out):
     category: Category | None = None
     basis: str
     adequate: bool = True
+    needs: list[Need] = Field(default=[], description="what a non-final result waits for")
     ihc: IhcResult | None = None
     ish: IshResult | None = None
     ngs: NgsResult | None = None
@@ -108,6 +126,7 @@ class Her2Summary(_Out):
     ish_amplified: bool | None = Field(default=None, description="ISH positive in any adequate tissue specimen")
     ngs_amplified: bool | None = Field(default=None, description="NGS amplification call (tissue or plasma)")
     basis: str
+    needs: list[Need] = Field(default=[], description="what a non-final status waits for")
     deciding_specimens: list[str] = []
     specimen_categories: list[SpecimenCategory] = []
     category_comment: str | None = None
@@ -144,8 +163,29 @@ class Assessment(_Out):
     specimens: list[SpecimenResult]
     recommendations: list[Recommendation]
     flags: list[Flag]
-    therapies: list[TherapyOption] = []
+    therapies: list[TherapySummary] = Field(
+        default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
+    )
     trace: list[TraceEntry]
     warnings: list[InputWarning] = []
     versions: Versions
     disclaimer: str
+
+    def expanded(self) -> ExpandedAssessment:
+        """The same assessment with every therapy option in its full form (``--expand``, ``expand=therapies``).
+
+        The engine builds full options, so this copies no data: only the declared (serialized) type changes.
+        An option built in the compact form only cannot be expanded and raises ``TypeError``.
+        """
+        for option in self.therapies:
+            if not isinstance(option, TherapyOption):
+                raise TypeError(f"therapy option {option.id!r} has no expanded form")
+        return build(ExpandedAssessment, **self.__dict__)
+
+
+class ExpandedAssessment(Assessment):
+    """An assessment whose therapy options carry the indication text inline (regulatory, evidence, sources)."""
+
+    therapies: list[TherapyOption] = Field(  # type: ignore[assignment]
+        default=[], description="full therapy options (regulatory status, evidence, sources inline)"
+    )

@@ -23,10 +23,6 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
-# Reported ISH ratios are rounded; signal means are too. A reported ratio is accepted when it is within
-# this absolute tolerance, or this relative tolerance, of the ratio of the means.
-RATIO_ABS_TOLERANCE = 0.051
-RATIO_REL_TOLERANCE = 0.02
 
 
 class _Strict(BaseModel):
@@ -103,20 +99,6 @@ class Ish(_Strict):
     )
     recount: IshCounts | None = Field(default=None, description="blinded second-observer recount")
 
-    @field_validator("ratio")
-    @classmethod
-    def _ratio_matches_means(cls, ratio: float | None, info: ValidationInfo) -> float | None:
-        her2, cep17 = info.data.get("her2_per_cell"), info.data.get("cep17_per_cell")
-        if ratio is None or her2 is None or cep17 is None:
-            return ratio
-        computed = her2 / cep17
-        if abs(ratio - computed) > max(RATIO_ABS_TOLERANCE, RATIO_REL_TOLERANCE * computed):
-            raise ValueError(
-                f"reported ratio {ratio:g} disagrees with her2_per_cell/cep17_per_cell = {computed:.3f} "
-                "beyond rounding"
-            )
-        return ratio
-
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.probe is Probe.SINGLE:
@@ -131,13 +113,6 @@ class Ish(_Strict):
                 "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, or percent_cells_amplified"
             )
         return self
-
-    @property
-    def computed_ratio(self) -> float | None:
-        """The ratio of the means when both are given, else the reported ratio."""
-        if self.her2_per_cell is not None and self.cep17_per_cell is not None:
-            return self.her2_per_cell / self.cep17_per_cell
-        return self.ratio
 
 
 class Ngs(_Strict):

@@ -4,6 +4,12 @@ Every option carries its eligibility criteria with a three-valued result (``met`
 ``unknown``), what is missing, the conditions the engine cannot check, the regulatory status per agency,
 the pivotal evidence with the analysis each figure comes from, and the knowledge-base sources.
 
+Two forms (docs/decisions.md D14.1): the assessment's default output serializes each option in its compact
+form, :class:`TherapySummary` (what the case decided: ``id``, ``title``, ``drugs``, ``eligible``,
+``outcome``, per-criterion results and ``needs``), because the rest is fixed indication text that is the
+same in every case and is available once (``her2cds kb show ID``, ``/v1/knowledge/{id}``). The engine still
+builds the full :class:`TherapyOption` (a subclass), which ``--expand`` / ``expand=therapies`` serialize.
+
 The models are frozen and use tuples, so an option can be shared safely between assessments.
 """
 
@@ -26,12 +32,17 @@ class _TherapyOut(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CriterionResult(_TherapyOut):
-    """One eligibility criterion of an indication, evaluated on the case."""
+class CriterionStatus(_TherapyOut):
+    """The result of one eligibility criterion (compact form; the text is in the knowledge base)."""
 
     id: str = Field(description="criterion id, unique within its indication")
-    text: str = Field(description="what the label or guideline requires")
     result: CriterionOutcome
+
+
+class CriterionResult(CriterionStatus):
+    """One eligibility criterion of an indication, evaluated on the case (expanded form)."""
+
+    text: str = Field(description="what the label or guideline requires")
     reason: str = Field(description="what the case shows, and why that gives this result")
 
 
@@ -88,20 +99,30 @@ class Evidence(_TherapyOut):
     sources: tuple[str, ...] = ()
 
 
-class TherapyOption(_TherapyOut):
-    """One HER2-directed therapy indication considered for the case."""
+class TherapySummary(_TherapyOut):
+    """One HER2-directed therapy indication considered for the case, compact form (the default output).
 
-    id: str = Field(description="knowledge-base id of the indication")
+    The indication's fixed text (regimen, regulatory status, evidence, sources ...) is the knowledge-base entry
+    ``id`` (``her2cds kb show ID``); ``--expand`` / ``expand=therapies`` put it inline (:class:`TherapyOption`).
+    """
+
+    id: str = Field(description="knowledge-base id of the indication (her2cds kb show ID)")
     title: str
-    regimen: str = Field(description="the regimen as labelled, e.g. 'zanidatamab monotherapy'")
     drugs: tuple[str, ...] = Field(description="the regimen's named drugs by INN, lowercase")
-    approval_kind: ApprovalKind
     eligible: bool = Field(description="true only when every criterion is met")
     outcome: OptionOutcome = Field(
         description="eligible; insufficient_data (nothing failed but something is unknown); not_eligible"
     )
-    criteria: tuple[CriterionResult, ...]
+    criteria: tuple[CriterionStatus, ...] = Field(description="each criterion's id and result, in order")
     needs: tuple[str, ...] = Field(default=(), description="information missing to decide the unknown criteria")
+
+
+class TherapyOption(TherapySummary):
+    """One HER2-directed therapy indication considered for the case, expanded form (every field inline)."""
+
+    criteria: tuple[CriterionResult, ...] = Field(description="each criterion's id, result, text and reason")
+    regimen: str = Field(description="the regimen as labelled, e.g. 'zanidatamab monotherapy'")
+    approval_kind: ApprovalKind
     conditions_to_confirm: tuple[str, ...] = Field(
         default=(), description="label conditions the engine cannot check; never assumed"
     )

@@ -19,7 +19,46 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 
-Measures = Mapping[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A measure known only within bounds: a value recorded as ">6.0" or "<2.0", or one derived from values
+    truncated or rounded at their recorded precision. ``lo``/``hi`` may be open (excluded) or infinite."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, op: str, value: float) -> bool | None:
+        """True if ``x op value`` for every x in the interval, False if for none, None if it depends."""
+        lo, hi = self.lo, self.hi
+        if op == ">=":
+            every, none = lo >= value, hi < value or (hi == value and self.hi_open)
+        elif op == ">":
+            every, none = lo > value or (lo == value and self.lo_open), hi <= value
+        elif op == "<":
+            every, none = hi < value or (hi == value and self.hi_open), lo >= value
+        elif op == "<=":
+            every, none = hi <= value, lo > value or (lo == value and self.lo_open)
+        else:  # "==": only a point interval decides
+            every = lo == hi == value
+            none = value < lo or value > hi
+        return True if every else False if none else None
+
+    def describe(self, digits: int = 2) -> str:
+        if self.lo == self.hi:
+            return f"{self.lo:.{digits}f}"
+        if self.hi == float("inf"):
+            return f"{'>' if self.lo_open else '≥'}{self.lo:.{digits}f}"
+        if self.lo <= 0 and not self.lo_open:
+            return f"{'<' if self.hi_open else '≤'}{self.hi:.{digits}f}"
+        return f"{self.lo:.{digits}f}-{self.hi:.{digits}f}"
+
+
+MeasureValue = float | Interval
+Measures = Mapping[str, MeasureValue | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +68,16 @@ class CompiledCondition:
     value: float
     negate: bool
     threshold_id: str | None
+    op_symbol: str = ">="
 
     def holds(self, measures: Measures) -> bool | None:
-        """True/False, or None when the measure is not available."""
+        """True/False, or None when the measure is not available or an interval straddles the threshold."""
         observed = measures.get(self.measure)
         if observed is None:
             return None
+        if isinstance(observed, Interval):
+            result = observed.holds(self.op_symbol, self.value)
+            return None if result is None else result is not self.negate
         return self.op(observed, self.value) is not self.negate
 
 
@@ -64,9 +107,10 @@ class CompiledRule:
 def compile_condition(kb: KnowledgeBase, cond: Condition) -> CompiledCondition:
     if cond.threshold is not None:
         threshold = kb.thresholds[cond.threshold]
-        return CompiledCondition(cond.measure, _OPS[threshold.operator], threshold.value, cond.negate, threshold.id)
+        return CompiledCondition(cond.measure, _OPS[threshold.operator], threshold.value, cond.negate, threshold.id,
+                                 threshold.operator)
     assert cond.operator is not None and cond.value is not None  # guaranteed by the schema
-    return CompiledCondition(cond.measure, _OPS[cond.operator], cond.value, cond.negate, None)
+    return CompiledCondition(cond.measure, _OPS[cond.operator], cond.value, cond.negate, None, cond.operator)
 
 
 def compile_rule(kb: KnowledgeBase, rule: Rule) -> CompiledRule:
@@ -93,6 +137,7 @@ COMBINE_ROLES = ("ihc_positive", "ish_decides", "ihc_negative", "equivocal_pendi
 class CompiledSystem:
     system: ScoringSystem
     ihc_percent: tuple[CompiledRule, ...]
+    ihc_biopsy_percent: tuple[CompiledRule, ...]
     ihc_cluster: tuple[CompiledRule, ...]
     ihc_reported: Mapping[IhcScore, CompiledRule]
     ish_dual_group: tuple[CompiledRule, ...]
@@ -132,6 +177,9 @@ def compile_system(kb: KnowledgeBase, system: ScoringSystem) -> CompiledSystem:
     ihc_percent = stage("ihc_percent")
     if not ihc_percent or ihc_percent[-1].conditions:
         raise KnowledgeBaseError(f"{system.id}: ihc_percent rules must end with an unconditional rule")
+    biopsy_percent = stage("ihc_biopsy_percent")
+    if biopsy_percent and biopsy_percent[-1].conditions:
+        raise KnowledgeBaseError(f"{system.id}: ihc_biopsy_percent rules must end with an unconditional rule")
     reported: dict[IhcScore, CompiledRule] = {}
     for rule in stage("ihc_reported"):
         for score in rule.rule.ihc:
@@ -180,6 +228,7 @@ def compile_system(kb: KnowledgeBase, system: ScoringSystem) -> CompiledSystem:
     return CompiledSystem(
         system=system,
         ihc_percent=ihc_percent,
+        ihc_biopsy_percent=biopsy_percent,
         ihc_cluster=stage("ihc_cluster"),
         ihc_reported=reported,
         ish_dual_group=stage("ish_dual_group"),

@@ -1,4 +1,9 @@
-"""IHC interpretation from a reported score, cell-level percentages or biopsy cluster sizes."""
+"""IHC interpretation from a reported score, cell-level percentages or biopsy cluster sizes.
+
+The reported score stands (D8.2): a score derived from percentages or clusters that disagrees is shown beside it
+and flagged, never silently substituted. The strongest staining observed (``intensity``) is kept apart from the
+guideline's score.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,24 @@ from her2cds.model.enums import IhcScore, Procedure
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledRule, CompiledSystem, Measures, first_match
 
+Derivation = Literal["reported", "percent", "cluster", "qualitative"]
+NeedTuple = tuple[tuple[str, str], ...]
+DECISIVE = ("positive", "negative", "equivocal")
+
 
 @dataclass(frozen=True, slots=True)
 class IhcFinding:
     score: IhcScore | None
-    outcome: str  # positive | negative | equivocal
+    outcome: str  # positive | negative | equivocal | indeterminate
     rule: CompiledRule
-    derived_from: Literal["reported", "percent", "cluster"]
+    derived_from: Derivation
     reported: IhcScore | None
     any_membrane_pct: float | None
     faint_only: bool | None  # IHC 0 staining is only faint incomplete (None when percentages are unknown)
-
-    @property
-    def mismatch(self) -> bool:
-        return self.derived_from != "reported" and self.reported is not None and self.reported != self.score
+    intensity: IhcScore | None = None
+    derived_score: IhcScore | None = None
+    needs: NeedTuple = ()
+    mismatch: bool = False
 
 
 def ihc_measures(ihc: Ihc) -> dict[str, float | None]:
@@ -44,6 +53,25 @@ def ihc_measures(ihc: Ihc) -> dict[str, float | None]:
     return m
 
 
+def intensity_of(ihc: Ihc) -> IhcScore | None:
+    """The strongest staining observed, on the 0-3+ intensity scale, whatever its extent."""
+    if ihc.percent is not None:
+        p = ihc.percent
+        strong, moderate, faint = p.strong_complete, p.weak_moderate_complete + p.intense_incomplete, p.faint_incomplete
+    elif ihc.cluster_cells is not None:
+        c = ihc.cluster_cells
+        strong, moderate, faint = c.strong_complete, c.weak_moderate_complete, c.faint_incomplete
+    else:
+        return ihc.score
+    if strong > 0:
+        return IhcScore.THREE
+    if moderate > 0:
+        return IhcScore.TWO
+    if faint > 0:
+        return IhcScore.ONE
+    return IhcScore.ZERO
+
+
 def _fmt_percent(ihc: Ihc) -> str:
     assert ihc.percent is not None
     p = ihc.percent
@@ -54,58 +82,105 @@ def _fmt_percent(ihc: Ihc) -> str:
     return ", ".join(parts)
 
 
-def interpret_ihc(
-    ihc: Ihc, procedure: Procedure, system: CompiledSystem, col: Collector, specimen: str, field: str
-) -> IhcFinding:
-    measures: Measures = ihc_measures(ihc)
-    use_cluster = ihc.cluster_cells is not None and procedure in system.system.cluster_procedures and system.ihc_cluster
-    rule: CompiledRule | None
-    derived: Literal["reported", "percent", "cluster"]
-    if use_cluster:
-        rule = first_match(system.ihc_cluster, measures)
-        derived = "cluster"
-        assert ihc.cluster_cells is not None
+def _derive(
+    ihc: Ihc, procedure: Procedure, system: CompiledSystem, measures: Measures, field: str
+) -> tuple[CompiledRule, Derivation, str] | None:
+    """The rule the guideline gives for the reported percentages or cluster sizes (None when only a score)."""
+    cluster_rules = procedure in system.system.cluster_procedures and bool(system.ihc_cluster)
+    if ihc.cluster_cells is not None and cluster_rules:
         c = ihc.cluster_cells
-        detail = (f"largest cohesive cluster: strong complete {c.strong_complete}, weak-moderate complete "
-                  f"{c.weak_moderate_complete}, faint {c.faint_incomplete} cells")
-    elif ihc.percent is not None:
-        rule = first_match(system.ihc_percent, measures)
-        derived = "percent"
-        detail = _fmt_percent(ihc)
-        if procedure in system.system.cluster_procedures and system.ihc_cluster:
-            detail += "; biopsy scored by percentage because cluster sizes were not reported"
-    elif ihc.cluster_cells is not None:
+        rule = first_match(system.ihc_cluster, measures)
+        assert rule is not None  # every list ends with an unconditional rule
+        return rule, "cluster", (f"largest cohesive cluster: strong complete {c.strong_complete}, weak-moderate "
+                                 f"complete {c.weak_moderate_complete}, faint {c.faint_incomplete} cells")
+    if ihc.percent is not None:
+        if cluster_rules and system.ihc_biopsy_percent:
+            rule = first_match(system.ihc_biopsy_percent, measures)
+            detail = _fmt_percent(ihc) + f"; {procedure.value} without cluster sizes"
+        else:
+            rule = first_match(system.ihc_percent, measures)
+            detail = _fmt_percent(ihc)
+        assert rule is not None
+        return rule, "percent", detail
+    if ihc.cluster_cells is not None:
         raise InvalidInputError.single(
             f"{field}.cluster_cells",
             f"cluster sizes are scored only for {', '.join(p.value for p in system.system.cluster_procedures) or 'no'}"
             f" specimens under {system.id}; give a score or percent for a {procedure.value}",
             ihc.cluster_cells.model_dump(),
         )
+    return None
+
+
+def _category_band(score: IhcScore | None) -> str:
+    return "zero" if score is IhcScore.ZERO else "low" if score in (IhcScore.ONE, IhcScore.TWO) else "other"
+
+
+def interpret_ihc(
+    ihc: Ihc, procedure: Procedure, system: CompiledSystem, col: Collector, specimen: str, field: str
+) -> IhcFinding:
+    raw = ihc_measures(ihc)
+    measures: Measures = raw
+    intensity = intensity_of(ihc)
+    derived = _derive(ihc, procedure, system, measures, field)
+    mismatch = False
+    derived_score: IhcScore | None = None
+    score: IhcScore | None
+    how: Derivation
+    if derived is None:
+        assert ihc.score is not None  # the model requires a score, percent or cluster sizes
+        rule, how, detail = system.ihc_reported[ihc.score], "reported", f"reported IHC {ihc.score.value}"
+        score = rule.rule.score if rule.rule.score is not None else ihc.score
     else:
-        assert ihc.score is not None
-        rule = system.ihc_reported[ihc.score]
-        derived = "reported"
-        detail = f"reported IHC {ihc.score.value}"
-    assert rule is not None  # every list ends with an unconditional rule
-    score = rule.rule.score if rule.rule.score is not None else ihc.score
+        d_rule, d_how, d_detail = derived
+        derived_score = d_rule.rule.score
+        d_outcome = d_rule.rule.outcome or "indeterminate"
+        agrees = derived_score == ihc.score or (derived_score is None and d_outcome in DECISIVE
+                                                and intensity == ihc.score)
+        if ihc.score is None or agrees:
+            rule, how, detail, score = d_rule, d_how, d_detail, derived_score
+        else:  # the reported score stands; the derived one is shown beside it
+            rule, how = system.ihc_reported[ihc.score], "reported"
+            score = rule.rule.score if rule.rule.score is not None else ihc.score
+            if d_outcome in DECISIVE:
+                mismatch = True
+                detail = (f"reported IHC {ihc.score.value} stands; the {d_how} data ({d_detail}) give "
+                          f"{derived_score.value if derived_score else d_rule.rule.text} ({d_rule.id})")
+            else:  # the data alone cannot decide; the pathologist's score resolves it
+                detail = f"reported IHC {ihc.score.value} ({d_detail}: {d_rule.text})"
     outcome = rule.rule.outcome or "indeterminate"
     col.fire(rule, f"{rule.rule.text} ({detail})", specimen)
     for code in rule.rule.recommend:
         col.recommend(code, specimen)
-    finding = IhcFinding(
+    if rule.rule.flag:
+        col.flag(rule.rule.flag, [specimen], f"Specimen {specimen}: {rule.rule.text}")
+    if mismatch:
+        assert ihc.score is not None and derived is not None
+        d_rule = derived[0]
+        shown = derived_score.value if derived_score else f"no score ({d_rule.rule.outcome})"
+        col.flag("ihc_score_mismatch", [specimen],
+                 f"Specimen {specimen}: reported {ihc.score.value} stands; the {derived[1]} data give {shown}.")
+        changes_status = (d_rule.rule.outcome or "indeterminate") != outcome
+        changes_category = system.system.breast_categories and (
+            _category_band(ihc.score) != _category_band(derived_score))
+        if changes_status or changes_category:
+            what = "status" if changes_status else "HER2-low/ultralow/null category"
+            col.flag("ihc_score_review", [specimen],
+                     f"Specimen {specimen}: reported IHC {ihc.score.value} and derived {shown} give a different "
+                     f"{what}; review the slide.")
+    return IhcFinding(
         score=score,
         outcome=outcome,
         rule=rule,
-        derived_from=derived,
+        derived_from=how,
         reported=ihc.score,
-        any_membrane_pct=measures.get("pct.any_membrane"),
+        any_membrane_pct=raw.get("pct.any_membrane"),
         faint_only=None if ihc.percent is None else (
             ihc.percent.weak_moderate_complete == 0 and ihc.percent.strong_complete == 0
             and ihc.percent.intense_incomplete == 0
         ),
+        intensity=intensity,
+        derived_score=derived_score if derived is not None else None,
+        needs=tuple((n.field, n.reason) for n in rule.rule.needs),
+        mismatch=mismatch,
     )
-    if finding.mismatch:
-        assert ihc.score is not None and score is not None
-        col.flag("ihc_score_mismatch", [specimen],
-                 f"Specimen {specimen}: reported {ihc.score.value}, guideline gives {score.value}.")
-    return finding

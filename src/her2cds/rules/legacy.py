@@ -27,6 +27,8 @@ def check_reported_status(f: SpecimenFinding, ck: CompiledKnowledge, col: Collec
     computed = f.result.status
     if reported is None or reported is computed:
         return
+    if computed not in (Status.POSITIVE, Status.NEGATIVE):  # no current answer to compare with (D8.7)
+        return
     measures: dict[str, float | None] = {}
     if f.specimen.ihc is not None:
         measures.update(ihc_measures(f.specimen.ihc))

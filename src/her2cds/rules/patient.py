@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from her2cds.model._build import build
-from her2cds.model.assessment import Her2Summary, SpecimenCategory
+from her2cds.model.assessment import Her2Summary, Need, SpecimenCategory
 from her2cds.model.enums import Amplification, Category, IhcScore, Status
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
@@ -83,6 +83,13 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     category, categories, comment = _breast_category(tissue, ck, col)
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
+    needs: list[Need] = []
+    if status not in (Status.POSITIVE, Status.NEGATIVE):
+        for f in chronological(deciding):
+            needs.extend(n for n in f.result.needs if n not in needs)
+        if not needs:
+            needs.append(build(Need, field="specimens", reason=(
+                "an adequate tissue specimen (biopsy or resection) with a HER2 IHC or ISH result")))
     return build(Her2Summary,
         status=status,
         ihc_score=ihc_score,
@@ -93,6 +100,7 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
         ish_amplified=ish_amplified,
         ngs_amplified=ngs_amplified,
         basis=basis,
+        needs=needs,
         deciding_specimens=_ids(deciding),
         specimen_categories=categories,
         category_comment=comment,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from her2cds.model._build import build
-from her2cds.model.assessment import IhcResult, IshResult, SpecimenResult
+from her2cds.model.assessment import IhcResult, InputWarning, IshResult, Need, SpecimenResult
 from her2cds.model.case import Specimen
 from her2cds.model.enums import Amplification, Category, IhcScore, Procedure, Status
 from her2cds.rules.collector import Collector
@@ -14,6 +15,8 @@ from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem
 from her2cds.rules.ihc import IhcFinding, interpret_ihc
 from her2cds.rules.ish import IshFinding, interpret_ish
 from her2cds.rules.ngs import NgsFinding, interpret_ngs
+
+NeedTuple = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +30,21 @@ class SpecimenFinding:
     ish: IshFinding | None
     ngs: NgsFinding | None
     pending: bool
+    needs: NeedTuple
     status: Status
     is_plasma: bool
     usable_tissue: bool
     order: tuple[dt.date, str]  # (collected_on or date.min, id): input-order independent
 
 
+_REFLEX = (("ish", "reflex ISH on the same specimen (IHC is equivocal)"),)
+_ANY_RESULT = (("ihc", "an IHC or ISH result that determines HER2 status"),)
+
+
 def _status(
     ihc: IhcFinding | None, ish: IshFinding | None, system: CompiledSystem, col: Collector, sid: str
-) -> tuple[Status, str, bool]:
-    """(status, basis, pending) from the IHC and ISH findings. An inadequate ISH count is treated as no ISH."""
+) -> tuple[Status, str, bool, NeedTuple]:
+    """(status, basis, pending, needs) from the IHC and ISH findings. An inadequate ISH count is no ISH."""
     combine = system.combine
     ish_unusable = ish is not None and ish.outcome == "inadequate"
     usable_ish = None if ish_unusable else ish
@@ -46,7 +54,7 @@ def _status(
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH negative.")
         if ish_unusable:  # IHC 3+ needs no ISH: no repeat count either
             col.drop_recommendation("repeat_ish", sid)
-        return Status.POSITIVE, f"IHC {_score(ihc)} ({ihc.rule.id})", False
+        return Status.POSITIVE, f"IHC {_score(ihc)} ({ihc.rule.id})", False, ()
     if usable_ish is not None and usable_ish.final and ihc is not None:
         override = ihc.rule.rule.ish_positive_outcome if usable_ish.outcome == "positive" else (
             ihc.rule.rule.ish_negative_outcome)
@@ -55,8 +63,8 @@ def _status(
                                              f"ISH {usable_ish.outcome} -> {override}.", sid)
             basis = f"IHC {_score(ihc)} ({ihc.rule.id}), ISH {usable_ish.outcome}"
             if override in ("positive", "negative"):
-                return Status(override), basis, False
-            return Status.INDETERMINATE, basis + "; not decidable without the IHC extent", True
+                return Status(override), basis, False, ()
+            return Status.INDETERMINATE, basis + "; not decidable without the IHC extent", True, ihc.needs
     ish_may_decide = usable_ish is not None and usable_ish.final and (
         ihc is None or ihc.outcome == "equivocal" or usable_ish.outcome == "negative"
         or system.system.ish_overrides_negative_ihc
@@ -67,23 +75,37 @@ def _status(
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH positive.")
         what = f"ISH group {usable_ish.group}" if usable_ish.group else "ISH"
         ihc_part = f"IHC {_score(ihc)}, " if ihc is not None else ""
-        return Status(usable_ish.outcome), f"{ihc_part}{what} {usable_ish.outcome} ({usable_ish.rule.id})", False
+        return (Status(usable_ish.outcome), f"{ihc_part}{what} {usable_ish.outcome} ({usable_ish.rule.id})", False,
+                ())
     if ihc is not None and ihc.outcome == "negative":
+        if usable_ish is not None and not usable_ish.final and system.system.ish_overrides_negative_ihc:
+            # an unfinished ISH could still make this specimen positive (D8.4): never dropped
+            col.fire(combine["not_determined"], f"{combine['not_determined'].text} IHC {_score(ihc)} is negative, "
+                     f"but the ISH result is not final ({usable_ish.rule.id}) and could make it positive.", sid)
+            return (Status.INDETERMINATE, f"IHC {_score(ihc)} ({ihc.rule.id}); ISH not final: "
+                    f"{usable_ish.rule.rule.text}", True, usable_ish.needs or _ANY_RESULT)
         col.fire(combine["ihc_negative"], None, sid)
         if usable_ish is not None and usable_ish.outcome == "positive":
             col.flag("modality_discordance", [sid], f"Specimen {sid}: IHC {_score(ihc)} but ISH amplified.")
-        return Status.NEGATIVE, f"IHC {_score(ihc)} ({ihc.rule.id})", False
+        basis = f"IHC {_score(ihc)} ({ihc.rule.id})"
+        if usable_ish is not None and not usable_ish.final:
+            basis += f"; ISH not final ({usable_ish.rule.id}), which does not change IHC 0/1+ under {system.id}"
+        return Status.NEGATIVE, basis, False, ()
     if ihc is not None and ihc.outcome == "equivocal" and usable_ish is None:
         col.fire(combine["equivocal_pending"], None, sid)
         if not ish_unusable:  # with an inadequate count, repeat_ish has been recommended instead
             col.recommend("reflex_ish", sid)
-        return Status.EQUIVOCAL, f"IHC {_score(ihc)} equivocal; no usable ISH ({ihc.rule.id})", True
+        needs = ish.needs if ish_unusable and ish is not None and ish.needs else _REFLEX
+        return Status.EQUIVOCAL, f"IHC {_score(ihc)} equivocal; no usable ISH ({ihc.rule.id})", True, needs
     col.fire(combine["not_determined"], None, sid)
     if usable_ish is not None:
-        return Status.INDETERMINATE, f"ISH not final: {usable_ish.rule.rule.text}", usable_ish.pending
-    if ihc is not None:  # IHC that cannot be read without more detail (e.g. extent not reported)
-        return Status.INDETERMINATE, f"IHC {_score(ihc)}: {ihc.rule.text}", True
-    return Status.INDETERMINATE, "No usable IHC or ISH result", False
+        needs = usable_ish.needs or (ihc.needs if ihc is not None else ()) or _ANY_RESULT
+        return Status.INDETERMINATE, f"ISH not final: {usable_ish.rule.rule.text}", usable_ish.pending, needs
+    if ihc is not None:  # IHC that cannot be read without more detail (e.g. extent or cluster size not reported)
+        return Status.INDETERMINATE, f"IHC {_score(ihc)}: {ihc.rule.text}", True, ihc.needs or _ANY_RESULT
+    if ish is not None and ish.needs:
+        return Status.INDETERMINATE, "No usable IHC or ISH result", False, ish.needs
+    return Status.INDETERMINATE, "No usable IHC or ISH result", False, _ANY_RESULT
 
 
 def _score(ihc: IhcFinding) -> str:
@@ -138,10 +160,11 @@ def interpret_specimen(
     ihc = interpret_ihc(spec.ihc, spec.procedure, system, col, sid, f"{field}.ihc") if spec.ihc else None
     ish = interpret_ish(spec.ish, ihc.score if ihc else None, system, col, sid) if spec.ish else None
     ngs = interpret_ngs(spec.ngs, plasma, ck, col, sid, f"{field}.ngs") if spec.ngs else None
+    needs: NeedTuple = ()
     if plasma:
         status, basis, pending = Status.INDETERMINATE, "Plasma cfDNA: HER2 protein/ISH status is not assessed", False
     else:
-        status, basis, pending = _status(ihc, ish, system, col, sid)
+        status, basis, pending, needs = _status(ihc, ish, system, col, sid)
         if ngs is not None and status is not Status.INDETERMINATE:
             amp = ngs.result.amplification
             if status is Status.POSITIVE and ihc is not None and ihc.outcome == "positive" and amp in (
@@ -166,19 +189,21 @@ def interpret_specimen(
         category=category,
         basis=basis,
         adequate=adequate,
+        needs=[build(Need, field=f"{field}.{rel}", reason=reason) for rel, reason in needs],
         ihc=build(IhcResult,
-            score=ihc.score, status=_ihc_status(ihc.outcome), derived_from=ihc.derived_from, rule=ihc.rule.id,
-            reported_score=ihc.reported,
+            score=ihc.score, intensity=ihc.intensity, status=_ihc_status(ihc.outcome), derived_from=ihc.derived_from,
+            rule=ihc.rule.id, reported_score=ihc.reported, derived_score=ihc.derived_score,
         ) if ihc else None,
         ish=build(IshResult,
             probe=ish.probe, ratio=round(ish.ratio, 3) if ish.ratio is not None else None,
-            her2_per_cell=ish.her2_per_cell, group=ish.group, status=_ish_status(ish.outcome), final=ish.final,
-            rule=ish.rule.id, recount_group=ish.recount_group,
+            her2_per_cell=ish.her2_per_cell, her2_per_cell_derived=ish.her2_derived, group=ish.group,
+            status=_ish_status(ish.outcome), final=ish.final, rule=ish.rule.id, recount_group=ish.recount_group,
         ) if ish else None,
         ngs=ngs.result if ngs else None,
     )
     return SpecimenFinding(
-        result=result, specimen=spec, index=index, ihc=ihc, ish=ish, ngs=ngs, pending=pending, status=status,
+        result=result, specimen=spec, index=index, ihc=ihc, ish=ish, ngs=ngs, pending=pending, needs=needs,
+        status=status,
         is_plasma=plasma, usable_tissue=adequate and not plasma, order=(spec.collected_on or dt.date.min, sid),
     )
 
@@ -189,3 +214,15 @@ def _ihc_status(outcome: str) -> Status:
 
 def _ish_status(outcome: str) -> Status:
     return Status(outcome) if outcome in ("positive", "negative") else Status.INDETERMINATE
+
+
+def finding_warnings(findings: Sequence[SpecimenFinding]) -> list[InputWarning]:
+    """Input the rules used with a caveat (e.g. a ratio that disagrees with the means), per specimen field."""
+    out: list[InputWarning] = []
+    for f in findings:
+        if f.ish is None:
+            continue
+        for code, rel, text in f.ish.warnings:
+            out.append(build(InputWarning, code=code, field=f"specimens[{f.index}].{rel}",
+                             text=f"Specimen {f.specimen.id}: {text}"))
+    return out

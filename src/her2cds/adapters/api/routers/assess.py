@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from her2cds.adapters.api import examples
 from her2cds.adapters.api.deps import AssessorDep, StateDep
@@ -20,7 +20,7 @@ from her2cds.adapters.api.fhir_json import assessment_bundle, batch_response, pa
 from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, read_json
 from her2cds.adapters.api.state import Assessor
 from her2cds.errors import FieldProblem, Her2CdsError, InvalidInputError
-from her2cds.model.assessment import Assessment
+from her2cds.model.assessment import Assessment, ExpandedAssessment
 
 log = logging.getLogger("her2cds.api")
 
@@ -41,16 +41,28 @@ def _json_type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _render(assessment: Assessment, media: str, **fhir: Any) -> Response:
+Expand = Annotated[
+    Literal["therapies"] | None,
+    Query(description="`therapies`: therapy options in full (regulatory status, evidence, sources inline), as "
+          "`her2cds assess --expand`; by default they are compact and the indication text is at /v1/knowledge/{id}"),
+]
+
+
+def _json(assessment: Assessment, expand: str | None) -> str:
+    return (assessment.expanded() if expand == "therapies" else assessment).model_dump_json()
+
+
+def _render(assessment: Assessment, media: str, expand: str | None = None, **fhir: Any) -> Response:
     if media == FHIR_JSON:
         return Response(json.dumps(assessment_bundle(assessment, **fhir)), media_type=FHIR_JSON)
-    return Response(assessment.model_dump_json(), media_type=JSON)
+    return Response(_json(assessment, expand), media_type=JSON)
 
 
 _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "model": Assessment,
-        "description": "The assessment: the same JSON as `her2cds assess` prints for the case",
+        "model": Assessment | ExpandedAssessment,
+        "description": "The assessment: the same JSON as `her2cds assess` prints for the case (`ExpandedAssessment` "
+        "with `expand=therapies`)",
         "content": {FHIR_JSON: {"schema": {"type": "object", "description": "FHIR R4 Bundle (collection)"}}},
     },
     406: {"description": "The Accept header allows neither application/json nor application/fhir+json"},
@@ -68,14 +80,14 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("Case"),
 )
-async def assess(request: Request, assessor: AssessorDep) -> Response:
+async def assess(request: Request, assessor: AssessorDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidInputError.single(
             "", f"expected one case as a JSON object, got {_json_type(body)}", has_value=False
         )
-    return _render(assessor(body), media)
+    return _render(assessor(body), media, expand)
 
 
 def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tuple[int, Any]]:
@@ -117,6 +129,7 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
                         "items": {
                             "anyOf": [
                                 {"$ref": "#/components/schemas/Assessment"},
+                                {"$ref": "#/components/schemas/ExpandedAssessment"},
                                 {"$ref": "#/components/schemas/BatchItemError"},
                             ]
                         },
@@ -129,7 +142,7 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
     },
     openapi_extra=examples.request_body("CaseBatch"),
 )
-async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep) -> Response:
+async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, list):
@@ -145,7 +158,7 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep)
     for index, (status, result) in enumerate(results):
         if status == 200:
             assert isinstance(result, Assessment)
-            parts.append(result.model_dump_json())
+            parts.append(_json(result, expand))
         else:
             parts.append(json.dumps({"index": index, **result}))
     return Response("[" + ",".join(parts) + "]", media_type=JSON)
@@ -162,7 +175,7 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep)
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
-async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
+async def assess_fhir(request: Request, assessor: AssessorDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -187,6 +200,7 @@ async def assess_fhir(request: Request, assessor: AssessorDep) -> Response:
     return _render(
         assessment,
         media,
+        expand,
         source_observations=conversion.source_observations,
         patient_ref=patient_reference(body),
         specimen_refs=conversion.specimen_refs,
