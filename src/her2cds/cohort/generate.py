@@ -146,10 +146,16 @@ def generate(kb: KnowledgeBase, n: int, seed: int = 12, source: str | None = "ge
     cols["ish_probe"] = _when(single, "single", _when(means & d.chance(0.3), "dual"))
     cols["ish_her2_per_cell"] = _when(means | single, _when(d.chance(0.005), -1.0, her2))
     cols["ish_cep17_per_cell"] = _when(means, cep17)
-    reported = (her2 / cep17).round(2)
+    # reports round (or truncate) the ratio to one or two decimals: the engine reads recorded precision
+    reported = _when(d.chance(0.5), (her2 / cep17).round(2), (her2 / cep17).round(1))
+    reported = _when(d.chance(0.2), ((her2 / cep17) * 10).floor() / 10, reported)
     ratio = _when(d.chance(0.2), d.pick(ratio_cuts, _F), d.uniform(0.8, 4.5, 2))
-    cols["ish_ratio"] = _when(tissue & (ish == "ratio"), ratio, _when(means & d.chance(0.3), reported))
-    cols["ish_ratio"] = _when(means & d.chance(0.01), reported + 0.5, cols["ish_ratio"])  # contradicts the means
+    ratio = _when(d.chance(0.3), ratio.round(1), ratio)
+    cols["ish_ratio"] = _when(tissue & (ish == "ratio"), ratio, _when(means & d.chance(0.5), reported))
+    cols["ish_ratio"] = _when(means & d.chance(0.02), reported + 0.3, cols["ish_ratio"])  # contradicts the means
+    # a ratio with CEP17 but no HER2 copies (the engine derives the copies as an interval)
+    cols["ish_cep17_per_cell"] = _when(tissue & (ish == "ratio") & d.chance(0.4), cep17.round(1),
+                                       cols["ish_cep17_per_cell"])
     counted = _when(d.chance(0.1), d.pick([0, 10, 19, 20, 21], _I), d.pick([None, 20, 40, 60], _I))
     cols["ish_cells_counted"] = _when(tissue & (ish != "none"), counted)
     percent_cells = _when(d.chance(0.2), d.pick(sorted(cuts.get("ish.percent_cells_amplified", {50.0})), _F),

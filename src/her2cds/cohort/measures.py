@@ -19,7 +19,7 @@ from typing import Any, get_args
 from her2cds.cohort.columns import BY_NAME, CASE_COLUMNS
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.knowledge.schema import Condition, Measure
-from her2cds.model.case import RATIO_ABS_TOLERANCE, RATIO_REL_TOLERANCE, Case
+from her2cds.model.case import Case
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,14 @@ RECOUNT: dict[str, tuple[str, Expr]] = {
 }
 # numeric inputs whose exact value is kept in the key (therapy criteria compare them in code, not as measures)
 EXACT = ("pd_l1_cps", "prior_lines")
+# values whose recorded precision the rules read (rules/ish.py: a reported ratio beside CEP17 is checked
+# against the means, or turned into HER2 copies, at the precision it was written with): when the condition's
+# columns are all present, the key keeps these values exactly
+PRECISION: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ish_ratio", ("ish_ratio", "ish_cep17_per_cell")),
+    ("ish_cep17_per_cell", ("ish_ratio", "ish_cep17_per_cell")),
+    ("ish_her2_per_cell", ("ish_ratio", "ish_cep17_per_cell")),
+)
 # string columns left out of the key: identifiers and, for one specimen, its date (used only to order several)
 NOT_IN_KEY = ("patient_id", "specimen_id", "collected_on")
 
@@ -98,13 +106,13 @@ class KeyPlan:
     intervals: tuple[Interval, ...]
     numeric: tuple[str, ...]  # numeric canonical columns (NaN/inf rows go to the per-case engine, row by row)
     unsupported: tuple[str, ...]  # KB measures without an expression: every row goes to the per-case engine
+    exact_if: tuple[tuple[str, tuple[str, ...]], ...] = PRECISION
     # rows the input model may reject on a combination of values go to the per-case engine one by one:
-    ratio_tolerance: tuple[float, float] = (RATIO_ABS_TOLERANCE, RATIO_REL_TOLERANCE)  # ratio vs the means
     percent_total: str = "pct.any_membrane"  # the IHC percentages must not sum to more than 100
 
     @property
     def key_columns(self) -> tuple[str, ...]:
-        return (*self.categorical, *(i.name for i in self.intervals))
+        return (*self.categorical, *(i.name for i in self.intervals), *(f"k_exact.{c}" for c, _ in self.exact_if))
 
 
 def _conditions(kb: KnowledgeBase) -> Iterator[Condition]:

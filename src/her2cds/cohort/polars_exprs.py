@@ -49,19 +49,20 @@ def interval(item: Interval) -> pl.Expr:
 
 
 def key_exprs(plan: KeyPlan) -> list[pl.Expr]:
-    return [pl.col(name) for name in plan.categorical] + [interval(i) for i in plan.intervals]
+    exact = [
+        pl.when(pl.all_horizontal([pl.col(c).is_not_null() for c in present])).then(pl.col(name)).otherwise(None)
+        .alias(f"k_exact.{name}")
+        for name, present in plan.exact_if
+    ]
+    return [pl.col(name) for name in plan.categorical] + [interval(i) for i in plan.intervals] + exact
 
 
 def per_row(plan: KeyPlan) -> pl.Expr:
-    """Rows the vectorized path does not decide: non-finite numbers, percentages over 100, a reported ratio
-    that may disagree with the means (the input model then rejects the case), or unsupported KB measures."""
+    """Rows the vectorized path does not decide: non-finite numbers, percentages over 100 (the input model then
+    rejects the case), or unsupported KB measures."""
     nonfinite = pl.any_horizontal([
         ~pl.col(c).cast(pl.Float64).is_finite() for c in plan.numeric
     ]).fill_null(False)
     total = expr(next(i.expr for i in plan.intervals if i.name == f"k_{plan.percent_total}"))
     over = (total > 100.0).fill_null(False)
-    her2, cep17, ratio = pl.col("ish_her2_per_cell"), pl.col("ish_cep17_per_cell"), pl.col("ish_ratio")
-    computed = her2 / cep17
-    tol_abs, tol_rel = plan.ratio_tolerance
-    bad_ratio = ((ratio - computed).abs() > pl.max_horizontal(pl.lit(tol_abs), computed * tol_rel)).fill_null(False)
-    return nonfinite | over | bad_ratio | pl.lit(bool(plan.unsupported))
+    return nonfinite | over | pl.lit(bool(plan.unsupported))
