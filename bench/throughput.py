@@ -1,111 +1,144 @@
-"""Assessment throughput: cases per second in-process (her2cds.assess) and through `her2cds assess --batch`.
+"""Assessment throughput on distinct generated cases (bench/cases.py): in-process and through ``--batch``.
 
-Run: python bench/throughput.py [--cases N] [--seed S]
-Prints figures; it asserts nothing (machines are noisy: compare ratios measured in one run).
+Run: python bench/throughput.py [--cases N] [--seed S] [--no-batch]
+
+Prints, all measured in the same run so that ratios compare across machines:
+- a JSON round trip of each input (json.dumps + json.loads): the yardstick;
+- in-process ``Engine.assess`` (Assessment objects) and ``assess`` + ``model_dump_json`` (the default document),
+  cases/s and the ratio to the JSON round trip; the share of time spent in garbage collection;
+- the same with the therapy memos disabled (no cached result of any kind can explain that figure);
+- the default output size per case (mean, median, p90, max) and the expanded size;
+- ``her2cds assess --batch`` end to end in a subprocess: lines/s and peak RSS.
+It asserts nothing. Times are CPU time of this process (time.process_time; for --batch the child's user +
+system time), so figures are per core and other load on the machine does not distort them much; each
+in-process figure is the best of three passes over fresh cases.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
-import random
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-FAMILIES = ["IDC", "ILC", "STAD", "GEJ", "ESCA", "COAD", "READ", "LUAD", "LUSC", "IHCH", "GBC", "USC", "BLCA",
-            "THYC", "SDCA"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cases import distinct, generate
 
 
-def _ihc(rng: random.Random) -> dict[str, Any]:
-    if rng.random() < 0.4:
-        return {"score": rng.choice(["0", "1+", "2+", "3+"])}
-    strong = rng.choice([0, 0, 5, 10, 30, 60])
-    weak = rng.choice([0, 10, 20, 50])
-    faint = rng.choice([0, 5, 10, 30])
-    weak = min(weak, 100 - strong)
-    faint = min(faint, 100 - strong - weak)
-    return {"percent": {"strong_complete": strong, "weak_moderate_complete": weak, "faint_incomplete": faint}}
+class GcTimer:
+    """Wall time spent inside the cyclic garbage collector (gc.callbacks)."""
 
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.collections = [0, 0, 0]
+        self._start = 0.0
 
-def make_case(rng: random.Random, i: int) -> dict[str, Any]:
-    code = rng.choice(FAMILIES)
-    specimens: list[dict[str, Any]] = []
-    for j in range(rng.choice([1, 1, 1, 2, 3])):
-        kind = rng.random()
-        spec: dict[str, Any] = {"id": f"S{j}", "collected_on": f"202{rng.randint(0, 6)}-0{rng.randint(1, 9)}-1{j}"}
-        if kind < 0.15:
-            spec.update(procedure="plasma", ngs={"erbb2_variants": rng.choice([[], ["p.Y772_A775dup"], ["S310F"]]),
-                                                 "tumor_fraction": rng.choice([0.001, 0.05, None])})
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
         else:
-            spec.update(procedure=rng.choice(["biopsy", "resection"]), site=rng.choice(["primary", "metastasis"]),
-                        ihc=_ihc(rng))
-            if rng.random() < 0.5:
-                her2 = round(rng.uniform(1.5, 12), 2)
-                cep17 = round(rng.uniform(1.5, 4), 2)
-                spec["ish"] = {"her2_per_cell": her2, "cep17_per_cell": cep17, "cells_counted": 20,
-                               "percent_cells_amplified": rng.choice([10, 60])}
-            if rng.random() < 0.2:
-                spec["ngs"] = {"erbb2_amplified": rng.random() < 0.3, "erbb2_variants": []}
-        specimens.append(spec)
-    return {"id": f"bench-{i}", "tumor": {"oncotree_code": code, "setting": "metastatic"}, "specimens": specimens,
-            "biomarkers": {"pd_l1_cps": rng.choice([0, 1, 10]), "kras": "wild_type", "nras": "wild_type",
-                           "hormone_receptor": rng.choice(["positive", "negative"])},
-            "history": {"prior_lines": rng.randint(0, 3),
-                        "prior_agents": rng.choice([[], ["FOLFOX"], ["trastuzumab"]])}}
+            self.total += time.process_time() - self._start
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", type=int, default=20000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
-    cases = [make_case(rng, i) for i in range(args.cases)]
+def best_rate(chunks: list[list[dict[str, Any]]], fn: Callable[[dict[str, Any]], object]) -> tuple[float, float]:
+    """(best cases/s over the chunks, GC share of the total time): each chunk is a fresh set of cases."""
+    rates = []
+    elapsed = 0.0
+    with GcTimer() as timer:
+        for chunk in chunks:
+            t0 = time.process_time()
+            for case in chunk:
+                fn(case)
+            dt = time.process_time() - t0
+            elapsed += dt
+            rates.append(len(chunk) / dt)
+    return max(rates), timer.total / elapsed
 
-    from her2cds.engine import default_engine
 
-    engine = default_engine()
-    engine.assess(cases[0])  # warm-up
-    t0 = time.perf_counter()
-    for case in cases:
-        engine.assess(case)
-    in_process = len(cases) / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for case in cases:  # same cases again: specimen and therapy memos hit (repetitive cohort data)
-        engine.assess(case)
-    repeat = len(cases) / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for _ in range(200_000):
-        sum(range(100))
-    calibration = 200_000 / (time.perf_counter() - t0)
+def json_round_trip(case: dict[str, Any]) -> object:
+    return json.loads(json.dumps(case))
 
-    t0 = time.perf_counter()
-    for case in cases:
-        engine.assess_json(case)
-    with_json = len(cases) / (time.perf_counter() - t0)
 
+def batch_run(cases: list[dict[str, Any]], extra: list[str]) -> tuple[float, float, int]:
+    """(lines per CPU second, peak RSS MiB, output lines) of ``her2cds assess --batch`` in a fresh process."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         for case in cases:
             fh.write(json.dumps(case) + "\n")
         path = fh.name
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "her2cds.adapters.cli", "assess", "--batch", path],
-                          stdout=subprocess.PIPE, check=False)
-    batch = len(cases) / (time.perf_counter() - t0)
-    os.unlink(path)
-    lines = proc.stdout.count(b"\n")
-    print(f"cases: {len(cases)} (mix of {len(FAMILIES)} tumor types, 1-3 specimens)")
-    print(f"machine calibration: {calibration:,.0f} sum(range(100)) calls/s (compare runs by this)")
-    print(f"in-process her2cds assess (Assessment objects): {in_process:,.0f} cases/s (first pass, cold memos)")
-    print(f"in-process, same cases again (warm memos):      {repeat:,.0f} cases/s")
-    print(f"in-process assess + model_dump(json):          {with_json:,.0f} cases/s")
-    print(f"her2cds assess --batch (JSON Lines, 1 process): {batch:,.0f} cases/s "
-          f"(exit {proc.returncode}, {lines} output lines)")
-    print(f"ratio in-process / batch: {in_process / batch:.1f}x")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "her2cds.adapters.cli", "assess", "--batch", *extra, path],
+                                stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        lines = sum(1 for _ in proc.stdout)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        elapsed = usage.ru_utime + usage.ru_stime
+    finally:
+        os.unlink(path)
+    return len(cases) / elapsed, usage.ru_maxrss / 1024, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=6000, help="cases per pass (three passes)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-batch", action="store_true")
+    args = parser.parse_args()
+    n = args.cases
+    cases = list(generate(4 * n, args.seed))
+    assert distinct(cases), "generated cases must be distinct"
+    chunks = [cases[i * n:(i + 1) * n] for i in range(3)]
+    fresh = cases[3 * n:]
+
+    from her2cds.engine import default_engine
+
+    engine = default_engine()
+    engine.assess(cases[0])  # warm-up: imports, compiled knowledge
+    tk = engine.kb.therapy
+
+    rt, rt_gc = best_rate(chunks, json_round_trip)
+    ap, ap_gc = best_rate(chunks, engine.assess)
+    js, js_gc = best_rate([fresh[: n // 3], fresh[n // 3: 2 * n // 3], fresh[2 * n // 3:]], engine.assess_json)
+    limit = tk.memo_limit if tk is not None else 0
+    if tk is not None:
+        tk.memo_limit = 0
+        tk.plans.clear()
+        tk.criterion_memo.clear()
+    nm, nm_gc = best_rate([chunk[: n // 3] for chunk in chunks], engine.assess_json)
+    if tk is not None:
+        tk.memo_limit = limit
+
+    sizes = sorted(len(engine.assess_json(case).encode()) for case in fresh[:2000])
+    expanded = statistics.mean(len(engine.assess_json(case, expand=True).encode()) for case in fresh[:2000])
+
+    print(f"cases: {n:,} per pass x 3 passes, all distinct; 16 tumor types (bench/cases.py)")
+    print(f"JSON round trip of the input:        {rt:10,.0f} cases/s   (yardstick; GC {rt_gc:.1%})")
+    print(f"assess (Assessment objects):         {ap:10,.0f} cases/s   {rt / ap:5.1f}x round trip   GC {ap_gc:.1%}")
+    print(f"assess + model_dump_json (default):  {js:10,.0f} cases/s   {rt / js:5.1f}x round trip   GC {js_gc:.1%}")
+    print(f"  same, therapy memos disabled:      {nm:10,.0f} cases/s   {rt / nm:5.1f}x round trip   GC {nm_gc:.1%}")
+    print(f"default output per case: mean {statistics.mean(sizes):,.0f} B, median {sizes[len(sizes) // 2]:,} B, "
+          f"p90 {sizes[int(len(sizes) * 0.9)]:,} B, max {sizes[-1]:,} B; expanded mean {expanded:,.0f} B")
+    if not args.no_batch:
+        rate, rss, lines = batch_run(fresh, [])
+        print(f"her2cds assess --batch (1 process):  {rate:10,.0f} lines/s  peak RSS {rss:,.0f} MiB "
+              f"({lines:,} output lines for {len(fresh):,} input lines; CPU time incl. start-up)")
 
 
 if __name__ == "__main__":

@@ -3,30 +3,22 @@ knowledge base once at construction."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
+import gc
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from her2cds._version import __version__
 from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import (
-    Assessment,
-    Her2Summary,
-    InputWarning,
-    Need,
-    SpecimenResult,
-    TumorSummary,
-    Versions,
-)
-from her2cds.model.case import Case, Ihc, Ish, Ngs, Specimen
+from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, TumorSummary, Versions
+from her2cds.model.case import Case, Specimen
 from her2cds.model.therapy import TherapyOption
-from her2cds.rules.collector import Collector, ReplayPlan
+from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
@@ -34,32 +26,6 @@ from her2cds.rules.patient import integrate
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
-
-_PLACEHOLDER = "\ue000specimen\ue000"  # a private-use id no input can contain in practice
-_MEMO_LIMIT = 50_000
-
-
-def _flat(model: BaseModel | None) -> tuple[Any, ...] | None:
-    return None if model is None else tuple(model.__dict__.values())
-
-
-def _ihc_key(ihc: Ihc | None) -> tuple[Any, ...] | None:
-    """The IHC findings that the interpretation depends on, as plain hashable values (not the antibody)."""
-    return None if ihc is None else (ihc.score, _flat(ihc.percent), _flat(ihc.cluster_cells))
-
-
-def _ish_key(ish: Ish | None) -> tuple[Any, ...] | None:
-    if ish is None:
-        return None
-    return (ish.probe, ish.her2_per_cell, ish.cep17_per_cell, ish.ratio, ish.cells_counted,
-            ish.percent_cells_amplified, _flat(ish.recount))
-
-
-def _ngs_key(ngs: Ngs | None) -> tuple[Any, ...] | None:
-    if ngs is None:
-        return None
-    return (ngs.erbb2_amplified, ngs.erbb2_copy_number, ngs.erbb2_cn_call, tuple(ngs.erbb2_variants),
-            ngs.tumor_fraction)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -114,7 +80,6 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
-        self._specimen_memo: dict[Any, tuple[SpecimenFinding, ReplayPlan]] = {}
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -187,32 +152,9 @@ class Engine:
         )
 
     def _specimen(self, spec: Specimen, index: int, system: CompiledSystem, col: Collector) -> SpecimenFinding:
-        """Interpret one specimen, reusing the interpretation of an identical earlier one (D10).
-
-        The interpretation depends only on the scoring system and the specimen's procedure and findings, so it is
-        computed once under a placeholder id and replayed with the real id, site and date.
-        """
-        key = (system.id, spec.procedure, _ihc_key(spec.ihc), _ish_key(spec.ish), _ngs_key(spec.ngs))
-        cached = self._specimen_memo.get(key)
-        if cached is None:
-            sub = Collector(self.kb)
-            finding = interpret_specimen(spec, index, system, self.ck, sub, as_id=_PLACEHOLDER)
-            cached = (finding, sub.replay_plan(_PLACEHOLDER))
-            if len(self._specimen_memo) < _MEMO_LIMIT:
-                self._specimen_memo[key] = cached
-        finding, plan = cached
-        col.replay(plan, spec.id)
-        state = dict(finding.result.__dict__)
-        state.update(id=spec.id, site=spec.site, site_detail=spec.site_detail, collected_on=spec.collected_on,
-                     basis=finding.result.basis.replace(_PLACEHOLDER, spec.id),
-                     needs=[build(Need, field=f"specimens[{index}].{rel}", reason=reason)
-                            for rel, reason in finding.needs])
-        return SpecimenFinding(
-            result=build(SpecimenResult, **state), specimen=spec, index=index, ihc=finding.ihc, ish=finding.ish,
-            ngs=finding.ngs, pending=finding.pending, needs=finding.needs, status=finding.status,
-            is_plasma=finding.is_plasma,
-            usable_tissue=finding.usable_tissue, order=(spec.collected_on or dt.date.min, spec.id),
-        )
+        """Interpret one specimen. No memo (D14.2): on distinct cases it cost more in memory and garbage
+        collection than it saved."""
+        return interpret_specimen(spec, index, system, self.ck, col)
 
     def _therapies(
         self, case: Case, her2: Her2Summary, lineage: tuple[str, ...]
@@ -229,11 +171,19 @@ class Engine:
         ]
         return match_therapies(facts, tk), warnings
 
-    def assess_json(self, data: Case | Mapping[str, Any]) -> dict[str, Any]:
-        return self.assess(data).model_dump(mode="json")
+    def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:
+        """The assessment as a JSON document (serialized directly, never through Python dicts)."""
+        assessment = self.assess(data)
+        return (assessment.expanded() if expand else assessment).model_dump_json()
 
 
 @functools.cache
 def default_engine() -> Engine:
-    """The engine over the packaged knowledge base, built once per process (immutable)."""
-    return Engine()
+    """The engine over the packaged knowledge base, built once per process (immutable).
+
+    The knowledge base is long-lived: once it is loaded, ``gc.freeze()`` moves it (and everything else alive
+    at that point) out of the collector's generations, so that collections no longer walk it (D14.2).
+    """
+    engine = Engine()
+    gc.freeze()
+    return engine

@@ -147,10 +147,9 @@ def _category(
 
 def interpret_specimen(
     spec: Specimen, index: int, system: CompiledSystem, ck: CompiledKnowledge, col: Collector,
-    as_id: str | None = None,
 ) -> SpecimenFinding:
-    """Interpret one specimen; ``as_id`` names it in the trace and texts instead of its own id."""
-    sid = spec.id if as_id is None else as_id
+    """Interpret one specimen."""
+    sid = spec.id
     field = f"specimens[{index}]"
     plasma = spec.procedure is Procedure.PLASMA
     adequate = plasma or spec.procedure in system.system.validated_procedures

@@ -12,15 +12,15 @@
    of evidence (FDA-approved before guideline-only, randomized phase 3 before randomized phase 2 before
    single-arm, regular before accelerated approval); then the more recent FDA approval; then id.
 
-Options are pure functions of the facts an indication reads, so results are memoised (bounded) at three
-levels: the whole ordered list per tumor lineage and relevant facts, each option per indication and the
-facts it reads, and each criterion result.
+Two small memos, each bounded and evicting its oldest entry when full (D14.2): the indications a lineage
+reaches (one entry per tumor lineage seen), and each criterion result (its text and reason repeat across
+cases). Whole options and whole option lists are not memoised: on distinct cases their keys rarely repeat,
+and holding them cost about 130 MiB and most of the garbage-collection time per 10,000 cases.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Final
 
 from her2cds.model._build import build
@@ -35,12 +35,20 @@ _TUMOR_NEED: Final = "confirmation of the primary tumor type (a more specific On
 SortKey = tuple[int, int, int, int, int, int, int, str]
 
 
+def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Store ``value``; when ``memo`` is full, first evict its oldest entry (insertion order)."""
+    if len(memo) >= limit:
+        if limit <= 0:
+            return
+        del memo[next(iter(memo))]
+    memo[key] = value
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The indications a lineage reaches, and a getter for every fact they read."""
+    """The indications a lineage reaches."""
 
     hits: tuple[tuple[int, TumorKind, str], ...]
-    project: Any  # attrgetter over the union of the indications' reads (None when nothing is read)
 
 
 def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
@@ -57,15 +65,8 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     for idx, excluded in tk.agnostic:
         if not excluded.intersection(lineage):
             found[idx] = ("any_solid", facts.tumor_code)
-    reads: set[str] = set()
-    for idx in found:
-        reads.update(tk.indications[idx].reads)
-    plan = _Plan(
-        hits=tuple((idx, kind, hit) for idx, (kind, hit) in found.items()),
-        project=attrgetter(*sorted(reads)) if reads else None,
-    )
-    if len(tk.plans) < tk.memo_limit:
-        tk.plans[facts.lineage] = plan
+    plan = _Plan(hits=tuple((idx, kind, hit) for idx, (kind, hit) in found.items()))
+    _keep(tk.plans, facts.lineage, plan, tk.memo_limit)
     return plan
 
 
@@ -101,8 +102,7 @@ def _criterion(
     found: CriterionResult | None = tk.criterion_memo.get(key)
     if found is None:
         found = build(CriterionResult, id=node.id, text=node.text, result=result, reason=reason)
-        if len(tk.criterion_memo) < tk.memo_limit:
-            tk.criterion_memo[key] = found
+        _keep(tk.criterion_memo, key, found, tk.memo_limit)
     return found
 
 
@@ -155,34 +155,18 @@ def match_therapies(facts: TherapyFacts, tk: TherapyKnowledge) -> list[TherapyOp
     plan = _plan(facts, tk)
     if not plan.hits:
         return []
-    case_key = (facts.lineage, plan.project(facts) if plan.project is not None else None)
-    cached: tuple[TherapyOption, ...] | None = tk.case_memo.get(case_key)
-    if cached is not None:
-        return list(cached)
-    ctx: Context | None = None
+    ctx = Context(
+        facts=facts,
+        resolution=tk.drugs.resolve(facts.prior_agents),
+        squamous=decide_squamous(facts, tk.histology),
+    )
     ranked: list[tuple[SortKey, TherapyOption]] = []
-    memo = tk.memo
     for idx, kind, hit in plan.hits:
         ind = tk.indications[idx]
-        key = (idx, kind, hit, facts.tumor_code, ind.key_of(facts))
-        entry: tuple[SortKey, TherapyOption] | None = memo.get(key)
-        if entry is None:
-            if ctx is None:
-                ctx = Context(
-                    facts=facts,
-                    resolution=tk.drugs.resolve(facts.prior_agents),
-                    squamous=decide_squamous(facts, tk.histology),
-                )
-            option = _build(tk, ind, ctx, kind, hit)
-            entry = ((_OUTCOME_RANK[option.outcome], *ind.sort_rank, option.id), option)
-            if len(memo) < tk.memo_limit:
-                memo[key] = entry
-        ranked.append(entry)
+        option = _build(tk, ind, ctx, kind, hit)
+        ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, option.id), option))
     ranked.sort(key=_first)
-    options = tuple(option for _, option in ranked)
-    if len(tk.case_memo) < tk.memo_limit:
-        tk.case_memo[case_key] = options
-    return list(options)
+    return [option for _, option in ranked]
 
 
 def unrecognised_agents(facts: TherapyFacts, tk: TherapyKnowledge) -> tuple[str, ...]:
