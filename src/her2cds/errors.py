@@ -37,14 +37,56 @@ class FieldProblem:
         """The message with the offending value, without the field path."""
         text = self.message
         if self.has_value:
-            shown = repr(self.value)
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            text += f" (got {shown})"
+            text += f" (got {short_repr(self.value)})"
         return text
 
     def render(self) -> str:
         return f"{self.field}: {self.describe()}" if self.field else self.describe()
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, computed lazily: only as much of a (possibly huge, deeply
+    nested or self-sharing) value is visited as is shown, and huge integers are described, not converted."""
+    parts: list[str] = []
+    size = 0
+    stack: list[Any] = [value]
+    while stack and size <= limit:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            piece = item.text
+        elif isinstance(item, dict):
+            pairs = list(item.items())[: limit // 4 + 1]
+            stack.append(_Text("}" if len(pairs) == len(item) else ", ...}"))
+            for index, (key, child) in enumerate(reversed(pairs)):
+                stack.extend((child, _Text(": "), key))
+                if index < len(pairs) - 1:
+                    stack.append(_Text(", "))
+            piece = "{"
+        elif isinstance(item, list | tuple):
+            items = list(item[: limit // 2 + 1])
+            stack.append(_Text("]" if len(items) == len(item) else ", ...]"))
+            for index, child in enumerate(reversed(items)):
+                stack.append(child)
+                if index < len(items) - 1:
+                    stack.append(_Text(", "))
+            piece = "["
+        elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 256:
+            piece = f"<an integer of about {int(item.bit_length() * 0.30103)} digits>"
+        elif isinstance(item, str | bytes) and len(item) > limit:
+            piece = repr(item[:limit])
+        else:
+            piece = repr(item)
+        parts.append(piece)
+        size += len(piece)
+    shown = "".join(parts)
+    if stack or len(shown) > limit:
+        return shown[: limit - 3] + "..."
+    return shown
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
 
 
 class InvalidInputError(Her2CdsError):

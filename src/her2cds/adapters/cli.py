@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
-
-import yaml
 
 from her2cds._version import __version__
 from her2cds.adapters.cohort_cli import register as register_cohort
@@ -46,26 +44,6 @@ def _read_text(path: str) -> str:
         raise MalformedInputError.single("", f"{path} is not UTF-8 text ({exc.reason})", has_value=False) from None
 
 
-def parse_document(text: str, name: str = "<input>") -> Any:
-    """JSON, or YAML when it is not JSON; malformed input names the line and column."""
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedInputError.single(
-                "", f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", has_value=False
-            ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise MalformedInputError.single("", f"{name} is not valid JSON or YAML: {problem}{where}",
-                                         has_value=False) from None
-
-
 def _dump(obj: Any, out: IO[str]) -> None:
     out.write(json.dumps(obj, ensure_ascii=False, indent=2))
     out.write("\n")
@@ -96,6 +74,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
     elif args.file is None:
         raise UsageError("give a case FILE (or - for stdin), or --example [NAME]")
     else:
+        from her2cds.reading import parse_document
+
         data = parse_document(_read_text(args.file), "<stdin>" if args.file == "-" else args.file)
     source_observations: dict[str, list[str]] = {}
     specimen_refs: dict[str, str] = {}
@@ -139,44 +119,60 @@ def _patient_ref(bundle: Any) -> str | None:
     return None
 
 
-def _lines(path: str) -> Iterable[str]:
+def _lines(path: str) -> Iterator[bytes | str]:
+    """The raw lines of ``path`` (``-``: stdin), as bytes when the stream has them: each line is decoded on
+    its own, so one undecodable line cannot stop the batch."""
     if path == "-":
-        yield from sys.stdin
+        stream: Any = getattr(sys.stdin, "buffer", sys.stdin)
+        yield from stream
         return
     try:
-        with open(path, encoding="utf-8") as fh:
-            yield from fh
+        fh = open(path, "rb")  # noqa: SIM115 - closed below; a generator cannot use `with` around a raise
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with fh:
+        yield from fh
 
 
 def _line_error(number: int, field: str, message: str) -> str:
     return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
 
 
-def batch_line_result(engine: Any, number: int, line: str, *, expand: bool = False) -> tuple[str, bool]:
-    """One JSON Lines record -> (one output line of JSON, ok); ``expand``: therapies in their full form."""
+def batch_line_result(engine: Any, number: int, line: bytes | str, *, expand: bool = False) -> tuple[str, bool]:
+    """One JSON Lines record -> (one output line of JSON, ok); ``expand``: therapies in their full form. Never
+    raises for a bad record: whatever the line holds, it gets exactly one answer."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _line_error(number, "", f"line is not UTF-8 text (byte {exc.start} of the line)"), False
     if not line.strip():
         return _line_error(number, "", "empty line: expected one JSON case"), False
+    from her2cds.reading import parse_json
+
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return _line_error(number, "", f"not valid JSON: {exc.msg} at column {exc.colno}"), False
-    try:
+        data = parse_json(line, f"line {number}")
         assessment = engine.assess(data)
         return (assessment.expanded() if expand else assessment).model_dump_json(), True
     except InvalidInputError as exc:
         first = exc.problems[0]
         return _line_error(number, first.field, first.describe()), False
+    except Her2CdsError as exc:
+        return _line_error(number, "", f"{exc.code}: {exc}"), False
+    except Exception as exc:  # a bug: reported on this line; the batch goes on
+        return _line_error(number, "", f"internal error ({type(exc).__name__})"), False
 
 
 def _batch(engine: Any, path: str, out: IO[str], *, expand: bool = False) -> int:
+    """Every input line gets exactly one output line, written whole (one write, then a flush), so a consumer
+    or a kill never sees half a record."""
     failures = 0
     for number, line in enumerate(_lines(path), start=1):
-        text, ok = batch_line_result(engine, number, line, expand=expand)
+        text, ok = batch_line_result(engine, number, line.rstrip(b"\r\n") if isinstance(line, bytes)
+                                     else line.rstrip("\r\n"), expand=expand)
         failures += not ok
-        out.write(text)
-        out.write("\n")
+        out.write(text + "\n")
+        out.flush()
     return EXIT_BATCH_ERRORS if failures else EXIT_OK
 
 

@@ -18,9 +18,30 @@ from her2cds.model.enums import (
     Site,
 )
 
+# Plausibility bounds of the numeric inputs: what is physically possible, not clinical thresholds (those live in
+# the knowledge base). A value outside them is an input error naming the field, never a result (decision D10.1).
+#: mean HER2 (or CEP17) signals per nucleus: amplified tumors reach a few dozen; clusters are estimated
+MAX_SIGNALS_PER_CELL = 100.0
+#: mean CEP17 signals per nucleus: below one signal per two nuclei the count is not interpretable (and a tiny
+#: divisor would make any HER2/CEP17 ratio "amplified")
+MIN_CEP17_PER_CELL = 0.5
+#: a HER2/CEP17 ratio: at most MAX_SIGNALS_PER_CELL / MIN_CEP17_PER_CELL
+MAX_RATIO = 200.0
+#: nuclei counted for one ISH result (practice: 20-100)
+MAX_CELLS_COUNTED = 10_000
+#: cells in one cohesive tumor cluster of a specimen
+MAX_CLUSTER_CELLS = 1_000_000
+#: ERBB2 copy number reported by NGS (highly amplified tumors reach 100-200)
+MAX_COPY_NUMBER = 1_000.0
+#: the PD-L1 combined positive score is capped at 100 by definition
+MAX_CPS = 100.0
+
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+SignalsPerCell = Annotated[float, Field(ge=0, le=MAX_SIGNALS_PER_CELL, allow_inf_nan=False)]
+Cep17PerCell = Annotated[float, Field(ge=MIN_CEP17_PER_CELL, le=MAX_SIGNALS_PER_CELL, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(ge=0, le=MAX_RATIO, allow_inf_nan=False)]
+CellsCounted = Annotated[int, Field(ge=1, le=MAX_CELLS_COUNTED)]
+ClusterSize = Annotated[int, Field(ge=0, le=MAX_CLUSTER_CELLS)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -64,9 +85,9 @@ class IhcPercent(_Strict):
 class ClusterCells(_Strict):
     """Size (cells) of the largest cohesive cluster showing at least each pattern (biopsy scoring)."""
 
-    strong_complete: Annotated[int, Field(ge=0)] = 0
-    weak_moderate_complete: Annotated[int, Field(ge=0)] = 0
-    faint_incomplete: Annotated[int, Field(ge=0)] = 0
+    strong_complete: ClusterSize = 0
+    weak_moderate_complete: ClusterSize = 0
+    faint_incomplete: ClusterSize = 0
 
 
 class Ihc(_Strict):
@@ -83,17 +104,17 @@ class Ihc(_Strict):
 
 
 class IshCounts(_Strict):
-    her2_per_cell: NonNegative
-    cep17_per_cell: Positive | None = None
-    cells_counted: Annotated[int, Field(ge=1)] | None = None
+    her2_per_cell: SignalsPerCell
+    cep17_per_cell: Cep17PerCell | None = None
+    cells_counted: CellsCounted | None = None
 
 
 class Ish(_Strict):
     probe: Probe = Probe.DUAL
-    her2_per_cell: NonNegative | None = None
-    cep17_per_cell: Positive | None = None
-    ratio: NonNegative | None = None
-    cells_counted: Annotated[int, Field(ge=1)] | None = None
+    her2_per_cell: SignalsPerCell | None = None
+    cep17_per_cell: Cep17PerCell | None = None
+    ratio: Ratio | None = None
+    cells_counted: CellsCounted | None = None
     percent_cells_amplified: Percent | None = Field(
         default=None, description="percent of counted cells with HER2/CEP17 ratio ≥ 2 (HERACLES)"
     )
@@ -117,7 +138,7 @@ class Ish(_Strict):
 
 class Ngs(_Strict):
     erbb2_amplified: bool | None = None
-    erbb2_copy_number: NonNegative | None = None
+    erbb2_copy_number: Annotated[float, Field(ge=0, le=MAX_COPY_NUMBER, allow_inf_nan=False)] | None = None
     erbb2_cn_call: CopyNumberCall | None = Field(
         default=None, description="the caller's copy-number category; 'gain' is not amplification"
     )
@@ -178,7 +199,7 @@ class Specimen(_Strict):
 
 
 class Biomarkers(_Strict):
-    pd_l1_cps: NonNegative | None = None
+    pd_l1_cps: Annotated[float, Field(ge=0, le=MAX_CPS, allow_inf_nan=False)] | None = None
     kras: RasStatus | None = None
     nras: RasStatus | None = None
     hormone_receptor: ReceptorStatus | None = None

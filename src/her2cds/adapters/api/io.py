@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -26,18 +25,9 @@ async def read_json(request: Request) -> Any:
     body = await request.body()
     if not body.strip():
         raise MalformedInputError.single("", "the request body is empty; send a JSON document", has_value=False)
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise MalformedInputError.single(
-            "",
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            has_value=False,
-        ) from None
-    except (UnicodeDecodeError, RecursionError, ValueError):
-        raise MalformedInputError.single(
-            "", "the body is not valid JSON (bad encoding or nested too deeply)", has_value=False
-        ) from None
+    from her2cds.reading import parse_json
+
+    return parse_json(body, "the body")
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:

@@ -22,6 +22,7 @@ from her2cds.adapters.cdshooks.therapy_check import (
     order_drugs,
     therapy_check_card,
 )
+from her2cds.adapters.fhir._values import obj, objs
 from her2cds.errors import InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning
@@ -62,7 +63,7 @@ def _without(payloads: list[dict[str, Any]], refs: set[str]) -> list[dict[str, A
         if payload.get("resourceType") == "Bundle":
             entries = [
                 entry
-                for entry in payload.get("entry") or []
+                for entry in objs(payload.get("entry"))
                 if not (
                     isinstance(entry, Mapping)
                     and isinstance(entry.get("resource"), Mapping)
@@ -81,9 +82,10 @@ _HER2_ROLES = frozenset(OBSERVATION_KEYS["her2Observations"] + OBSERVATION_KEYS[
 def _resources(payloads: list[dict[str, Any]]) -> Iterator[Mapping[str, Any]]:
     for payload in payloads:
         if payload.get("resourceType") == "Bundle":
-            for entry in payload.get("entry") or []:
-                if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping):
-                    yield entry["resource"]
+            for entry in objs(payload.get("entry")):
+                resource = obj(entry.get("resource"))
+                if resource is not None:
+                    yield resource
         else:
             yield payload
 
@@ -96,8 +98,8 @@ def has_her2_observations(payloads: list[dict[str, Any]]) -> bool:
     for resource in _resources(payloads):
         if resource.get("resourceType") != "Observation" or not isinstance(resource.get("code"), Mapping):
             continue
-        for coding in resource["code"].get("coding") or []:
-            if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+        for coding in objs(resource["code"].get("coding")):
+            if not isinstance(coding.get("code"), str):
                 continue
             system = code_map.system_name(coding.get("system") if isinstance(coding.get("system"), str) else None)
             entry = code_map.observation_index.get((system or "", coding["code"].strip().upper()))

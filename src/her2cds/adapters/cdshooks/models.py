@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -44,6 +44,18 @@ class CdsRequest(_Wire):
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
     extension: dict[str, Any] | None = None
+
+    @field_validator("fhirServer")
+    @classmethod
+    def _server_is_a_base_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from her2cds.adapters.cdshooks.origin import BadServerUrlError, parse_server_url
+
+            try:
+                parse_server_url(value)
+            except BadServerUrlError as exc:
+                raise ValueError(f"not an acceptable FHIR server URL: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _authorization_needs_server(self) -> Self:

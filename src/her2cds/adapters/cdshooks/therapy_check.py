@@ -27,6 +27,7 @@ from her2cds.adapters.cdshooks.cards import (
     warnings_section,
 )
 from her2cds.adapters.cdshooks.models import Action, Card, Link, Suggestion
+from her2cds.adapters.fhir._values import objs
 from her2cds.adapters.fhir.codes import CodeMap
 from her2cds.adapters.fhir.medications import medication_drugs
 from her2cds.errors import KnowledgeBaseError
@@ -63,8 +64,8 @@ class DraftOrder:
                 texts.append(concept["text"])
             texts += [
                 c["display"]
-                for c in concept.get("coding") or []
-                if isinstance(c, Mapping) and isinstance(c.get("display"), str)
+                for c in objs(concept.get("coding"))
+                if isinstance(c.get("display"), str)
             ]
         return texts
 
@@ -91,8 +92,8 @@ def _medication_concepts(
         if isinstance(target, Mapping):
             if isinstance(target.get("code"), Mapping):
                 concepts.append(target["code"])
-            for ingredient in target.get("ingredient") or []:
-                if isinstance(ingredient, Mapping) and isinstance(ingredient.get("itemCodeableConcept"), Mapping):
+            for ingredient in objs(target.get("ingredient")):
+                if isinstance(ingredient.get("itemCodeableConcept"), Mapping):
                     concepts.append(ingredient["itemCodeableConcept"])
     return concepts
 
@@ -102,7 +103,7 @@ def draft_medication_orders(context: Mapping[str, Any], *, selected_only: bool) 
     bundle = context.get("draftOrders")
     if not isinstance(bundle, Mapping):
         return []
-    entries = [e.get("resource") for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
+    entries = [e.get("resource") for e in objs(bundle.get("entry"))]
     resources: dict[str, Mapping[str, Any]] = {}
     for resource in entries:
         if isinstance(resource, Mapping) and isinstance(resource.get("id"), str):

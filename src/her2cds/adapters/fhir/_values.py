@@ -223,6 +223,8 @@ def parse_number_text(raw: str) -> Number | None:
     if match is None:
         return None
     value = float(match.group(1).replace(",", "."))
+    if not math.isfinite(value):
+        return None
     unit = match.group(2).strip() or None
     return Number(value, unit, comparator, legacy_text=raw.strip())
 
@@ -243,7 +245,10 @@ class Value:
 def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        return None
     return number if math.isfinite(number) else None
 
 

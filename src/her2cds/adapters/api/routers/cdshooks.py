@@ -22,6 +22,7 @@ from her2cds.adapters.cdshooks.models import CdsRequest, CdsResponse, Discovery,
 from her2cds.adapters.cdshooks.prefetch import PrefetchUnavailableError
 from her2cds.adapters.cdshooks.security import CdsAuthError, VerifiedClient
 from her2cds.adapters.cdshooks.services import CdsService, discovery, services_by_id
+from her2cds.adapters.cdshooks.shape import check_context, check_prefetch
 from her2cds.errors import FieldProblem, InvalidInputError
 
 log = logging.getLogger("her2cds.api.cdshooks")
@@ -137,6 +138,8 @@ async def call(
 ) -> Response:
     service = _service(service_id)
     hook_request = _parse(CdsRequest, await read_json(request))
+    check_prefetch(hook_request.prefetch)
+    check_context(hook_request.context)
     deps = HookDeps(
         assessor=assessor,
         kb=kb,
