@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
     r.add_argument("--mapping", metavar="FILE.yaml", help="column mapping (required for --format table)")
     r.add_argument("--out", required=True, metavar="OUT", help="slim output: .parquet, .csv, .tsv or .jsonl")
     r.add_argument("--report", metavar="REPORT.html", help="also write an HTML report")
-    r.add_argument("--engine", choices=("local",), default="local", help="local (polars) or spark")
+    r.add_argument("--engine", choices=("local", "spark"), default="local", help="local (polars) or spark")
+    r.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
     r.add_argument("--chunk-rows", type=int, default=250_000, help="rows read per chunk (bounds memory)")
     r.add_argument("--summary", metavar="FILE.json", help="write the run summary as JSON")
     r.set_defaults(func=cmd_cohort)
@@ -41,7 +42,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         inputs=args.inputs, fmt=args.cohort_format, out=Path(args.out),
         mapping=load_mapping(args.mapping) if args.mapping else None,
         report=Path(args.report) if args.report else None, engine=args.engine, chunk_rows=args.chunk_rows,
-        progress=sys.stderr,
+        progress=sys.stderr, spark_master=args.spark_master,
     )
     stats = cohort_run.run(options)
     summary = stats.as_dict()

@@ -67,7 +67,7 @@ def case_from_rows(rows: Iterable[Row]) -> dict[str, Any]:
     case: dict[str, Any] = {"tumor": {}, "specimens": []}
     for index, row in enumerate(rows):
         for col in CASE_COLUMNS:
-            if col.specimen:
+            if col.specimen or col.path[0] == "unused":
                 continue
             value = row.get(col.name)
             if value is None:

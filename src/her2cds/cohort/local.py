@@ -17,6 +17,7 @@ from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
 from her2cds.engine import Engine
 
+ORDER = "__order"  # optional input column: the row's position in the whole input (Spark partitions)
 ANSWER_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(), "tumor": pl.String(), "her2_status": pl.String(), "her2_category": pl.String(),
     "ihc_score": pl.String(), "ish_group": pl.Int64(), "erbb2_amplified": pl.Boolean(),
@@ -95,8 +96,10 @@ class LocalEngine:
         """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows
         (in this chunk, or listed by patient key in ``grouped``) are kept until :meth:`finish`."""
         stats = self.stats
+        order = frame.get_column(ORDER).cast(pl.Int64) if ORDER in frame.columns else None  # a global row order
         frame = conform(frame).with_row_index("__i").with_columns(
-            __pk=patient_key_expr(), __seq=pl.col("__i").cast(pl.Int64) + self._offset
+            __pk=patient_key_expr(),
+            __seq=order if order is not None else pl.col("__i").cast(pl.Int64) + self._offset,
         )
         self._offset += frame.height
         stats.rows += frame.height

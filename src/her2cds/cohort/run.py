@@ -30,6 +30,7 @@ class Options:
     engine: str = "local"
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     progress: IO[str] | None = None
+    spark_master: str = "local[2]"
 
 
 class Progress:
@@ -52,6 +53,8 @@ class Progress:
 
 def grouped_patients(source: Source) -> list[str]:
     """Patient keys with more than one row in ``source`` (read with only the id columns)."""
+    if "patient_id" not in source.frame.collect_schema():
+        return []
     keys = (source.frame.select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
             .group_by("patient_id").agg(pl.len().alias("n"), pl.first("source"), pl.first("row"))
             .filter(pl.col("n") > 1).select(patient_key_expr().alias("k")).collect())
@@ -68,6 +71,10 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
     engine = engine or default_engine()
     output_format(options.out)
     sources = open_sources(options.inputs, options.fmt, options.mapping)
+    if options.engine == "spark":
+        from her2cds.cohort.spark import run_spark
+
+        return run_spark(sources, options, engine)
     local = LocalEngine(engine)
     progress = Progress(options.progress)
     with SlimWriter(options.out, versions(engine)) as writer:

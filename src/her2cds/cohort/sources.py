@@ -19,30 +19,34 @@ class Source:
     frame: pl.LazyFrame
 
 
-Reader = Callable[[Path, TableMapping | None], list[Source]]
+Reader = Callable[[Sequence[Path], TableMapping | None], list[Source]]
 
 
-def _table(path: Path, mapping: TableMapping | None) -> list[Source]:
+def _table(paths: Sequence[Path], mapping: TableMapping | None) -> list[Source]:
     if mapping is None:
         raise UsageError("--format table needs --mapping FILE.yaml (which column is which; see docs/cohort.md)")
-    return [Source(path.name, table.canonical(table.scan(path, mapping), mapping, path.name))]
+    return [Source(p.name, table.canonical(table.scan(p, mapping), mapping, p.name)) for p in paths]
 
 
 def readers() -> dict[str, Reader]:
-    return {"table": _table}
+    """Format name -> reader (imported here: the readers import :class:`Source` from this module)."""
+    from her2cds.cohort.readers.cbioportal import read_study
+    from her2cds.cohort.readers.naaccr import read_naaccr
+    from her2cds.cohort.readers.oncokb import read_oncokb
+    from her2cds.cohort.readers.tcga_biotab import read_biotab
 
-
-FORMAT_NAMES = ("table",)
+    return {"table": _table, "cbioportal": read_study, "oncokb": read_oncokb, "naaccr": read_naaccr,
+            "tcga-biotab": read_biotab}
 
 
 def open_sources(paths: Sequence[str], fmt: str, mapping: TableMapping | None) -> list[Source]:
     reader = readers().get(fmt)
     if reader is None:
         raise UsageError(f"unknown --format {fmt!r}; choose one of {', '.join(sorted(readers()))}")
-    out: list[Source] = []
+    resolved: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"cannot read {raw}: no such file or directory")
-        out.extend(reader(path, mapping))
-    return out
+        resolved.append(path)
+    return reader(resolved, mapping)
