@@ -79,6 +79,13 @@ def subset_mismatches(expected: dict[str, Any], actual: dict[str, Any], where: s
             problems.append(f"{where}.{key}: missing from output")
         elif isinstance(value, dict) and isinstance(actual[key], dict):
             problems += subset_mismatches(value, actual[key], f"{where}.{key}")
+        elif (isinstance(value, list) and isinstance(actual[key], list) and len(value) == len(actual[key])
+              and value and all(isinstance(v, dict) for v in value)):
+            for i, (want, got) in enumerate(zip(value, actual[key], strict=True)):
+                if isinstance(got, dict):
+                    problems += subset_mismatches(want, got, f"{where}.{key}[{i}]")
+                else:
+                    problems.append(f"{where}.{key}[{i}]: expected an object, got {got!r}")
         elif actual[key] != value:
             problems.append(f"{where}.{key}: expected {value!r}, got {actual[key]!r}")
     return problems

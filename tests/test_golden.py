@@ -56,6 +56,18 @@ def test_golden_case(loaded: Loaded) -> None:
     if exp.recommendations is not None and recs != sorted(exp.recommendations):
         problems.append(f"recommendations: expected {sorted(exp.recommendations)}, got {recs}")
     problems += [f"recommendation {r} missing" for r in exp.recommendations_include if r not in recs]
+    for want in exp.therapies or []:
+        got = next((t for t in out["therapies"] if t["id"] == want["id"]), None)
+        if got is None:
+            problems.append(f"therapy {want['id']} missing")
+            continue
+        for key, value in want.items():
+            if key == "criteria":
+                results = {c["id"]: c["result"] for c in got["criteria"]}
+                problems += [f"therapy {want['id']} criterion {cid}: expected {res}, got {results.get(cid)}"
+                             for cid, res in value.items() if results.get(cid) != res]
+            elif key != "id" and got.get(key) != value:
+                problems.append(f"therapy {want['id']}.{key}: expected {value!r}, got {got.get(key)!r}")
     warned = {w["code"] for w in out["warnings"]}
     problems += [f"warning {w} missing" for w in exp.warnings_include if w not in warned]
     problems += [f"warning {w} present but must not be" for w in exp.warnings_absent if w in warned]

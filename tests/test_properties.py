@@ -122,13 +122,15 @@ def ish_results(draw: st.DrawFn) -> dict[str, Any]:
         return single
     her2, cep = draw(signals), draw(cep17)
     ish: dict[str, Any] = {"probe": "dual"}
-    form = draw(st.sampled_from(["means", "means+ratio", "ratio+her2", "ratio", "percent"]))
+    form = draw(st.sampled_from(["means", "means+ratio", "ratio+her2", "ratio", "ratio+cep17", "percent"]))
     if form in ("means", "means+ratio"):
         ish.update(her2_per_cell=her2, cep17_per_cell=cep)
     if form == "means+ratio":
         ish["ratio"] = round(her2 / cep, 2)  # a rounded report agrees within tolerance
-    if form in ("ratio+her2", "ratio"):
+    if form in ("ratio+her2", "ratio", "ratio+cep17"):
         ish["ratio"] = round(her2 / cep, 2)
+    if form == "ratio+cep17":  # HER2 copies derived as an interval (D8.5)
+        ish["cep17_per_cell"] = cep
     if form == "ratio+her2":
         ish["her2_per_cell"] = her2
     if form == "percent" or draw(st.booleans()):
@@ -233,6 +235,11 @@ def _check_contract(case: dict[str, Any], out: Assessment) -> None:
     assert {f.code for f in out.flags} <= set(KB.codes)
     assert {r.code for r in out.recommendations} <= set(KB.codes)
     results = {s.id: s for s in out.specimens}
+    for spec in out.specimens:  # every non-final tissue result says what it waits for (D8.8)
+        if spec.procedure.value != "plasma" and spec.status in (Status.EQUIVOCAL, Status.INDETERMINATE):
+            assert spec.needs, spec
+    if out.her2.status in (Status.EQUIVOCAL, Status.INDETERMINATE):
+        assert out.her2.needs, out.her2
     for sid in out.her2.deciding_specimens:
         assert sid in results
     if out.her2.status is Status.POSITIVE:

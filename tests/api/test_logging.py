@@ -50,7 +50,8 @@ def test_requests_with_a_patient_name_leave_no_trace(debug_logs: pytest.LogCaptu
             fhirdata.ihc("2+"),
         ]
     )
-    client = Client(create_app(Settings(), fhir_transport=server.transport))
+    settings = Settings(fhir_allowed_servers=["https://fhir.example.org"])
+    client = Client(create_app(settings, fhir_transport=server.transport))
     bundle = _named_bundle()
 
     assert client.post("/v1/fhir/assess", json=bundle).status_code == 200

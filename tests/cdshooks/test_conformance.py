@@ -108,7 +108,8 @@ def test_patient_view_example_queries_the_fhir_server_with_the_token() -> None:
     """spec2-04: prefetch holds only a key we did not ask for, fhirServer and fhirAuthorization are given."""
     request = load("spec-2.0/spec2-04-example.json")
     server = fhirdata.FakeFhirServer([{"resourceType": "Patient", "id": "1288992"}])
-    client = Client(create_app(Settings(), fhir_transport=server.transport))
+    settings = Settings(fhir_allowed_servers=[request["fhirServer"]])
+    client = Client(create_app(settings, fhir_transport=server.transport))
     response = client.post("/cds-services/her2-assessment", json=request)
     assert response.status_code == 200, response.text
     assert response_problems(response.json()) == []
@@ -146,10 +147,15 @@ def test_order_hook_examples_without_anti_her2_orders_give_no_cards(
     assert response.json() == {"cards": []}
 
 
-def test_extension_example_is_accepted_but_needs_a_patient(client: Client) -> None:
-    """spec2-30 carries the reserved ``extension`` member (accepted) but no patientId: 422 naming it."""
-    response = client.post("/cds-services/her2-assessment", json=load("spec-2.0/spec2-30-extensions.json"))
+def test_extension_example_is_accepted_but_needs_a_patient() -> None:
+    """spec2-30 carries the reserved ``extension`` member (accepted) but no patientId: 422 naming it when its
+    fhirServer may be queried (412 when it may not: nothing is queried, nothing is rendered)."""
+    request = load("spec-2.0/spec2-30-extensions.json")
+    allowed = Client(create_app(Settings(fhir_allowed_servers=[request["fhirServer"]])))
+    response = allowed.post("/cds-services/her2-assessment", json=request)
     assert_envelope(response, 422, "invalid_input", "context.patientId")
+    closed = Client(create_app(Settings())).post("/cds-services/her2-assessment", json=request)
+    assert closed.status_code == 412
 
 
 @pytest.mark.parametrize(

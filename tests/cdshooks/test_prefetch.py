@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from her2cds.adapters.api import Settings, create_app
+from her2cds.adapters.cdshooks.egress import FhirAccess, parse_allowed
 from her2cds.adapters.cdshooks.models import CdsRequest
-from her2cds.adapters.cdshooks.prefetch import PrefetchUnavailableError, render, resolve_prefetch
+from her2cds.adapters.cdshooks.prefetch import FETCH_FAILED, PrefetchUnavailableError, render, resolve_prefetch
 from her2cds.adapters.cdshooks.services import discovery, prefetch_templates
 from her2cds.errors import InvalidInputError
 from tests.api.client import Client, assert_envelope
@@ -22,6 +23,7 @@ from tests.cdshooks.spec import operation_outcome_problems, response_problems
 
 ISSUE_HER2_CODES = {"85319-2", "18474-7", "85318-4", "31150-6", "96893-3", "49683-6", "74860-8", "48676-1"}
 SERVER = "https://fhir.example.org/r4"
+ALLOW_SERVER = FhirAccess(allowed=parse_allowed([SERVER]))
 AUTH = {
     "access_token": "opaque-token",
     "token_type": "Bearer",
@@ -35,7 +37,7 @@ def resolve(
     request: dict[str, Any],
     transport: httpx.MockTransport | None = None,
     opened: list[int] | None = None,
-    **kwargs: Any,
+    access: FhirAccess | None = None,
 ) -> Any:
     opened = [] if opened is None else opened
 
@@ -46,7 +48,9 @@ def resolve(
             yield http
 
     async def go() -> Any:
-        return await resolve_prefetch(CdsRequest.model_validate(request), prefetch_templates(), client, **kwargs)
+        return await resolve_prefetch(
+            CdsRequest.model_validate(request), prefetch_templates(), client, access=access or ALLOW_SERVER
+        )
 
     result = anyio.run(go)
     if not request.get("fhirServer"):
@@ -171,7 +175,8 @@ def test_page_limit_is_respected() -> None:
     server = fhirdata.FakeFhirServer([], respond)
     prefetch = fhirdata.prefetch(conditions=[], her2=[])
     del prefetch["conditions"]
-    resolve(fhirdata.patient_view(prefetch, fhirServer=SERVER), server.transport, max_pages=3)
+    resolve(fhirdata.patient_view(prefetch, fhirServer=SERVER), server.transport,
+            access=FhirAccess(allowed=parse_allowed([SERVER]), max_pages=3))
     assert len(server.requests) == 3
 
 
@@ -186,7 +191,7 @@ def test_page_limit_is_respected() -> None:
 )
 def test_server_failure_for_a_required_key_is_412(answer: httpx.Response) -> None:
     server = fhirdata.FakeFhirServer([], lambda request: answer)
-    app = create_app(Settings(), fhir_transport=server.transport)
+    app = create_app(Settings(fhir_allowed_servers=[SERVER]), fhir_transport=server.transport)
     response = Client(app).post(
         "/cds-services/her2-assessment", json=fhirdata.patient_view(None, fhirServer=SERVER, fhirAuthorization=AUTH)
     )
@@ -198,10 +203,10 @@ def test_unreachable_server_is_412() -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no route", request=request)
 
-    app = create_app(Settings(), fhir_transport=httpx.MockTransport(fail))
+    app = create_app(Settings(fhir_allowed_servers=[SERVER]), fhir_transport=httpx.MockTransport(fail))
     response = Client(app).post("/cds-services/her2-assessment", json=fhirdata.patient_view(None, fhirServer=SERVER))
     assert response.status_code == 412
-    assert "could not be reached" in response.json()["issue"][0]["diagnostics"]
+    assert FETCH_FAILED in response.json()["issue"][0]["diagnostics"]
 
 
 def test_server_outside_the_allowlist_is_not_queried() -> None:
@@ -230,7 +235,7 @@ def test_server_inside_the_allowlist_is_queried() -> None:
 
 def test_bad_patient_id_with_a_server_is_422() -> None:
     server = fhirdata.FakeFhirServer([])
-    app = create_app(Settings(), fhir_transport=server.transport)
+    app = create_app(Settings(fhir_allowed_servers=[SERVER]), fhir_transport=server.transport)
     body = fhirdata.hook_request("patient-view", {"patientId": "x&_include=*"}, None, fhirServer=SERVER)
     assert_envelope(
         Client(app).post("/cds-services/her2-assessment", json=body), 422, "invalid_input", "context.patientId"

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from her2cds.adapters.api import Settings, create_app
-from her2cds.adapters.cdshooks.security import CdsJwtVerifier, ReplayCache, load_jwks
+from her2cds.adapters.cdshooks.security import CdsJwtVerifier, RegisteredClient, ReplayCache, load_jwks
 from her2cds.errors import UsageError
 from tests.api.client import Client, assert_envelope
 from tests.cdshooks.spec import load
@@ -74,7 +74,7 @@ def bearer(value: str) -> dict[str, str]:
 
 @pytest.fixture
 def secured(jwks_file: Path) -> Client:
-    return Client(create_app(Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=[ISSUER])))
+    return Client(create_app(Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=[ISSUER], public_base_url=BASE)))
 
 
 def test_valid_es384_token_is_accepted(secured: Client, ec_key: ECKey) -> None:
@@ -165,7 +165,7 @@ def test_every_cds_endpoint_needs_a_token_for_its_own_url(secured: Client, ec_ke
 
 
 def test_feedback_records_the_verified_client(jwks_file: Path, ec_key: ECKey) -> None:
-    app = create_app(Settings(cds_jwks_file=jwks_file))
+    app = create_app(Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=[ISSUER], public_base_url=BASE))
     url = f"{BASE}/cds-services/her2-assessment/feedback"
     Client(app).post(
         "/cds-services/her2-assessment/feedback",
@@ -176,17 +176,32 @@ def test_feedback_records_the_verified_client(jwks_file: Path, ec_key: ECKey) ->
     assert stored.client == ISSUER
 
 
-def test_public_base_url_sets_the_audience(jwks_file: Path, ec_key: ECKey) -> None:
-    client = Client(create_app(Settings(cds_jwks_file=jwks_file, public_base_url="https://cds.example.org")))
-    assert client.get("/cds-services", headers=bearer(token(ec_key))).status_code == 401
+def test_public_base_url_sets_the_audience_not_the_host_header(jwks_file: Path, ec_key: ECKey) -> None:
+    settings = Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=[ISSUER], public_base_url="https://cds.example.org")
+    client = Client(create_app(settings))
+    assert client.get("/cds-services", headers=bearer(token(ec_key))).status_code == 401  # aud = the Host's URL
     good = token(ec_key, aud="https://cds.example.org/cds-services")
     assert client.get("/cds-services", headers=bearer(good)).status_code == 200
+    spoofed = token(ec_key, aud="https://attacker.example/cds-services")
+    response = client.get("/cds-services", headers={**bearer(spoofed), "host": "attacker.example"})
+    assert response.status_code == 401
 
 
-def test_any_issuer_with_a_trusted_key_when_no_allowlist(jwks_file: Path, ec_key: ECKey) -> None:
-    client = Client(create_app(Settings(cds_jwks_file=jwks_file)))
+def test_jwt_without_public_base_url_refuses_to_start(jwks_file: Path) -> None:
+    with pytest.raises(UsageError, match="HER2CDS_PUBLIC_BASE_URL"):
+        create_app(Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=[ISSUER]))
+
+
+@pytest.mark.parametrize("issuers", [[], [ISSUER, "https://another-ehr.example.org/"]])
+def test_a_jwks_file_binds_its_keys_to_exactly_one_issuer(jwks_file: Path, issuers: list[str]) -> None:
+    with pytest.raises(UsageError, match="exactly"):
+        create_app(Settings(cds_jwks_file=jwks_file, cds_allowed_issuers=issuers, public_base_url=BASE))
+
+
+def test_another_issuer_is_refused_even_with_a_trusted_key(secured: Client, ec_key: ECKey) -> None:
     other = token(ec_key, iss="https://another-ehr.example.org/")
-    assert client.get("/cds-services", headers=bearer(other)).status_code == 200
+    error = assert_envelope(secured.get("/cds-services", headers=bearer(other)), 401, "unauthorized")
+    assert "iss" in error["message"]
 
 
 def test_jwt_does_not_guard_v1_or_health(secured: Client) -> None:
@@ -217,7 +232,7 @@ def test_the_spec_example_token_is_not_trusted_by_default(secured: Client) -> No
         401,
         "unauthorized",
     )
-    assert "signature" in error["message"]
+    assert "not a registered CDS client" in error["message"]
 
 
 def test_spec_example_jwks_verifies_its_example_token(tmp_path: Path) -> None:
@@ -230,7 +245,10 @@ def test_spec_example_jwks_verifies_its_example_token(tmp_path: Path) -> None:
         load("spec-3.0-ballot/spec3-34-json-web-token-payload.json"),
     )
     verifier = CdsJwtVerifier(
-        load_jwks(path), algorithms=["ES384"], clock=lambda: payload["iat"] + 10, max_lifetime_seconds=10**9
+        {payload["iss"]: RegisteredClient(payload["iss"], load_jwks(path))},
+        algorithms=["ES384"],
+        clock=lambda: payload["iat"] + 10,
+        max_lifetime_seconds=10**9,
     )
     spec_token = (
         "eyJhbGciOiJFUzM4NCIsInR5cCI6IkpXVCIsImtpZCI6ImV4YW1wbGUta2lkIiwiamt1IjoiaHR0cHM6Ly9maGlyLWVoci5leGFtcGxl"

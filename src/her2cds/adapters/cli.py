@@ -1,7 +1,9 @@
 """Command-line interface. The only place (with the HTTP layer) that turns errors into exit codes.
 
-Exit codes: 0 success; 1 batch finished but some lines were invalid (or ``kb validate`` found the knowledge
-base invalid); 2 invalid input or usage; 3 knowledge-base error; 4 internal error.
+Exit codes (also under every ``--help``, from ``cli_help.EXIT_CODES``): 0 success; 1 batch finished but some
+lines were invalid (or ``kb validate`` found the knowledge base invalid); 2 invalid input or usage; 3
+knowledge-base error; 4 internal error. Help texts and completion are in ``cli_help``, output shapes in
+``cli_output``, ``kb show`` in ``cli_kb``, the batch progress bar in ``progress``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from her2cds.errors import (
     InvalidInputError,
     KnowledgeBaseError,
     MalformedInputError,
-    NotFoundError,
     UsageError,
 )
 
@@ -58,15 +59,44 @@ def _therapy_text() -> Any:
     return render_therapies_text
 
 
+def _check_assess_options(args: argparse.Namespace) -> None:
+    """Every option either applies or is a usage error that says why (never silently ignored)."""
+    shaped = "--summary" if args.summary else "--fields" if args.fields is not None else None
+    if args.batch:
+        if args.example is not None or args.fhir:
+            raise UsageError("--batch reads JSON Lines (one case per line); it cannot be combined with --example "
+                             "or --fhir")
+        if args.format == "text":
+            raise UsageError("--format text is for one case; --batch writes one JSON line per case "
+                             "(use --summary for short lines)")
+        if args.output == "fhir":
+            raise UsageError("--output fhir is for one case (one Bundle); --batch writes one JSON line per case")
+    if shaped and args.format == "text":
+        raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --format text")
+    if shaped and args.output == "fhir":
+        raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --output fhir")
+    if args.no_trace and args.output == "fhir":
+        raise UsageError("--no-trace applies to JSON and text output; a FHIR Bundle carries no rule trace")
+    if args.no_trace and args.summary:
+        raise UsageError("--summary has no trace; --no-trace is not needed")
+    if args.expand and (args.summary or args.format == "text" or args.output == "fhir"):
+        raise UsageError("--expand shows therapy options in full in JSON output; it cannot be combined with "
+                         "--summary, --format text or --output fhir")
+
+
 def cmd_assess(args: argparse.Namespace) -> int:
     from her2cds import examples
+    from her2cds.adapters.cli_output import OutputShape
     from her2cds.engine import default_engine
 
+    _check_assess_options(args)
+    shape = OutputShape(summary=args.summary, fields=args.fields, trace=not args.no_trace, expand=args.expand)
     engine = default_engine()
     if args.batch:
-        if args.example or args.fhir:
-            raise UsageError("--batch reads JSON Lines; it cannot be combined with --example or --fhir")
-        return _batch(engine, args.file or "-", sys.stdout, expand=args.expand)
+        from her2cds.adapters.progress import progress_for
+
+        path = args.file or "-"
+        return _batch(engine, path, sys.stdout, shape=shape, progress=progress_for(sys.stderr, path))
     if args.example is not None:
         if args.file:
             raise UsageError("give either FILE or --example, not both")
@@ -77,6 +107,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         from her2cds.reading import parse_document
 
         data = parse_document(_read_text(args.file), "<stdin>" if args.file == "-" else args.file)
+    if isinstance(data, list):
+        raise UsageError(f"the input is a JSON array of {len(data)} item(s), not one case: to assess many cases use "
+                         "--batch with JSON Lines (one case per line), e.g. jq -c '.[]' FILE | her2cds assess "
+                         "--batch -")
     source_observations: dict[str, list[str]] = {}
     specimen_refs: dict[str, str] = {}
     patient_ref: str | None = None
@@ -91,8 +125,6 @@ def cmd_assess(args: argparse.Namespace) -> int:
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
-    if args.expand:
-        assessment = assessment.expanded()
     if args.output == "fhir":
         from her2cds.adapters.fhir.outbound import assessment_to_bundle
 
@@ -103,8 +135,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
     else:
-        sys.stdout.write(assessment.model_dump_json(indent=2))
-        sys.stdout.write("\n")
+        sys.stdout.write(shape.text(assessment))
     return EXIT_OK
 
 
@@ -138,9 +169,9 @@ def _line_error(number: int, field: str, message: str) -> str:
     return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
 
 
-def batch_line_result(engine: Any, number: int, line: bytes | str, *, expand: bool = False) -> tuple[str, bool]:
-    """One JSON Lines record -> (one output line of JSON, ok); ``expand``: therapies in their full form. Never
-    raises for a bad record: whatever the line holds, it gets exactly one answer."""
+def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = None) -> tuple[str, bool]:
+    """One JSON Lines record -> (one output line of JSON, ok); ``shape`` (an OutputShape) picks what is written.
+    Never raises for a bad record: whatever the line holds, it gets exactly one answer."""
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -153,7 +184,7 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, *, expand: bo
     try:
         data = parse_json(line, f"line {number}")
         assessment = engine.assess(data)
-        return (assessment.expanded() if expand else assessment).model_dump_json(), True
+        return (shape.line(assessment) if shape is not None else assessment.model_dump_json()), True
     except InvalidInputError as exc:
         first = exc.problems[0]
         return _line_error(number, first.field, first.describe()), False
@@ -163,16 +194,22 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, *, expand: bo
         return _line_error(number, "", f"internal error ({type(exc).__name__})"), False
 
 
-def _batch(engine: Any, path: str, out: IO[str], *, expand: bool = False) -> int:
+def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None) -> int:
     """Every input line gets exactly one output line, written whole (one write, then a flush), so a consumer
-    or a kill never sees half a record."""
+    or a kill never sees half a record. ``progress`` (a terminal only) counts lines, nothing of their content."""
     failures = 0
-    for number, line in enumerate(_lines(path), start=1):
-        text, ok = batch_line_result(engine, number, line.rstrip(b"\r\n") if isinstance(line, bytes)
-                                     else line.rstrip("\r\n"), expand=expand)
-        failures += not ok
-        out.write(text + "\n")
-        out.flush()
+    try:
+        for number, line in enumerate(_lines(path), start=1):
+            text, ok = batch_line_result(engine, number, line.rstrip(b"\r\n") if isinstance(line, bytes)
+                                         else line.rstrip("\r\n"), shape)
+            failures += not ok
+            out.write(text + "\n")
+            out.flush()
+            if progress is not None:
+                progress.step(ok)
+    finally:
+        if progress is not None:
+            progress.close()
     return EXIT_BATCH_ERRORS if failures else EXIT_OK
 
 
@@ -204,7 +241,10 @@ def cmd_kb(args: argparse.Namespace) -> int:
         return EXIT_OK
     kb = default_knowledge_base()
     every = _all_entries(kb, default_code_map())
+    from her2cds.adapters import cli_kb
+
     if args.kb_command == "list":
+        cli_kb.check_kind(every, args.kind)
         entries = [e for e in every if args.kind is None or e["kind"] == args.kind]
         if args.json:
             _dump(entries, sys.stdout)
@@ -212,11 +252,8 @@ def cmd_kb(args: argparse.Namespace) -> int:
             for e in entries:
                 print(f"{e['id']}\t{e['kind']}\t{e['status']}")
         return EXIT_OK
-    for entry in every:
-        if entry["id"] == args.id:
-            _dump(entry, sys.stdout)
-            return EXIT_OK
-    raise NotFoundError(f"no knowledge-base entry with id {args.id!r}")
+    _dump(cli_kb.show(kb, every, args.id), sys.stdout)
+    return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -235,7 +272,16 @@ def cmd_examples(args: argparse.Namespace) -> int:
     if args.name:
         _dump(examples.load(args.name), sys.stdout)
     else:
-        print("\n".join(examples.names()))
+        names = examples.names()
+        width = max(len(n) for n in names)
+        print("\n".join(f"{n:<{width}}  {examples.describe(n)}".rstrip() for n in names))
+    return EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from her2cds.adapters.cli_help import completion_script
+
+    sys.stdout.write(completion_script(args.shell, build_parser()))
     return EXIT_OK
 
 
@@ -243,53 +289,76 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from her2cds.adapters.api import run
     except ImportError as exc:
-        raise UsageError(f"the service needs the 'service' extra (pip install 'her2cds[service]'): {exc}") from None
+        raise UsageError("the service needs the 'service' extra; from the checkout: "
+                         f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
     run(host=args.host, port=args.port)
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="her2cds", description="HER2 testing and HER2-targeted therapy decision support.")
+    from her2cds.adapters.cli_help import HelpFormatter, epilog
+
+    def add(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
+                                                         epilog=epilog(name), formatter_class=HelpFormatter)
+        return parser
+
+    parser = _Parser(prog="her2cds", description="HER2 testing and HER2-targeted therapy decision support.",
+                     epilog=epilog("her2cds"), formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version",
                         version=f"her2cds {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("assess", help="assess a case (JSON or YAML), or a batch of JSON Lines")
-    p.add_argument("file", nargs="?", help="case file, or - for stdin")
-    p.add_argument("--example", nargs="?", const="", metavar="NAME", help="assess an embedded example case")
-    p.add_argument("--format", choices=("json", "text"), default="json", help="output format (default json)")
-    p.add_argument("--no-trace", action="store_true", help="text format: omit the rule trace")
-    p.add_argument("--batch", action="store_true", help="read JSON Lines; write one JSON line per input line")
+    p = add(sub, "assess", "assess a case (JSON or YAML), or a batch of JSON Lines")
+    p.add_argument("file", nargs="?", help="case file, or - for stdin (with --batch: JSON Lines; default stdin)")
+    p.add_argument("--example", nargs="?", const="", metavar="NAME",
+                   help="assess an embedded example case (default gastric-her2-positive; see: her2cds examples)")
+    p.add_argument("--format", choices=("json", "text"), default="json", help="output format")
+    p.add_argument("--no-trace", action="store_true", help="omit the rule trace (JSON and text output)")
+    p.add_argument("--batch", action="store_true",
+                   help="read JSON Lines; write one JSON line per input line, in order (a progress bar on stderr "
+                        "when it is a terminal)")
+    p.add_argument("--summary", action="store_true",
+                   help="a short summary per case: status, category, scores, flags, recommendation codes, eligible "
+                        "therapy ids, needs, versions (with --batch at most 300 bytes a line)")
+    p.add_argument("--fields", metavar="F1,F2",
+                   help="only these output fields, dotted for nested ones (e.g. id,her2.status,specimens.status); "
+                        "versions is always kept")
     p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
-    p.add_argument("--output", choices=("json", "fhir"), default="json", help="json (default) or a FHIR Bundle")
+    p.add_argument("--output", choices=("json", "fhir"), default="json", help="json, or a FHIR Bundle")
     p.add_argument("--expand", action="store_true",
                    help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.set_defaults(func=cmd_assess)
 
-    k = sub.add_parser("kb", help="inspect and validate the knowledge base")
+    k = add(sub, "kb", "inspect and validate the knowledge base")
     ksub = k.add_subparsers(dest="kb_command", required=True, parser_class=_Parser)
-    kv = ksub.add_parser("validate", help="validate the knowledge base (exit 0 valid, 1 invalid)")
+    kv = add(ksub, "validate", "validate the knowledge base (exit 0 valid, 1 invalid)")
     kv.add_argument("--path", help="a knowledge-base directory (default: the packaged one)")
-    kl = ksub.add_parser("list", help="list all entries")
+    kl = add(ksub, "list", "list all entries (id, kind, status)")
     kl.add_argument("--json", action="store_true", help="a JSON array of every entry")
-    kl.add_argument("--kind", help="only entries of this kind")
-    ks = ksub.add_parser("show", help="show one entry (e.g. a therapy option's indication: its id)")
-    ks.add_argument("id")
+    kl.add_argument("--kind", help="only entries of this kind (e.g. rule, threshold, indication; an unknown kind "
+                                   "is an error listing the kinds)")
+    ks = add(ksub, "show", "show one entry (thresholds with their values), or how an OncoTree code is scored")
+    ks.add_argument("id", help="an entry id (see: her2cds kb list) or an OncoTree code such as IDC")
     k.set_defaults(func=cmd_kb)
 
-    s = sub.add_parser("schema", help="print the JSON Schema of input and output")
-    s.add_argument("which", nargs="?", choices=("input", "output"))
+    s = add(sub, "schema", "print the JSON Schema of input and output")
+    s.add_argument("which", nargs="?", choices=("input", "output"), help="one of them (default: both)")
     s.add_argument("--expand", action="store_true", help="the output schema with therapy options in full")
     s.set_defaults(func=cmd_schema)
 
-    e = sub.add_parser("examples", help="list the embedded example cases, or print one")
-    e.add_argument("name", nargs="?")
+    e = add(sub, "examples", "list the embedded example cases with a description, or print one")
+    e.add_argument("name", nargs="?", help="print this example case as JSON")
     e.set_defaults(func=cmd_examples)
 
-    v = sub.add_parser("serve", help="start the HTTP service (REST, CDS Hooks, FHIR)")
-    v.add_argument("--host", default="127.0.0.1")
-    v.add_argument("--port", type=int, default=8080)
+    v = add(sub, "serve", "start the HTTP service (REST, CDS Hooks, FHIR)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    v.add_argument("--port", type=int, default=8080, help="port to listen on")
     v.set_defaults(func=cmd_serve)
+
+    c = add(sub, "completion", "print a shell completion script")
+    c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
+    c.set_defaults(func=cmd_completion)
     register_cohort(sub)
     return parser
 

@@ -14,10 +14,22 @@ EXIT_OK, EXIT_SOME_ERRORS = 0, 1
 FORMATS = ("table", "cbioportal", "oncokb", "naaccr", "tcga-biotab")
 
 
+EXAMPLES = """examples:
+  her2cds cohort run tests/fixtures/cohort/table/extract.csv --format table \\
+      --mapping tests/fixtures/cohort/table/extract.yaml --out answers.csv --report report.html
+  her2cds cohort run path/to/study_folder --format cbioportal --out answers.parquet
+  her2cds cohort run registry.xml --format naaccr --out answers.parquet --engine spark"""
+
+
 def register(sub: Any) -> None:
-    c = sub.add_parser("cohort", help="cohort mode: tables, registries and studies in, one slim row per patient out")
+    from her2cds.adapters.cli_help import EXIT_CODES, HelpFormatter
+
+    epilog = f"{EXAMPLES}\n\n{EXIT_CODES}"
+    text = "cohort mode: tables, registries and studies in, one slim row per patient out"
+    c = sub.add_parser("cohort", help=text, description=text, epilog=epilog, formatter_class=HelpFormatter)
     csub = c.add_subparsers(dest="cohort_command", required=True, parser_class=type(c))
-    r = csub.add_parser("run", help="assess every patient of the inputs")
+    text = "assess every patient of the inputs (docs/cohort.md)"
+    r = csub.add_parser("run", help=text, description=text, epilog=epilog, formatter_class=HelpFormatter)
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="input files or folders")
     r.add_argument("--format", dest="cohort_format", required=True, choices=FORMATS, help="input format")
     r.add_argument("--mapping", metavar="FILE.yaml", help="column mapping (required for --format table)")

@@ -22,6 +22,7 @@ from her2cds.knowledge.schema import (
     SUPPORTED_SCHEMA_VERSIONS,
     CodeDef,
     CodesFile,
+    DomainRange,
     FamiliesFile,
     Family,
     MetaFile,
@@ -37,6 +38,7 @@ from her2cds.knowledge.schema import (
     Threshold,
     TumorTypesFile,
     Variant,
+    VariantClass,
     VariantsFile,
 )
 
@@ -80,6 +82,8 @@ class KnowledgeBase:
     thresholds: Mapping[str, Threshold]
     rules: Mapping[str, Rule]
     variants: tuple[Variant, ...]
+    variant_classes: tuple[VariantClass, ...]
+    variant_domains: tuple[DomainRange, ...]
     variant_index: Mapping[str, Variant]
     kinase_domain: tuple[int, int]
     kinase_domain_sources: tuple[SourceRef, ...]
@@ -152,6 +156,7 @@ class KnowledgeBase:
         yield from self.thresholds.values()
         yield from self.rules.values()
         yield from self.variants
+        yield from self.variant_classes
         yield from self.codes.values()
         yield from self.testing
 
@@ -265,7 +270,9 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
             raise KnowledgeBaseError(f"code {code.code!r} is defined twice")
         codes[code.code] = code
 
-    from her2cds.knowledge.variants import build_variant_index  # local: keeps import light
+    from her2cds.knowledge.variants import build_variant_index, kinase_range  # local: keeps import light
+
+    kinase = kinase_range(variants_file.domains)
 
     kb = KnowledgeBase(
         meta=meta,
@@ -281,9 +288,11 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         thresholds=thresholds,
         rules=rules,
         variants=tuple(variants_file.variants),
+        variant_classes=tuple(variants_file.classes),
+        variant_domains=tuple(variants_file.domains),
         variant_index=build_variant_index(variants_file.variants),
-        kinase_domain=variants_file.kinase_domain,
-        kinase_domain_sources=tuple(variants_file.kinase_domain_sources),
+        kinase_domain=kinase.start_end,
+        kinase_domain_sources=kinase.sources,
         variants_transcript=variants_file.transcript,
         codes=codes,
         testing=tuple(parse_file(TestingFile, root / "testing.yaml").indications),

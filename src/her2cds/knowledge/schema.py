@@ -216,14 +216,57 @@ class Family(Entry):
     text: str
 
 
+Domain = Literal["extracellular", "transmembrane", "juxtamembrane", "kinase", "c_terminal", "other"]
+LabelSetId = Literal["fda.tdxd-nsclc-activating", "fda.her2-tkd-activating"]
+
+
+class LabelSet(_KB):
+    """Membership of a variant in the set a label or its companion test names (not the biology)."""
+
+    id: LabelSetId
+    status: Status
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    note: str | None = None
+
+
+class DomainRange(_KB):
+    """ERBB2 protein domains by residue range (NP_004439.2); kinase_domain null where sources disagree."""
+
+    domain: Domain
+    start: Annotated[int, Field(ge=1)]
+    end: Annotated[int, Field(ge=1)]
+    kinase_domain: bool | None
+    sources: Annotated[list[SourceRef], Field(min_length=1)]
+    status: Status
+    note: str | None = None
+
+
 class Variant(Entry):
     kind: Literal["variant"] = "variant"
     hgvs_p: str = Field(description="canonical one-letter HGVS protein change without 'p.'")
     aliases: list[str] = []
     exon: int | None = None
-    domain: Literal["extracellular", "transmembrane", "juxtamembrane", "kinase", "other"]
+    domain: Domain
+    activating: bool | None = Field(description="biology: activating/oncogenic (null: open or conflicting evidence)")
+    kinase_domain: bool | None
+    label_sets: list[LabelSet] = []
+    text: str
+
+
+class VariantClass(Entry):
+    """A class of variants recognised by kind and position (e.g. exon 20 in-frame insertions)."""
+
+    kind: Literal["variant_class"] = "variant_class"
+    name: str
+    change: Literal["insertion"] = Field(
+        description="insertion: in-frame insertion, duplication, or deletion-insertion that adds residues"
+    )
+    start: int = Field(description="first residue of the change, lowest")
+    end: int = Field(description="first residue of the change, highest")
+    domain: Domain
     activating: bool | None
-    kinase_domain: bool
+    kinase_domain: bool | None
+    label_sets: list[LabelSet] = []
     text: str
 
 
@@ -287,9 +330,10 @@ class ScoringFile(_KB):
 class VariantsFile(_KB):
     gene: Literal["ERBB2"]
     transcript: str
-    kinase_domain: tuple[int, int]
-    kinase_domain_sources: Annotated[list[SourceRef], Field(min_length=1)]
+    length: int
+    domains: Annotated[list[DomainRange], Field(min_length=1)]
     variants: list[Variant]
+    classes: list[VariantClass] = []
 
 
 class CodesFile(_KB):

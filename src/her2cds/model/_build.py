@@ -17,8 +17,8 @@ _set = object.__setattr__
 
 
 @functools.cache
-def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """(immutable defaults, names of fields whose default is a fresh empty container)."""
+def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """(immutable defaults, names of fields whose default is a fresh empty container, every field in order)."""
     fixed: dict[str, Any] = {}
     fresh: list[str] = []
     for name, info in cls.model_fields.items():
@@ -31,12 +31,14 @@ def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
             fresh.append(name)
         else:
             fixed[name] = default
-    return fixed, tuple(fresh)
+    return fixed, tuple(fresh), tuple(cls.model_fields)
 
 
 def build(cls: type[M], **values: Any) -> M:
-    fixed, fresh = _defaults(cls)
-    state = {**fixed, **values}
+    fixed, fresh, order = _defaults(cls)
+    state = dict.fromkeys(order)  # serialised in declaration order, as a validated model would be
+    state.update(fixed)
+    state.update(values)
     for name in fresh:
         if name not in values:
             state[name] = []

@@ -55,6 +55,11 @@ class IhcResult(_Out):
     derived_score: IhcScore | None = Field(
         default=None, description="the score the guideline gives for the reported percentages or cluster sizes"
     )
+    gastric_criteria_score: IhcScore | None = Field(
+        default=None,
+        description="the score on the gastric criteria (resection >=10%, biopsy cluster >=5 cells), as the "
+        "tumor-agnostic trastuzumab deruxtecan label (DESTINY-PanTumor02) scores IHC; null when undetermined",
+    )
 
 
 class IshResult(_Out):
@@ -76,9 +81,10 @@ class VariantResult(_Out):
     hgvs_p: str | None = Field(description="normalised one-letter HGVS protein notation")
     knowledge_id: str | None
     known: bool
-    activating: bool | None
+    activating: bool | None = Field(description="biology: activating/oncogenic; null = unknown significance")
     kinase_domain: bool | None
     domain: str | None = None
+    label_sets: list[str] = Field(default=[], description="verified label/companion-test sets the variant is in")
 
 
 class NgsResult(_Out):
@@ -120,11 +126,23 @@ class Her2Summary(_Out):
     category: Category | None
     erbb2_activating_mutations: list[str] = []
     erbb2_kinase_domain_mutations: list[str] = []
+    erbb2_variants_unknown_significance: list[str] = Field(
+        default=[], description="ERBB2 variants not classified (not listed, unverified entry, or open biology)"
+    )
+    erbb2_vus_kinase_domain: list[str] = Field(
+        default=[], description="the unclassified variants that are, or may be, in the tyrosine kinase domain"
+    )
     erbb2_amplified: bool | None = Field(
         default=None, description="ERBB2 amplified by ISH or NGS in any adequate specimen (NGS gain is not)"
     )
     ish_amplified: bool | None = Field(default=None, description="ISH positive in any adequate tissue specimen")
     ngs_amplified: bool | None = Field(default=None, description="NGS amplification call (tissue or plasma)")
+    pan_tumor_ihc_3plus: bool | None = Field(
+        default=None,
+        description="IHC 3+ on the gastric criteria in an adequate specimen (tumor-agnostic trastuzumab deruxtecan "
+        "label); null when undetermined or when the tumor's own guideline calls that specimen negative",
+    )
+    pan_tumor_ihc_basis: str | None = None
     basis: str
     needs: list[Need] = Field(default=[], description="what a non-final status waits for")
     deciding_specimens: list[str] = []
@@ -157,17 +175,18 @@ class Versions(_Out):
 
 
 class Assessment(_Out):
+    # what a person reads first leads: the id, the HER2 result, then what to do and what to check
     id: str | None = None
-    tumor: TumorSummary
     her2: Her2Summary
-    specimens: list[SpecimenResult]
+    tumor: TumorSummary
     recommendations: list[Recommendation]
     flags: list[Flag]
+    warnings: list[InputWarning] = []
+    specimens: list[SpecimenResult]
     therapies: list[TherapySummary] = Field(
         default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
     )
     trace: list[TraceEntry]
-    warnings: list[InputWarning] = []
     versions: Versions
     disclaimer: str
 

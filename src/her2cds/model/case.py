@@ -50,6 +50,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+_IHC_INT = {0: "0", 1: "1+", 2: "2+", 3: "3+"}
+
+
+def _int_as_text(value: object) -> object:
+    """An unquoted YAML integer id (``id: 1``) is the text a person typed; other values are checked as given."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Tumor(_Strict):
     oncotree_code: Annotated[str, Field(min_length=1, max_length=40)]
     setting: Setting | None = None
@@ -95,6 +103,14 @@ class Ihc(_Strict):
     percent: IhcPercent | None = None
     cluster_cells: ClusterCells | None = None
     antibody: ShortText | None = None
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _integer_score(cls, value: object) -> object:
+        """``score: 0`` / ``score: 2`` (unquoted in YAML) mean IHC 0 / 2+; other integers stay invalid."""
+        if isinstance(value, int) and not isinstance(value, bool) and value in _IHC_INT:
+            return _IHC_INT[value]
+        return value
 
     @model_validator(mode="after")
     def _has_a_result(self) -> Self:
@@ -161,6 +177,7 @@ class Ngs(_Strict):
 
 class Specimen(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=64)]
+    _id_as_text = field_validator("id", mode="before")(_int_as_text)
     procedure: Procedure
     site: Site | None = None
     site_detail: ShortText | None = None
@@ -212,6 +229,7 @@ class History(_Strict):
 
 class Case(_Strict):
     id: Annotated[str, Field(max_length=128)] | None = None
+    _id_as_text = field_validator("id", mode="before")(_int_as_text)
     tumor: Tumor
     specimens: Annotated[list[Specimen], Field(max_length=100)] = []
     biomarkers: Biomarkers = Biomarkers()

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 
 from her2cds.errors import InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase
-from her2cds.knowledge.variants import HgvsError, first_position, normalize_protein
+from her2cds.knowledge.schema import Variant, VariantClass
+from her2cds.knowledge.variants import HgvsError, class_for, domain_at, normalize_protein, positions
 from her2cds.model._build import build
 from her2cds.model.assessment import NgsResult, VariantResult
 from her2cds.model.case import Ngs
 from her2cds.model.enums import Amplification, CopyNumberCall
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, first_match
+
+TDXD_SET = "fda.tdxd-nsclc-activating"
+TKD_SET = "fda.her2-tkd-activating"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,27 +27,53 @@ class NgsFinding:
 
     @property
     def activating(self) -> list[str]:
-        return [v.hgvs_p for v in self.result.variants if v.activating and v.hgvs_p]
+        return [v.hgvs_p for v in self.result.variants if v.hgvs_p and (v.activating or TDXD_SET in v.label_sets)]
 
     @property
     def kinase_domain_activating(self) -> list[str]:
-        return [v.hgvs_p for v in self.result.variants if v.activating and v.kinase_domain and v.hgvs_p]
+        return [v.hgvs_p for v in self.result.variants
+                if v.hgvs_p and ((v.activating and v.kinase_domain) or TKD_SET in v.label_sets)]
+
+    @property
+    def unknown_significance(self) -> list[str]:
+        return [v.hgvs_p for v in self.result.variants
+                if v.hgvs_p and v.activating is None and TDXD_SET not in v.label_sets]
+
+    @property
+    def unknown_kinase(self) -> list[str]:
+        """Unclassified variants that are, or may be, in the kinase domain (could meet a TKD label)."""
+        return [v.hgvs_p for v in self.result.variants
+                if v.hgvs_p and v.activating is None and v.kinase_domain is not False and TKD_SET not in v.label_sets]
 
 
 def classify_variant(kb: KnowledgeBase, text: str) -> VariantResult:
-    """Raises HgvsError for text that is not HGVS protein notation."""
+    """Raises HgvsError for text that is not HGVS protein notation on ERBB2.
+
+    Biology (``activating``) comes only from verified entries; an unverified entry, an unlisted variant or open
+    evidence gives ``activating: null`` (unknown significance). The domain is read from residue ranges.
+    """
     canonical = normalize_protein(text)
+    start, end = positions(canonical)
+    region = domain_at(kb.variant_domains, start)
+    end_region = domain_at(kb.variant_domains, end)
+    kinase = region.kinase_domain if region is not None else None
+    if end_region is not None and end_region.kinase_domain != kinase:
+        kinase = None  # a change spanning a domain boundary
     known = kb.variant_index.get(canonical)
-    if known is not None:
+    entry: Variant | VariantClass | None = known
+    if entry is None or entry.status != "verified":  # a verified class beats an unverified entry
+        entry = class_for((c for c in kb.variant_classes if c.status == "verified"), canonical) or entry
+    if entry is not None:
+        verified = entry.status == "verified"
         return build(VariantResult,
-            input=text, hgvs_p=f"p.{known.hgvs_p}", knowledge_id=known.id, known=True,
-            activating=known.activating, kinase_domain=known.kinase_domain, domain=known.domain,
+            input=text, hgvs_p=f"p.{known.hgvs_p if known is not None else canonical}", knowledge_id=entry.id,
+            known=True, activating=entry.activating if verified else None,
+            kinase_domain=entry.kinase_domain if verified else kinase, domain=entry.domain,
+            label_sets=[ls.id for ls in entry.label_sets if ls.status == "verified"] if verified else [],
         )
-    start, end = kb.kinase_domain
-    position = first_position(canonical)
     return build(VariantResult,
         input=text, hgvs_p=f"p.{canonical}", knowledge_id=None, known=False, activating=None,
-        kinase_domain=start <= position <= end, domain="kinase" if start <= position <= end else None,
+        kinase_domain=kinase, domain=region.domain if region is not None else None, label_sets=[],
     )
 
 
@@ -74,17 +104,19 @@ def interpret_ngs(
         except HgvsError as exc:
             raise InvalidInputError.single(f"{field}.erbb2_variants[{i}]", str(exc), text) from None
         variants.append(variant)
-        if variant.known and variant.activating:
-            col.fire(ck.rule("ngs.variant.activating"), f"{variant.hgvs_p} ({variant.knowledge_id}) is activating",
-                     specimen)
+        label = f"{variant.hgvs_p} ({variant.knowledge_id})" if variant.knowledge_id else f"{variant.hgvs_p}"
+        if variant.activating or TDXD_SET in variant.label_sets:
+            col.fire(ck.rule("ngs.variant.activating"), f"{label} is activating", specimen)
             if variant.kinase_domain:
                 col.fire(ck.rule("ngs.variant.kinase-domain"), f"{variant.hgvs_p} is in the kinase domain", specimen)
-        elif variant.known:
-            col.fire(ck.rule("ngs.variant.not-classified"),
-                     f"{variant.hgvs_p} ({variant.knowledge_id}) is listed, but its activating status is open",
-                     specimen)
-        else:
-            col.fire(ck.rule("ngs.variant.not-classified"), f"{variant.hgvs_p} is not in the list", specimen)
+        elif variant.activating is None:  # (no listed variant is known non-activating today)
+            why = ("is not in the list" if not variant.known else
+                   "is listed, but its activating status is open or its entry is unverified")
+            where = {True: "kinase domain", False: f"{variant.domain} domain", None: "kinase-domain boundary"}[
+                variant.kinase_domain]
+            col.fire(ck.rule("ngs.variant.not-classified"), f"{label} {why} ({where})", specimen)
+            col.flag("variant_of_unknown_significance", [specimen],
+                     f"Specimen {specimen}: ERBB2 {variant.hgvs_p} ({where}) is of unknown significance; classify it.")
     detected = amplification is Amplification.AMPLIFIED or bool(variants)
     informative = True
     if plasma:

@@ -10,6 +10,7 @@ from her2cds.model.assessment import Her2Summary, Need, SpecimenCategory
 from her2cds.model.enums import Amplification, Category, IhcScore, Status
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge
+from her2cds.rules.pantumor import pan_tumor_3plus
 from her2cds.rules.specimen import SpecimenFinding
 
 
@@ -71,17 +72,19 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     activating: list[str] = []
     kinase: list[str] = []
+    vus: list[str] = []
+    vus_kinase: list[str] = []
     for f in chronological(findings):
         if f.ngs is None:
             continue
-        for v in f.ngs.activating:
-            if v not in activating:
-                activating.append(v)
-        for v in f.ngs.kinase_domain_activating:
-            if v not in kinase:
-                kinase.append(v)
+        for target, found in ((activating, f.ngs.activating), (kinase, f.ngs.kinase_domain_activating),
+                              (vus, f.ngs.unknown_significance), (vus_kinase, f.ngs.unknown_kinase)):
+            target.extend(v for v in found if v not in target)
 
     category, categories, comment = _breast_category(tissue, ck, col)
+    pan_tumor, pan_tumor_basis = pan_tumor_3plus(
+        [(f.specimen.id, f.status, f.gastric_3plus) for f in chronological(tissue) if f.ihc is not None], status, col
+    )
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
     needs: list[Need] = []
     if status not in (Status.POSITIVE, Status.NEGATIVE):
@@ -96,9 +99,13 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
         category=category,
         erbb2_activating_mutations=activating,
         erbb2_kinase_domain_mutations=kinase,
+        erbb2_variants_unknown_significance=vus,
+        erbb2_vus_kinase_domain=vus_kinase,
         erbb2_amplified=erbb2_amplified,
         ish_amplified=ish_amplified,
         ngs_amplified=ngs_amplified,
+        pan_tumor_ihc_3plus=pan_tumor,
+        pan_tumor_ihc_basis=pan_tumor_basis,
         basis=basis,
         needs=needs,
         deciding_specimens=_ids(deciding),

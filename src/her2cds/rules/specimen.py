@@ -15,6 +15,7 @@ from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem
 from her2cds.rules.ihc import IhcFinding, interpret_ihc
 from her2cds.rules.ish import IshFinding, interpret_ish
 from her2cds.rules.ngs import NgsFinding, interpret_ngs
+from her2cds.rules.pantumor import gastric_reading
 
 NeedTuple = tuple[tuple[str, str], ...]
 
@@ -31,6 +32,7 @@ class SpecimenFinding:
     ngs: NgsFinding | None
     pending: bool
     needs: NeedTuple
+    gastric_3plus: bool | None
     status: Status
     is_plasma: bool
     usable_tissue: bool
@@ -175,6 +177,10 @@ def interpret_specimen(
     if not adequate:  # shown, not used: no work-up advice for a specimen the guideline does not validate
         col.drop_recommendations(sid)
     category = _category(status, ihc, system, col, sid) if not plasma else None
+    gastric_score: IhcScore | None = None
+    gastric_3plus: bool | None = None
+    if ihc is not None and spec.ihc is not None:
+        gastric_score, gastric_3plus = gastric_reading(spec.ihc, ihc, spec.procedure, system, ck, ck.kb)
     result = build(SpecimenResult,
         id=sid,
         procedure=spec.procedure,
@@ -192,6 +198,7 @@ def interpret_specimen(
         ihc=build(IhcResult,
             score=ihc.score, intensity=ihc.intensity, status=_ihc_status(ihc.outcome), derived_from=ihc.derived_from,
             rule=ihc.rule.id, reported_score=ihc.reported, derived_score=ihc.derived_score,
+            gastric_criteria_score=gastric_score,
         ) if ihc else None,
         ish=build(IshResult,
             probe=ish.probe, ratio=round(ish.ratio, 3) if ish.ratio is not None else None,
@@ -202,7 +209,7 @@ def interpret_specimen(
     )
     return SpecimenFinding(
         result=result, specimen=spec, index=index, ihc=ihc, ish=ish, ngs=ngs, pending=pending, needs=needs,
-        status=status,
+        gastric_3plus=gastric_3plus, status=status,
         is_plasma=plasma, usable_tissue=adequate and not plasma, order=(spec.collected_on or dt.date.min, sid),
     )
 

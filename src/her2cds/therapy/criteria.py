@@ -8,6 +8,7 @@ is never treated as negative. Trees are compiled once at load into small evaluat
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ _NEEDS: Mapping[str, str] = {
     "setting": "disease setting (early, locally advanced or metastatic)",
     "her2.status": "a final HER2 status (complete IHC and reflex ISH testing)",
     "her2.ihc_score": "a HER2 IHC score on tumor tissue",
+    "her2.ihc_3plus_gastric_criteria": "a HER2 IHC score on the gastric criteria (percent of cells, or the biopsy "
+    "cluster size)",
     "her2.category": "the HER2 expression category (IHC score, with ISH for IHC 2+)",
     "her2.ish_amplified": "HER2 ISH on tumor tissue",
     "her2.ngs_amplified": "ERBB2 copy number by NGS",
@@ -70,16 +73,19 @@ _READS: Mapping[str, tuple[str, ...]] = {
     "setting": ("setting",),
     "her2.status": ("her2_status",),
     "her2.ihc_score": ("ihc_score", "ish_amplified"),
+    "her2.ihc_3plus_gastric_criteria": ("pan_tumor_ihc_3plus", "pan_tumor_ihc_basis"),
     "her2.category": ("category",),
     "her2.ish_amplified": ("ish_amplified",),
     "her2.ngs_amplified": ("ngs_amplified",),
     "her2.erbb2_amplified": ("erbb2_amplified",),
-    "her2.activating_mutation": ("activating_mutations", "reported_variants", "mutation_testing"),
+    "her2.activating_mutation": ("activating_mutations", "reported_variants", "mutation_testing",
+                                 "unclassified_variants"),
     "her2.kinase_domain_mutation": (
         "activating_mutations",
         "kinase_domain_mutations",
         "reported_variants",
         "mutation_testing",
+        "unclassified_kinase_variants",
     ),
     "biomarker.pd_l1_cps": ("pd_l1_cps",),
     "biomarker.kras": ("kras",),
@@ -298,6 +304,21 @@ def _amplified_leaf(crit: Criterion, fact: str) -> Leaf:
     return Leaf(crit, observe, fact)
 
 
+def _pan_tumor_ihc_leaf(crit: Criterion, fact: str) -> Leaf:
+    """IHC 3+ read on the gastric criteria, as the tumor-agnostic label's trial scored it (D8.3)."""
+    expected = bool(crit.equals)
+
+    def observe(ctx: Context) -> Observation:
+        f = ctx.facts
+        basis = f.pan_tumor_ihc_basis or "HER2 IHC not reported"
+        if f.pan_tumor_ihc_3plus is None:
+            need = "review of the IHC slide (guidelines disagree)" if "review" in basis else None
+            return None, basis, need
+        return f.pan_tumor_ihc_3plus == expected, basis, None
+
+    return Leaf(crit, observe, fact)
+
+
 def _mutation_leaf(crit: Criterion, fact: str) -> Leaf:
     expected = bool(crit.equals)
     kinase = fact == "her2.kinase_domain_mutation"
@@ -308,6 +329,10 @@ def _mutation_leaf(crit: Criterion, fact: str) -> Leaf:
         kind = "kinase-domain activating" if kinase else "activating"
         if found:
             return expected, f"ERBB2 {kind} mutation(s): {_listing(found)}", None
+        open_variants = f.unclassified_kinase_variants if kinase else f.unclassified_variants
+        if open_variants:  # unknown is never false (D8.9)
+            shown = f"ERBB2 variant(s) {_listing(open_variants)} of unknown significance"
+            return None, shown, f"classify ERBB2 variant(s) {_listing(open_variants)} (activating or not)"
         if kinase and f.activating_mutations:
             shown = f"ERBB2 activating mutation(s) {_listing(f.activating_mutations)} outside the kinase domain"
             return not expected, shown, None
@@ -464,6 +489,8 @@ def compile_criterion(crit: Criterion, table: DrugTable) -> Node:
         return _amplified_leaf(crit, fact)
     if fact in ("her2.activating_mutation", "her2.kinase_domain_mutation"):
         return _mutation_leaf(crit, fact)
+    if fact == "her2.ihc_3plus_gastric_criteria":
+        return _pan_tumor_ihc_leaf(crit, fact)
     if fact == "histology.squamous":
         return _squamous_leaf(crit, fact)
     if fact == "history.prior_class":
@@ -479,3 +506,16 @@ def walk(crit: Criterion) -> list[Criterion]:
     for child in (*(crit.all or ()), *(crit.any or ()), *((crit.not_,) if crit.not_ else ())):
         out.extend(walk(child))
     return out
+
+
+@functools.cache
+def _fact_of_need() -> dict[str, str]:
+    reverse: dict[str, str] = {}
+    for fact, text in _NEEDS.items():
+        reverse.setdefault(text, fact)
+    return reverse
+
+
+def need_fact(need: str) -> str | None:
+    """The fact (e.g. ``history.prior_lines``) whose missing value an option's ``needs`` text names, if known."""
+    return _fact_of_need().get(need)

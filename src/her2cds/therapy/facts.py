@@ -36,12 +36,16 @@ class TherapyFacts:
     histology: str | None = None
     her2_status: str | None = None
     ihc_score: str | None = None
+    pan_tumor_ihc_3plus: bool | None = None  # IHC 3+ on the gastric criteria (tumor-agnostic label), D8.3
+    pan_tumor_ihc_basis: str | None = None
     category: str | None = None
     ish_amplified: bool | None = None
     ngs_amplified: bool | None = None
     erbb2_amplified: bool | None = None
     activating_mutations: tuple[str, ...] = ()
     kinase_domain_mutations: tuple[str, ...] = ()
+    unclassified_variants: tuple[str, ...] = ()  # ERBB2 variants of unknown significance (D8.9)
+    unclassified_kinase_variants: tuple[str, ...] = ()  # ... that are, or may be, in the kinase domain
     reported_variants: tuple[str, ...] = ()
     mutation_testing: MutationTesting = "none"
     pd_l1_cps: float | None = None
@@ -54,6 +58,11 @@ class TherapyFacts:
     def __post_init__(self) -> None:
         if not self.lineage or self.lineage[0] != self.tumor_code:
             raise ValueError("lineage must start with the tumor code itself")
+        if self.pan_tumor_ihc_basis is None and self.ihc_score is not None:
+            # facts given directly (not from an assessment): the IHC score is taken as read on the gastric criteria
+            three = self.ihc_score == "3+" and self.her2_status != "negative"
+            object.__setattr__(self, "pan_tumor_ihc_3plus", three)
+            object.__setattr__(self, "pan_tumor_ihc_basis", f"HER2 IHC {self.ihc_score}")
 
 
 def _value(x: StrEnum | None) -> str | None:
@@ -83,10 +92,14 @@ def facts_from(case: Case, her2: Her2Summary, lineage: Sequence[str]) -> Therapy
     tumor, biomarkers, history = case.tumor, case.biomarkers, case.history
     return TherapyFacts(
         tumor_code=code, lineage=chain, setting=_value(tumor.setting), histology=tumor.histology,
-        her2_status=_value(her2.status), ihc_score=_value(her2.ihc_score), category=_value(her2.category),
+        her2_status=_value(her2.status), ihc_score=_value(her2.ihc_score),
+        pan_tumor_ihc_3plus=her2.pan_tumor_ihc_3plus, pan_tumor_ihc_basis=her2.pan_tumor_ihc_basis,
+        category=_value(her2.category),
         ish_amplified=her2.ish_amplified, ngs_amplified=her2.ngs_amplified, erbb2_amplified=her2.erbb2_amplified,
         activating_mutations=tuple(her2.erbb2_activating_mutations),
         kinase_domain_mutations=tuple(her2.erbb2_kinase_domain_mutations), reported_variants=tuple(variants),
+        unclassified_variants=tuple(her2.erbb2_variants_unknown_significance),
+        unclassified_kinase_variants=tuple(her2.erbb2_vus_kinase_domain),
         mutation_testing=testing, pd_l1_cps=biomarkers.pd_l1_cps, kras=_value(biomarkers.kras),
         nras=_value(biomarkers.nras), hormone_receptor=_value(biomarkers.hormone_receptor),
         prior_lines=history.prior_lines, prior_agents=tuple(history.prior_agents),

@@ -22,6 +22,7 @@ FactName = Literal[
     "setting",
     "her2.status",
     "her2.ihc_score",
+    "her2.ihc_3plus_gastric_criteria",
     "her2.category",
     "her2.ish_amplified",
     "her2.ngs_amplified",
@@ -51,6 +52,7 @@ SET_FACTS: frozenset[str] = frozenset(
 )
 BOOL_FACTS: frozenset[str] = frozenset(
     {
+        "her2.ihc_3plus_gastric_criteria",
         "her2.ish_amplified",
         "her2.ngs_amplified",
         "her2.erbb2_amplified",

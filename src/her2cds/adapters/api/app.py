@@ -25,8 +25,8 @@ from her2cds.adapters.api.settings import Settings, unknown_environment_names
 from her2cds.adapters.api.state import AppState
 from her2cds.adapters.cdshooks.feedback import FeedbackStore
 from her2cds.adapters.cdshooks.models import CdsRequest, FeedbackRequest
-from her2cds.adapters.cdshooks.security import CdsJwtVerifier, load_jwks
-from her2cds.errors import InternalError
+from her2cds.adapters.cdshooks.security import CdsJwtVerifier, RegisteredClient, load_clients, load_jwks
+from her2cds.errors import InternalError, UsageError
 from her2cds.model.case import Case
 
 log = logging.getLogger("her2cds.api")
@@ -139,20 +139,43 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             state.http_client = None
 
 
+def _jwt_verifier(settings: Settings) -> CdsJwtVerifier | None:
+    """The CDS client JWT verifier the settings ask for (None: CDS Hooks calls are not authenticated)."""
+    clients = None
+    if settings.cds_clients_file is not None:
+        if settings.cds_jwks_file is not None:
+            raise UsageError("set HER2CDS_CDS_CLIENTS_FILE or HER2CDS_CDS_JWKS_FILE, not both")
+        clients = load_clients(settings.cds_clients_file)
+    elif settings.cds_jwks_file is not None:
+        keys = load_jwks(settings.cds_jwks_file)
+        if len(settings.cds_allowed_issuers) != 1:
+            raise UsageError(
+                "HER2CDS_CDS_JWKS_FILE holds the keys of one client: set HER2CDS_CDS_ALLOWED_ISSUERS to exactly its "
+                "issuer (for several clients, bind keys to issuers in HER2CDS_CDS_CLIENTS_FILE)"
+            )
+        issuer = settings.cds_allowed_issuers[0]
+        clients = {issuer: RegisteredClient(issuer, keys)}
+    if clients is None:
+        return None
+    if settings.public_base_url is None:
+        raise UsageError(
+            "CDS client JWTs are checked against the service's own URL: set HER2CDS_PUBLIC_BASE_URL "
+            "(e.g. https://cds.example.org); it is never taken from the request"
+        )
+    return CdsJwtVerifier(
+        clients,
+        algorithms=settings.cds_jwt_algorithms,
+        leeway_seconds=settings.cds_jwt_leeway_seconds,
+        max_lifetime_seconds=settings.cds_jwt_max_lifetime_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """A new application. ``fhir_transport`` replaces the network transport of FHIR queries (tests)."""
     settings = settings or Settings()
     for name in unknown_environment_names():
         log.warning("environment variable %s is not a her2cds setting; ignored", name)
-    verifier = None
-    if settings.cds_jwks_file is not None:
-        verifier = CdsJwtVerifier(
-            load_jwks(settings.cds_jwks_file),
-            algorithms=settings.cds_jwt_algorithms,
-            allowed_issuers=settings.cds_allowed_issuers,
-            leeway_seconds=settings.cds_jwt_leeway_seconds,
-            max_lifetime_seconds=settings.cds_jwt_max_lifetime_seconds,
-        )
+    verifier = _jwt_verifier(settings)
     app = Her2CdsApp(
         title="her2cds",
         version=__version__,

@@ -55,19 +55,29 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None,
         description=(
-            "The service's externally visible base URL (e.g. https://cds.example.org). Used as the expected "
-            "JWT audience of CDS Hooks calls; default: the URL of the incoming request."
+            "The service's externally visible base URL (e.g. https://cds.example.org): the expected JWT audience "
+            "of CDS Hooks calls (never taken from the request's Host header). Required when CDS client JWTs are "
+            "checked."
+        ),
+    )
+    cds_clients_file: Path | None = Field(
+        default=None,
+        description=(
+            "Registry of trusted CDS clients (JSON: clients[] with issuer, jwks and optional fhir_servers). Each "
+            "client's keys verify only tokens of its own issuer; its fhir_servers may be queried on its calls. "
+            "Set (or HER2CDS_CDS_JWKS_FILE): every /cds-services call must carry a signed JWT."
         ),
     )
     cds_jwks_file: Path | None = Field(
         default=None,
         description=(
-            "JWK Set file (public keys) of the trusted CDS clients. Set: every /cds-services call must carry "
-            "a signed JWT. Unset: CDS Hooks calls are not authenticated."
+            "JWK Set file (public keys) of ONE trusted CDS client, whose issuer is HER2CDS_CDS_ALLOWED_ISSUERS "
+            "(exactly one). For several clients use HER2CDS_CDS_CLIENTS_FILE. Unset (both): CDS Hooks calls are "
+            "not authenticated."
         ),
     )
     cds_allowed_issuers: StrList = Field(
-        default=[], description="Allowed JWT issuers (iss). Empty: any issuer whose key is in the JWK Set."
+        default=[], description="With HER2CDS_CDS_JWKS_FILE: the issuer (iss) its keys belong to (exactly one)."
     )
     cds_jwt_algorithms: StrList = Field(
         default=list(ASYMMETRIC_ALGORITHMS), description="JWS algorithms accepted on CDS client JWTs."
@@ -79,9 +89,23 @@ class Settings(BaseSettings):
     fhir_allowed_servers: StrList = Field(
         default=[],
         description=(
-            "URL prefixes of FHIR servers the service may query when a CDS Hooks prefetch is missing. Empty: "
-            "any http(s) fhirServer the caller names (set this, or CDS client JWTs, off loopback)."
+            "Base URLs of FHIR servers the service may query when a CDS Hooks prefetch is missing (compared by "
+            "scheme, host, port and path exactly). Empty (and no client registry naming servers): the service "
+            "never queries a FHIR server."
         ),
+    )
+    fhir_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Allow FHIR queries to loopback, private and unique-local addresses (an in-hospital FHIR server). "
+            "Link-local (cloud metadata), multicast and reserved addresses are never queried."
+        ),
+    )
+    fhir_max_response_bytes: int = Field(
+        default=5_000_000, ge=1_024, le=100_000_000, description="Largest FHIR server response read, in bytes."
+    )
+    fhir_time_budget_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Total time for all FHIR server queries of one CDS Hooks call."
     )
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of each FHIR server query.")
     fhir_max_pages: int = Field(default=5, ge=1, le=100, description="Most search-result pages followed per query.")
@@ -109,6 +133,18 @@ class Settings(BaseSettings):
             )
         if not value:
             raise ValueError("give at least one algorithm")
+        return value
+
+    @field_validator("fhir_allowed_servers")
+    @classmethod
+    def _servers_are_base_urls(cls, value: list[str]) -> list[str]:
+        from her2cds.adapters.cdshooks.origin import BadServerUrlError, parse_server_url
+
+        for url in value:
+            try:
+                parse_server_url(url)
+            except BadServerUrlError as exc:
+                raise ValueError(f"{url!r} is not a FHIR base URL: {exc}") from None
         return value
 
     @field_validator("public_base_url")

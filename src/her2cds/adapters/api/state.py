@@ -3,6 +3,7 @@ replay cache and the shared HTTP client used to query FHIR servers."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 
 from her2cds.adapters.api.settings import Settings
+from her2cds.adapters.cdshooks.egress import FhirAccess, guarded_transport, parse_allowed
 from her2cds.adapters.cdshooks.feedback import FeedbackStore
 from her2cds.adapters.cdshooks.security import CdsJwtVerifier
 from her2cds.adapters.cdshooks.therapy_check import anti_her2_inns
@@ -35,10 +37,28 @@ class AppState:
             found = self._anti_her2[id(kb)] = anti_her2_inns(kb)
         return found
 
+    @functools.cached_property
+    def fhir_access(self) -> FhirAccess:
+        """Which FHIR servers calls may query (before any client registration), and the limits."""
+        settings = self.settings
+        return FhirAccess(
+            allowed=parse_allowed(settings.fhir_allowed_servers),
+            allow_private_networks=settings.fhir_allow_private_networks,
+            max_response_bytes=settings.fhir_max_response_bytes,
+            time_budget_seconds=settings.fhir_time_budget_seconds,
+            max_pages=settings.fhir_max_pages,
+        )
+
     def new_http_client(self) -> httpx.AsyncClient:
+        """The client of FHIR queries: connections only to allowed addresses, no redirects, no proxies from
+        the environment."""
+        transport = self.fhir_transport or guarded_transport(
+            allow_private_networks=self.settings.fhir_allow_private_networks
+        )
         return httpx.AsyncClient(
-            transport=self.fhir_transport,
+            transport=transport,
             timeout=self.settings.fhir_timeout_seconds,
             follow_redirects=False,
+            trust_env=False,
             headers={"Accept": "application/fhir+json"},
         )

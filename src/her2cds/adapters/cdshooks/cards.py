@@ -39,6 +39,7 @@ FLAG_INDICATOR: dict[str, Indicator] = {
     "ihc_score_review": "warning",
     "cluster_assumed": "warning",
     "ihc_criteria_disagreement": "warning",
+    "variant_of_unknown_significance": "warning",
     "high_copy_ratio_negative": "warning",
     "non_informative_plasma": "info",
     "inadequate_specimen": "info",

@@ -13,6 +13,7 @@ from her2cds.adapters.cdshooks.cards import (
     assessment_card,
     notice_card,
 )
+from her2cds.adapters.cdshooks.egress import FhirAccess
 from her2cds.adapters.cdshooks.models import Card, CdsRequest, CdsResponse
 from her2cds.adapters.cdshooks.prefetch import ClientFactory, resolve_prefetch
 from her2cds.adapters.cdshooks.services import OBSERVATION_KEYS, CdsService
@@ -36,8 +37,7 @@ class HookDeps:
     kb: KnowledgeBase
     client: ClientFactory  # opened only when a FHIR server must be queried
     anti_her2: Callable[[], frozenset[str]]  # INNs the therapy check reacts to (computed once per app)
-    allowed_servers: Sequence[str] = ()
-    max_pages: int = 5
+    access: FhirAccess = field(default_factory=FhirAccess)  # which FHIR servers may be queried, and limits
 
 
 @dataclass
@@ -177,9 +177,7 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
         if not hits:
             return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
 
-    prefetch = await resolve_prefetch(
-        request, service.prefetch, deps.client, allowed_servers=deps.allowed_servers, max_pages=deps.max_pages
-    )
+    prefetch = await resolve_prefetch(request, service.prefetch, deps.client, access=deps.access)
     draft_refs = {order.reference for order, _ in hits if order.reference}
     outcome = assess_payloads(_without(prefetch.payloads, draft_refs), deps.assessor)
     warnings = [*prefetch.warnings, *outcome.warnings]

@@ -18,10 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import anyio
+import httpcore
 import httpx
 
+from her2cds.adapters.cdshooks.egress import FhirAccess
 from her2cds.adapters.cdshooks.models import CdsRequest
+from her2cds.adapters.cdshooks.origin import BadServerUrlError, ServerUrl, parse_server_url
 from her2cds.adapters.cdshooks.services import PrefetchTemplate
+from her2cds.adapters.fhir._values import objs
 from her2cds.errors import InvalidInputError
 from her2cds.model.assessment import InputWarning
 
@@ -71,46 +76,73 @@ def render(query: str, context: Mapping[str, Any]) -> str:
     return _TOKEN.sub(substitute, query)
 
 
-def _server_allowed(server: str, allowed: Sequence[str]) -> bool:
-    if not server.startswith(("https://", "http://")):
+#: the one reason given for any failed query: it must not tell closed ports, open ports and FHIR servers apart
+FETCH_FAILED = "the FHIR server did not provide the data"
+
+
+async def _get_json(client: httpx.AsyncClient, url: str, headers: dict[str, str], max_bytes: int) -> tuple[int, Any]:
+    """(status, parsed JSON or None) of one GET, reading at most ``max_bytes`` of an unencoded body."""
+    async with client.stream("GET", url, headers=headers) as response:
+        status = response.status_code
+        if status >= 300:
+            return status, None  # redirects are not followed; errors have no usable body
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise _FetchFailedError(FETCH_FAILED)
+        declared = response.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            raise _FetchFailedError(FETCH_FAILED)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():  # identity encoding: the raw bytes
+            size += len(chunk)
+            if size > max_bytes:
+                raise _FetchFailedError(FETCH_FAILED)
+            chunks.append(chunk)
+    from her2cds.reading import parse_json
+
+    try:
+        return status, parse_json(b"".join(chunks), "the FHIR server's answer")
+    except InvalidInputError:
+        raise _FetchFailedError(FETCH_FAILED) from None
+
+
+def _same_server(url: str, server: ServerUrl) -> bool:
+    try:
+        target = parse_server_url(url.split("?", 1)[0])
+    except BadServerUrlError:
         return False
-    return not allowed or any(server.startswith(prefix) for prefix in allowed)
+    return target.origin == server.origin and (target.path + "/").startswith(server.path + "/")
 
 
 async def _fetch(
-    client: httpx.AsyncClient, base: str, query: str, token: str | None, max_pages: int
+    client: httpx.AsyncClient, server: ServerUrl, query: str, token: str | None, access: FhirAccess
 ) -> list[dict[str, Any]]:
-    headers = {"Accept": "application/fhir+json"}
+    headers = {"Accept": "application/fhir+json", "Accept-Encoding": "identity"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    url: str | None = f"{base}/{query}"
+    url: str | None = f"{server.base}/{query}"
     payloads: list[dict[str, Any]] = []
     pages = 0
-    while url is not None and pages < max_pages:
+    while url is not None and pages < access.max_pages:
         pages += 1
         try:
-            response = await client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            raise _FetchFailedError(f"the FHIR server could not be reached ({type(exc).__name__})") from None
-        if response.status_code == 404 and pages == 1 and "?" not in query:
+            status, data = await _get_json(client, url, headers, access.max_response_bytes)
+        except (httpx.HTTPError, httpcore.ConnectError, OSError):
+            raise _FetchFailedError(FETCH_FAILED) from None
+        if status == 404 and pages == 1 and "?" not in query:
             return []  # a read of a resource that does not exist: no data
-        if response.status_code >= 400:
-            raise _FetchFailedError(f"the FHIR server answered HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise _FetchFailedError("the FHIR server answered with something that is not JSON") from None
-        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-            raise _FetchFailedError("the FHIR server answered with something that is not a FHIR resource")
+        if status >= 300 or not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+            raise _FetchFailedError(FETCH_FAILED)
         if data["resourceType"] == "OperationOutcome":
-            raise _FetchFailedError("the FHIR server answered with an OperationOutcome")
+            raise _FetchFailedError(FETCH_FAILED)
         payloads.append(data)
         url = None
         if data["resourceType"] == "Bundle":
-            for link in data.get("link") or []:
-                target = link.get("url") if isinstance(link, dict) else None
+            for link in objs(data.get("link")):
+                target = link.get("url")
                 # follow only links back to the same server: the bearer token must not leak elsewhere
-                if link.get("relation") == "next" and isinstance(target, str) and target.startswith(base + "/"):
+                if link.get("relation") == "next" and isinstance(target, str) and _same_server(target, server):
                     url = target
     return payloads
 
@@ -123,8 +155,7 @@ async def resolve_prefetch(
     templates: Sequence[PrefetchTemplate],
     client: ClientFactory,
     *,
-    allowed_servers: Sequence[str] = (),
-    max_pages: int = 5,
+    access: FhirAccess | None = None,
 ) -> PrefetchResult:
     result = PrefetchResult()
     sent = request.prefetch or {}
@@ -155,13 +186,15 @@ async def resolve_prefetch(
     if not missing:
         return result
 
-    server = (request.fhirServer or "").rstrip("/")
-    if not server or not _server_allowed(server, allowed_servers):
-        why = (
-            "the prefetch did not include it and no fhirServer was given"
-            if not server
-            else "the prefetch did not include it and the given fhirServer is not one this service may query"
-        )
+    access = access or FhirAccess()
+    server = parse_server_url(request.fhirServer) if request.fhirServer else None  # validated by the model
+    if server is None or not access.permits(server):
+        if server is None:
+            why = "the prefetch did not include it and no fhirServer was given"
+        elif not access.enabled:
+            why = "the prefetch did not include it and this service does not query FHIR servers"
+        else:
+            why = "the prefetch did not include it and the given fhirServer is not one this service may query"
         for template in missing:
             if template.required:
                 raise PrefetchUnavailableError(template, why)
@@ -170,10 +203,15 @@ async def resolve_prefetch(
 
     token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
     queries = [render(template.query, request.context) for template in missing]
-    async with client() as http:  # only now: most calls bring their prefetch and need no client
-        outcomes = await asyncio.gather(
-            *(_fetch(http, server, query, token, max_pages) for query in queries), return_exceptions=True
-        )
+    outcomes: list[list[dict[str, Any]] | BaseException]
+    try:
+        with anyio.fail_after(access.time_budget_seconds):
+            async with client() as http:  # only now: most calls bring their prefetch and need no client
+                outcomes = await asyncio.gather(
+                    *(_fetch(http, server, query, token, access) for query in queries), return_exceptions=True
+                )
+    except TimeoutError:
+        outcomes = [_FetchFailedError(FETCH_FAILED)] * len(missing)
     for template, outcome in zip(missing, outcomes, strict=True):
         if isinstance(outcome, _FetchFailedError):
             if template.required:

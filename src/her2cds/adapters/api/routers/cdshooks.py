@@ -33,12 +33,13 @@ _M = TypeVar("_M", CdsRequest, FeedbackRequest)
 
 
 def _endpoint_url(request: Request, state: AppState) -> str:
+    """The configured public URL of the endpoint called: the expected JWT audience (never the Host header)."""
     base = state.settings.public_base_url
-    if base:
-        root = request.scope.get("root_path", "")
-        path = request.url.path
-        return base + (path[len(root) :] if root and path.startswith(root) else path)
-    return str(request.url.replace(query="", fragment="")).rstrip("/")
+    if base is None:  # create_app refuses JWT checking without it
+        raise ServiceError(500, "internal_error", "HER2CDS_PUBLIC_BASE_URL is not configured")
+    root = request.scope.get("root_path", "")
+    path = request.url.path
+    return base + (path[len(root) :] if root and path.startswith(root) else path)
 
 
 async def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
@@ -145,8 +146,7 @@ async def call(
         kb=kb,
         client=lambda: _client(state),
         anti_her2=lambda: state.anti_her2(kb),
-        allowed_servers=state.settings.fhir_allowed_servers,
-        max_pages=state.settings.fhir_max_pages,
+        access=state.fhir_access.for_client(client.fhir_servers if client else ()),
     )
     try:
         answer = await call_service(service, hook_request, deps)
