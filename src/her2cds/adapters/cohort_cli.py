@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
     r.add_argument("--out", required=True, metavar="OUT", help="slim output: .parquet, .csv, .tsv or .jsonl")
     r.add_argument("--report", metavar="REPORT.html", help="also write an HTML report")
     r.add_argument("--engine", choices=("local", "spark"), default="local", help="local (polars) or spark")
+    r.add_argument("--criteria", choices=("current", "asco-cap-2007", "asco-cap-2013"), default="current",
+                   help="also re-read each patient under superseded criteria (column criteria_status)")
     r.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
     r.add_argument("--chunk-rows", type=int, default=250_000, help="rows read per chunk (bounds memory)")
     r.add_argument("--summary", metavar="FILE.json", help="write the run summary as JSON")
@@ -54,7 +56,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         inputs=args.inputs, fmt=args.cohort_format, out=Path(args.out),
         mapping=load_mapping(args.mapping) if args.mapping else None,
         report=Path(args.report) if args.report else None, engine=args.engine, chunk_rows=args.chunk_rows,
-        progress=sys.stderr, spark_master=args.spark_master,
+        progress=sys.stderr, spark_master=args.spark_master, criteria=args.criteria,
     )
     stats = cohort_run.run(options)
     summary = stats.as_dict()

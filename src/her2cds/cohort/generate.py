@@ -176,3 +176,27 @@ def generate(kb: KnowledgeBase, n: int, seed: int = 12, source: str | None = "ge
     cols["ngs_tumor_fraction"] = _when(plasma & d.chance(0.8), tf)
     cols["read_error"] = pl.repeat(None, n, dtype=_S, eager=True)
     return conform(pl.DataFrame(cols))
+
+
+def generate_registry(kb: KnowledgeBase, n: int, seed: int = 2026, source: str | None = "registry") -> pl.DataFrame:
+    """``n`` rows shaped like a registry or study export: one tumor per row, the tumor type, the setting, the IHC
+    score, a dual-probe ISH ratio and HER2 copies (one decimal, continuous) for about a third, hormone receptors.
+    Every row is distinct (its id and, where present, its ISH values)."""
+    d = _Draw(n, seed)
+    rows = pl.int_range(1, n + 1, eager=True, dtype=pl.Int64)
+    breast = [c for c in ("IDC", "ILC", "BRCA", "MDLC", "IMMC") if c in kb.tumor_types]
+    others = [c for c in ("STAD", "ESCA", "COAD", "READ", "LUAD", "UCS", "USC", "BLCA", "GBC") if c in kb.tumor_types]
+    cols: dict[str, pl.Series] = {
+        "row": rows, "source": pl.repeat(source, n, dtype=_S, eager=True),
+        "patient_id": "R" + rows.cast(pl.String),
+        "oncotree_code": d.pick(breast * 6 + others, _S),
+        "setting": d.pick([None, "early", "early", "early", "locally_advanced", "metastatic"], _S),
+        "procedure": pl.repeat("resection", n, dtype=_S, eager=True),
+        "ihc_score": d.pick([None, "0", "0", "1+", "1+", "1+", "2+", "2+", "3+"], _S),
+        "hormone_receptor": d.pick([None, "positive", "positive", "negative"], _S),
+    }
+    ish = d.chance(0.3)
+    cols["ish_ratio"] = _when(ish, d.uniform(0.8, 6.0, 1))
+    cols["ish_her2_per_cell"] = _when(ish & d.chance(0.8), d.uniform(1.0, 14.0, 1))
+    cols["read_error"] = pl.repeat(None, n, dtype=_S, eager=True)
+    return conform(pl.DataFrame(cols))

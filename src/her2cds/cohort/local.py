@@ -13,7 +13,7 @@ from her2cds.cohort.cases import Row, output_id, patient_key, row_label
 from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
 from her2cds.cohort.percase import assess_rows
-from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
+from her2cds.cohort.polars_exprs import SCHEMA, conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
 from her2cds.engine import Engine
 
@@ -40,6 +40,7 @@ class Stats:
     read_errors: int = 0
     errors: int = 0  # output rows with an error (read or engine)
     error_examples: list[str] = field(default_factory=list)
+    criteria: str = "current"
 
     def handed_over(self, reason: str, count: int) -> None:
         if count:
@@ -51,7 +52,7 @@ class Stats:
             "rows": self.rows, "patients": self.patients, "vectorized_rows": self.vectorized_rows,
             "decision_keys": self.decision_keys, "engine_rows": self.engine_rows,
             "engine_reasons": dict(sorted(self.engine_reasons.items())), "read_errors": self.read_errors,
-            "errors": self.errors, "error_examples": self.error_examples,
+            "errors": self.errors, "error_examples": self.error_examples, "criteria": self.criteria,
         }
 
 
@@ -82,12 +83,13 @@ class LocalEngine:
     """Evaluates canonical specimen-row frames. Keeps the answers of the decision keys it has seen during one
     run (a run's own working table, not a cache across runs)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, criteria: str = "current") -> None:
         self.engine = engine
+        self.criteria = criteria  # not "current": each answer also gets criteria_status (cohort/criteria.py)
         self.plan: KeyPlan = key_plan(engine.kb)
         self._keys = list(self.plan.key_columns)
         self._answers: dict[tuple[Any, ...], SlimAnswer | None] = {}  # None: answer row by row
-        self.stats = Stats()
+        self.stats = Stats(criteria=criteria)
         self._offset = 0
         self._pending: list[Row] = []  # rows of patients with several rows, answered by finish()
 
@@ -117,13 +119,15 @@ class LocalEngine:
         out.append(self._rows_one_by_one(handed))
         out.append(self._vectorized(good.filter(~pl.col("__per_row"))))
         stats.patients += sum(part.height for part in out)
-        return pl.concat(out).sort("__seq") if out else answers_frame([], [], [])
+        return self._with_criteria(pl.concat(out).sort("__seq"), single)
 
     def finish(self) -> pl.DataFrame:
         """Patients with several specimen rows: the per-case engine, one call per patient."""
         by_patient: dict[str, list[Row]] = {}
         for row in self._pending:
             by_patient.setdefault(patient_key(row), []).append(row)
+        pending = pl.DataFrame(self._pending, schema={**SCHEMA, "__seq": pl.Int64()}, orient="row") \
+            if self._pending else None
         self._pending = []
         ids, answers, seq = [], [], []
         for patient_rows in by_patient.values():
@@ -141,7 +145,19 @@ class LocalEngine:
             self._count(answer)
             answers.append(answer)
         self.stats.patients += len(answers)
-        return answers_frame(ids, answers, seq)
+        return self._with_criteria(answers_frame(ids, answers, seq), pending)
+
+    def _with_criteria(self, answers: pl.DataFrame, rows: pl.DataFrame | None) -> pl.DataFrame:
+        if self.criteria == "current":
+            return answers
+        from her2cds.cohort.criteria import COLUMN, per_patient
+
+        if rows is None or rows.height == 0:
+            return answers.with_columns(pl.lit(None, dtype=pl.String).alias(COLUMN))
+        found = per_patient(rows, self.engine.ck, self.criteria, output_id_expr())
+        joined = answers.join(found, on="id", how="left")
+        return joined.with_columns(  # an error row has no reading under any criteria
+            pl.when(pl.col("error").is_null()).then(pl.col(COLUMN)).otherwise(None).alias(COLUMN))
 
     # ------------------------------------------------------------------------------------------
     def _count(self, answer: SlimAnswer) -> None:

@@ -74,6 +74,10 @@ def _crosstab(frame: pl.DataFrame, rows: str, cols: str, limit: int = 30) -> tup
     return [rows, *values, "total"], [list(r) for r in pivot.select([rows, *values, "total"]).iter_rows()]
 
 
+def criteria_name(stats: Stats) -> str:
+    return stats.criteria if stats.criteria != "current" else "the criteria"
+
+
 def render(frame: pl.DataFrame, stats: Stats, versions: Mapping[str, str],
            extra_sections: Sequence[tuple[str, str]] = ()) -> str:
     ok = frame.filter(pl.col("error").is_null())
@@ -99,6 +103,8 @@ def render(frame: pl.DataFrame, stats: Stats, versions: Mapping[str, str],
         ("Flags (discordance between specimens or tests, legacy criteria, …)",
          bar_chart("flags", _counts(ok, "flags", explode=True))),
         ("Eligible therapies", bar_chart("eligible therapies", _counts(ok, "eligible_therapies", explode=True))),
+        *(((f"Reclassification: current status vs {criteria_name(stats)} (criteria_status)",
+             _table(*_crosstab(ok, "her2_status", "criteria_status"))),) if "criteria_status" in frame.columns else ()),
         *extra_sections,
         ("Errors (first 50)", _table(("id", "error"), errors.select("id", "error").head(50).rows())),
     ]

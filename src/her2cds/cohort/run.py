@@ -31,6 +31,7 @@ class Options:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     progress: IO[str] | None = None
     spark_master: str = "local[2]"
+    criteria: str = "current"
 
 
 class Progress:
@@ -61,6 +62,10 @@ def grouped_patients(source: Source) -> list[str]:
     return keys.get_column("k").to_list()
 
 
+def extra_columns(options: Options) -> tuple[str, ...]:
+    return () if options.criteria == "current" else ("criteria_status",)
+
+
 def versions(engine: Engine) -> dict[str, str]:
     v = engine.versions
     return {"engine": v.engine, "knowledge_base": v.knowledge_base, "as_of": v.as_of.isoformat(),
@@ -70,14 +75,18 @@ def versions(engine: Engine) -> dict[str, str]:
 def run(options: Options, engine: Engine | None = None) -> Stats:
     engine = engine or default_engine()
     output_format(options.out)
+    if options.criteria != "current":  # refuse unusable criteria before reading anything
+        from her2cds.cohort.criteria import criteria_expr
+
+        criteria_expr(engine.ck, options.criteria)
     sources = open_sources(options.inputs, options.fmt, options.mapping)
     if options.engine == "spark":
         from her2cds.cohort.spark import run_spark
 
         return run_spark(sources, options, engine)
-    local = LocalEngine(engine)
+    local = LocalEngine(engine, options.criteria)
     progress = Progress(options.progress)
-    with SlimWriter(options.out, versions(engine)) as writer:
+    with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
         for source in sources:
             grouped = grouped_patients(source)
             for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):

@@ -10,6 +10,7 @@ A cluster recipe: docs/cohort.md.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -44,24 +45,27 @@ def _spark_type(dtype: pl.DataType) -> str:
     return "string"
 
 
-OUTPUT_DDL = ", ".join([*(f"`{n}` {_spark_type(t)}" for n, t in ANSWER_SCHEMA.items()), f"`{ORDER}` bigint"])
+def output_ddl(extra: tuple[str, ...]) -> str:
+    columns = [*(f"`{n}` {_spark_type(t)}" for n, t in ANSWER_SCHEMA.items()), *(f"`{c}` string" for c in extra)]
+    return ", ".join([*columns, f"`{ORDER}` bigint"])
 
 
-def evaluate_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def evaluate_partition(batches: Iterator[pa.RecordBatch], criteria: str = "current") -> Iterator[pa.RecordBatch]:
     """One partition: canonical rows (Arrow) -> slim answers (Arrow), plus one row carrying the counts."""
-    local = LocalEngine(default_engine())
+    local = LocalEngine(default_engine(), criteria)
+    extra = () if criteria == "current" else ("criteria_status",)
     frames = [pl.from_arrow(batch) for batch in batches]
     if frames:
         rows = pl.concat([f for f in frames if isinstance(f, pl.DataFrame)], how="vertical_relaxed")
         if rows.height:
             for part in (local.evaluate(rows), local.finish()):
                 if part.height:
-                    yield _arrow(part.rename({"__seq": ORDER}))
+                    yield _arrow(part.rename({"__seq": ORDER}), extra)
     stats = answers_frame([_STATS_ID], [_stats_answer(local.stats)], [-1]).rename({"__seq": ORDER})
-    yield _arrow(stats)
+    yield _arrow(stats.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in extra), extra)
 
 
-def _arrow(frame: pl.DataFrame) -> pa.RecordBatch:
+def _arrow(frame: pl.DataFrame, extra: tuple[str, ...] = ()) -> pa.RecordBatch:
     """Arrow types Spark reads (plain string and list, not the large/view variants polars writes)."""
     import pyarrow as pa
 
@@ -70,8 +74,9 @@ def _arrow(frame: pl.DataFrame) -> pa.RecordBatch:
             return pa.list_(pa.string())
         return {"bigint": pa.int64(), "boolean": pa.bool_()}.get(_spark_type(dtype), pa.string())
 
-    schema = pa.schema([*((n, kind(t)) for n, t in ANSWER_SCHEMA.items()), (ORDER, pa.int64())])
-    table = frame.select([*SLIM_COLUMNS, ORDER]).to_arrow().cast(schema)
+    schema = pa.schema([*((n, kind(t)) for n, t in ANSWER_SCHEMA.items()), *((c, pa.string()) for c in extra),
+                        (ORDER, pa.int64())])
+    table = frame.select([*SLIM_COLUMNS, *extra, ORDER]).to_arrow().cast(schema)
     return table.combine_chunks().to_batches()[0]
 
 
@@ -110,11 +115,12 @@ def _cores(master: str) -> int:
 
 def run_spark(sources: list[Source], options: Options, engine: Engine) -> Stats:
     spark = session(options.spark_master)
-    total = Stats()
-    from her2cds.cohort.run import versions
+    total = Stats(criteria=options.criteria)
+    from her2cds.cohort.run import extra_columns, versions
 
+    extra = extra_columns(options)
     with tempfile.TemporaryDirectory(prefix="her2cds-cohort-") as tmp, \
-            SlimWriter(options.out, versions(engine)) as writer:
+            SlimWriter(options.out, versions(engine), extra) as writer:
         offset = 0
         for index, source in enumerate(sources):
             path = Path(tmp) / f"rows-{index}.parquet"
@@ -130,7 +136,8 @@ def run_spark(sources: list[Source], options: Options, engine: Engine) -> Stats:
             patient = F.coalesce(F.concat(F.lit("p"), F.col("patient_id")), F.concat(F.lit("r"), F.col("row")))
             partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
             answers = (frame.select(*ALL_COLUMNS, ORDER).repartition(partitions, patient)
-                       .mapInArrow(evaluate_partition, OUTPUT_DDL))
+                       .mapInArrow(functools.partial(evaluate_partition, criteria=options.criteria),
+                                   output_ddl(extra)))
             written = Path(tmp) / f"answers-{index}.parquet"
             answers.write.parquet(str(written))  # no pandas needed: Spark writes, polars reads
             result = pl.read_parquet(written / "*.parquet")

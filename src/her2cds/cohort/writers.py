@@ -24,8 +24,9 @@ def output_format(path: Path) -> str:
 class SlimWriter:
     """Writes slim frames to one file; ``versions`` go into the Parquet metadata (every row has kb_version)."""
 
-    def __init__(self, path: Path, versions: dict[str, str]) -> None:
+    def __init__(self, path: Path, versions: dict[str, str], extra: tuple[str, ...] = ()) -> None:
         self.path = path
+        self.columns = (*SLIM_COLUMNS, *extra)
         self.kind = output_format(path)
         self.versions = versions
         self.rows = 0
@@ -45,7 +46,7 @@ class SlimWriter:
         self.close()
 
     def write(self, frame: pl.DataFrame) -> None:
-        frame = frame.select(SLIM_COLUMNS)
+        frame = frame.select(self.columns)
         if self.kind == ".parquet":
             self._write_parquet(frame)
         else:
@@ -77,12 +78,14 @@ class SlimWriter:
         if self.kind == ".parquet" and self._parquet is None:  # no rows: still a valid file with the columns
             from her2cds.cohort.local import answers_frame
 
-            self._write_parquet(answers_frame([], [], []).select(SLIM_COLUMNS))
+            empty = answers_frame([], [], []).with_columns(pl.lit(None, dtype=pl.String).alias(c)
+                                                         for c in self.columns if c not in SLIM_COLUMNS)
+            self._write_parquet(empty.select(self.columns))
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
         if self._text is not None:
             if self.rows == 0 and self.kind in (".csv", ".tsv"):
-                self._text.write(("\t" if self.kind == ".tsv" else ",").join(SLIM_COLUMNS).encode() + b"\n")
+                self._text.write(("\t" if self.kind == ".tsv" else ",").join(self.columns).encode() + b"\n")
             self._text.close()
             self._text = None
