@@ -11,8 +11,11 @@
   folders and files that exist.
 - A block may be marked ``<!-- docs-test: ci ... -->`` on the line before it only if CI runs it as written:
   the README's two commands, run by ``.ci/isolated-tests`` from a copy of the repository (checked below).
-- A block marked ``<!-- docs-test: synopsis -->`` lists command forms with placeholders (``[--json]``, ``ID``):
-  every command path and every ``--option`` it names must exist in the CLI's parser.
+- A block marked ``<!-- docs-test: synopsis -->`` (or a plain block of ``her2cds`` forms) lists command forms with
+  placeholders (``[--json]``, ``ID``): every command path and every ``--option`` it names must exist in the CLI.
+- A block marked ``<!-- docs-test: exit-1 -->`` must exit 1 (the text beside it says why).
+- A block marked ``<!-- docs-test: cluster -->`` needs a cluster CI does not have: its install line and the
+  her2cds command it submits are checked as above (the engine itself runs on local Spark in the cohort tests).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from her2cds.model.case import Case
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\S*)\s*$")
-MARKER = re.compile(r"<!--\s*docs-test:\s*([a-z-]+)\b(.*?)-->")
+MARKER = re.compile(r"<!--\s*docs-test:\s*([a-z0-9-]+)\b(.*?)-->")
 SAMPLE_BUNDLE = REPO / "examples" / "fhir-bundle-breast.json"
 BIN = str(Path(sys.executable).parent)
 
@@ -90,6 +93,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "cases.jsonl").write_text("".join(json.dumps(examples.load(n)) + "\n" for n in examples.names()),
                                       encoding="utf-8")
     shutil.copy(SAMPLE_BUNDLE, work / "bundle.json")
+    for folder in ("examples", "tests"):  # commands that name repository files (tests/fixtures/...) find them
+        (work / folder).symlink_to(REPO / folder, target_is_directory=True)
     return work
 
 
@@ -143,8 +148,8 @@ def _snapshot_regeneration(command: str) -> None:
 
 # "set up from the checkout, then run X": the setup is what .ci/isolated-tests runs as written (a fresh venv, the
 # pinned install); here the extras it names must exist and be installed, and X is run in this environment
-_SETUP = re.compile(r'^python3 -m venv \.venv && \. \.venv/bin/activate && pip install -c constraints\.txt '
-                    r'-e "?\.(?:\[(?P<extras>[a-z,]+)\])?"? && (?P<rest>.+)$')
+_SETUP = re.compile(r'^(?:python3 -m venv \.venv && \. \.venv/bin/activate && )?pip install '
+                    r'(?:-c constraints\.txt )?(?:-e )?"?\.(?:\[(?P<extras>[a-z,]+)\])?"?(?: && (?P<rest>.+))?$')
 
 
 def _extras_installed(extras: str) -> None:
@@ -159,14 +164,16 @@ def _extras_installed(extras: str) -> None:
             importlib.metadata.version(name)  # raises PackageNotFoundError when the extra is not installed
 
 
-def _shell(block: Block, workdir: Path) -> None:
+def _shell(block: Block, workdir: Path, expect: int = 0) -> None:
     for raw in block.body.splitlines():
         command = raw.strip()
         if not command or command.startswith("#"):
             continue
-        setup = _SETUP.match(command)
+        setup = _SETUP.match(command.split(" #")[0].strip())
         if setup is not None:
             _extras_installed(setup.group("extras") or "")
+            if not setup.group("rest"):
+                continue
             command = setup.group("rest")
         if command.startswith("her2cds serve"):
             _serve(command.split("#")[0].strip(), workdir)
@@ -176,8 +183,9 @@ def _shell(block: Block, workdir: Path) -> None:
             continue
         result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=workdir, env=_env(),
                                 capture_output=True, text=True, timeout=300, check=False)
-        assert result.returncode == 0, f"{block.name}: `{command}` exited {result.returncode}: {result.stderr[-800:]}"
-        assert result.stdout.strip(), f"{block.name}: `{command}` printed nothing"
+        assert result.returncode == expect, \
+            f"{block.name}: `{command}` exited {result.returncode}, not {expect}: {result.stderr[-800:]}"
+        assert result.stdout.strip() or result.stderr.strip(), f"{block.name}: `{command}` printed nothing"
 
 
 def _python(block: Block, workdir: Path) -> None:
@@ -229,11 +237,18 @@ def _json_block(block: Block) -> None:
         pytest.fail(f"{block.name}: a JSON block this test does not know how to check")
 
 
-def _yaml_block(block: Block) -> None:
+def _yaml_block(block: Block, workdir: Path) -> None:
+    data = yaml.safe_load(block.body)
+    if isinstance(data, dict) and "columns" in data:  # a cohort table mapping: the loader must accept it
+        from her2cds.cohort.mapping import load_mapping
+
+        path = workdir / "mapping-from-docs.yaml"
+        path.write_text(block.body, encoding="utf-8")
+        load_mapping(path)
+        return
     from her2cds.therapy.schema import Indication
 
-    data = yaml.safe_load(block.body)
-    assert isinstance(data, list) and data
+    assert isinstance(data, list) and data, f"{block.name}: a YAML block this test does not know how to check"
     unknown = _fields(Indication, data, "indication")
     assert not unknown, unknown
 
@@ -269,7 +284,13 @@ def _synopsis(block: Block) -> None:
         return {}
 
     checked = 0
-    for raw in block.body.splitlines():
+    lines: list[str] = []
+    for raw in block.body.rstrip().replace("\\\n", " ").splitlines():
+        if raw[:1].isspace() and lines:
+            lines[-1] += " " + raw.strip()  # a continuation of the form above
+        else:
+            lines.append(raw)
+    for raw in lines:
         for command in re.split(r"\s\|\s(?=her2cds\b)", raw.split("#")[0].strip()):
             if not command:
                 continue
@@ -289,6 +310,20 @@ def _synopsis(block: Block) -> None:
     assert checked, block.name
 
 
+def _cluster(block: Block) -> None:
+    """A command for a cluster that CI does not have (spark-submit on YARN): its install line names extras that
+    exist and are installed, and the her2cds command it submits is a valid command of the CLI (the same engine
+    runs on local Spark in the cohort tests)."""
+    body = block.body.replace("\\\n", " ")
+    for line in body.splitlines():
+        setup = _SETUP.match(line.split(" #")[0].strip())
+        if setup is not None:
+            _extras_installed(setup.group("extras") or "")
+    submitted = re.search(r"\)\s+(cohort run .+)$", " ".join(body.split()))
+    assert submitted, f"{block.name}: no her2cds command found in the cluster block"
+    _synopsis(Block(block.path, block.line, "", "her2cds " + submitted.group(1) + "\n", "synopsis"))
+
+
 def _ci(block: Block) -> None:
     tool = runpy.run_path(str(REPO / "tools" / "readme_command.py"))
     readme_command = tool["readme_command"]
@@ -302,8 +337,12 @@ def _ci(block: Block) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 def test_every_fenced_block_is_true(block: Block, workdir: Path) -> None:
-    if block.marker == "synopsis":
+    if block.marker == "synopsis" or (block.lang == "" and block.body.startswith("her2cds ")):
         _synopsis(block)
+    elif block.marker == "cluster":
+        _cluster(block)
+    elif block.marker == "exit-1":  # the text says why it exits 1 (e.g. a fixture with deliberately bad rows)
+        _shell(block, workdir, expect=1)
     elif block.marker is not None:
         assert block.marker == "ci", f"{block.name}: unknown docs-test marker {block.marker!r}"
         _ci(block)
@@ -314,7 +353,7 @@ def test_every_fenced_block_is_true(block: Block, workdir: Path) -> None:
     elif block.lang == "json":
         _json_block(block)
     elif block.lang == "yaml":
-        _yaml_block(block)
+        _yaml_block(block, workdir)
     elif block.lang in ("", "text") and block.path.name == "README.md" and "src/her2cds/" in block.body:
         _layout(block)
     else:
