@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from her2cds._version import __version__
+from her2cds.adapters import cli_store
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -303,7 +304,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("the service needs the 'service' extra; from the checkout: "
                          f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
-    run(host=args.host, port=args.port)
+    run(host=args.host, port=args.port, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -367,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default="127.0.0.1", help="address to listen on")
     v.add_argument("--port", type=int, default=8080, help="port to listen on")
     v.set_defaults(func=cmd_serve)
+    cli_store.add_serve_options(v)
+    cli_store.register(sub)
 
     c = add(sub, "completion", "print a shell completion script")
     c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")

@@ -54,7 +54,7 @@ def run(host: str = "127.0.0.1", port: int = 8080, settings: Settings | None = N
             log.warning("serving on %s without HER2CDS_API_TOKEN: /v1 is open to the network", host)
         if settings.cds_jwks_file is None:
             log.warning("serving on %s without HER2CDS_CDS_JWKS_FILE: CDS Hooks callers are not authenticated", host)
-    app = create_app(settings)
+    app = create_app(settings, loopback=is_loopback(host))
     uvicorn.run(
         app,
         host=host,
