@@ -207,10 +207,6 @@ def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncB
     }
 
     app.add_middleware(BodySizeLimitMiddleware, limit=settings.max_body_bytes)
-    state: AppState = app.state.her2cds
-    app.add_middleware(
-        LoadSheddingMiddleware, admission=state.admission, retry_after_seconds=settings.retry_after_seconds
-    )
     app.add_middleware(RequestContextMiddleware, templates=templates)
     if settings.cors_origins:
         app.add_middleware(
@@ -220,4 +216,11 @@ def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncB
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             allow_credentials=False,
         )
+    state: AppState = app.state.her2cds
+    app.add_middleware(  # outermost: shedding costs the least there
+        LoadSheddingMiddleware,
+        admission=state.admission,
+        retry_after_seconds=settings.retry_after_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

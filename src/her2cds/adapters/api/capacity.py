@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,6 @@ from typing import Any, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from her2cds.adapters.api.errors import envelope
-from her2cds.adapters.api.middleware import send_json
 
 T = TypeVar("T")
 
@@ -73,25 +73,43 @@ class Admission:
 
 
 class LoadSheddingMiddleware:
-    """503 + ``Retry-After`` for POST requests beyond the admission limit; other methods pass untouched."""
+    """503 + ``Retry-After`` for POST requests beyond the admission limit; other methods pass untouched.
 
-    def __init__(self, app: ASGIApp, admission: Admission, retry_after_seconds: int) -> None:
+    Installed outermost, so that a shed request costs as little as possible: no request id, no access-log line
+    (the count is in :class:`Admission`), no routing. The body is read and dropped (up to ``max_body_bytes``)
+    so that the connection stays usable for the client's next request."""
+
+    def __init__(self, app: ASGIApp, admission: Admission, retry_after_seconds: int, max_body_bytes: int) -> None:
         self.app = app
         self.admission = admission
         self.retry_after = str(retry_after_seconds).encode()
+        self.max_body = max_body_bytes
+        self.body = json.dumps(
+            envelope("service_unavailable", "the service is at capacity; retry after the seconds in Retry-After")
+        ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        if not self.admission.try_enter():
-            body = envelope(
-                "service_unavailable",
-                "the service is at capacity; retry after the number of seconds in Retry-After",
-            )
-            await send_json(send, 503, body, [(b"retry-after", self.retry_after), (b"connection", b"close")])
+        if self.admission.try_enter():
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.admission.leave()
             return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.admission.leave()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"retry-after", self.retry_after),
+        ]
+        read = 0
+        while True:  # drain the body, so that the connection can be reused
+            message = await receive()
+            read += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body") or read > self.max_body:
+                break
+        if read > self.max_body:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})

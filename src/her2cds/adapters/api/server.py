@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import logging.config
+import sys
 from typing import Any
 
 from her2cds.adapters.api.settings import Settings
@@ -44,8 +45,50 @@ def log_config(level: str) -> dict[str, Any]:
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, closing a connection whose request headers are not complete within ``seconds``
-    (a client trickling header bytes would otherwise hold the connection open forever)."""
+    """uvicorn's HTTP protocol (httptools when installed, else h11), closing a connection whose request headers
+    are not complete within ``seconds``: a client trickling header bytes would otherwise hold it open forever."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return _h11_header_timeout(seconds)
+
+    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:  # the next request has begun: its headers are on the clock
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expire(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutHttpToolsProtocol
+
+
+def _h11_header_timeout(seconds: float) -> type[asyncio.Protocol]:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -115,6 +158,8 @@ def run(
     settings = settings or Settings()
     logging.config.dictConfig(log_config(settings.log_level))
     check_exposure(host, settings, insecure=insecure)
+    # the event loop shares the GIL with the engine workers: let it take the GIL back sooner (default 5 ms)
+    sys.setswitchinterval(0.001)
     app = create_app(settings)
     uvicorn.run(
         app,

@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         le=100_000,
         description=(
             "Most POST requests admitted at once (running on a worker or waiting for one); beyond it the service "
-            "answers 503 with Retry-After at once. 0: 8 per worker."
+            "answers 503 with Retry-After at once. 0: 16 per worker."
         ),
     )
     retry_after_seconds: int = Field(default=1, ge=1, le=3600, description="Retry-After of a 503 answer.")

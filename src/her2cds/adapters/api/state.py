@@ -46,7 +46,7 @@ class AppState:
     @functools.cached_property
     def admission(self) -> Admission:
         """Admission control of engine requests (load shedding)."""
-        return Admission(self.settings.max_pending_requests or 8 * self.engine.workers)
+        return Admission(self.settings.max_pending_requests or 16 * self.engine.workers)
 
     @functools.cached_property
     def fhir_access(self) -> FhirAccess:
