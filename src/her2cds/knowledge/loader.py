@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from her2cds.errors import KnowledgeBaseError, NotFoundError
+from her2cds.knowledge import precompiled
 from her2cds.knowledge.schema import (
     SUPPORTED_SCHEMA_VERSIONS,
     CodeDef,
@@ -189,25 +190,44 @@ def data_root() -> Path:
 
 def read_yaml(path: Path, what: str = "knowledge file") -> Any:
     """Read one YAML file with a safe loader; any failure is a KnowledgeBaseError naming the file."""
+    return _parse_yaml(_read_bytes(path, what), path, what)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_Loader)
+        return path.read_bytes()
     except OSError as exc:
+        raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def _parse_yaml(content: bytes, path: Path, what: str) -> Any:
+    try:
+        return yaml.load(content.decode("utf-8"), Loader=_Loader)
+    except UnicodeDecodeError as exc:
         raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{what} {path} is not valid YAML: {exc}") from exc
 
 
 def parse_file(model: type[_M], path: Path, what: str = "knowledge file") -> _M:
-    """Read and validate one knowledge file; the error names the file, the field and the problem."""
+    """Read and validate one knowledge file; the error names the file, the field and the problem.
+
+    The validated model is precompiled: kept in the user cache under the hash of the file's bytes and
+    reused while neither the file nor the code changes (knowledge/precompiled.py, D14.3)."""
+    content = _read_bytes(path, what)
+    cached = precompiled.fetch(model, content)
+    if cached is not None:
+        return cached
     try:
-        return model.model_validate(read_yaml(path, what))
+        value = model.model_validate(_parse_yaml(content, path, what))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise KnowledgeBaseError(
             f"{what} {path.name}: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from exc
+    precompiled.store(model, content, value)
+    return value
 
 
 def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:

@@ -95,7 +95,7 @@ Outcome = Literal[
 
 
 class _KB(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SourceRef(_KB):

@@ -70,7 +70,7 @@ ShortText = Annotated[str, Field(min_length=1, max_length=400)]
 
 
 class _KB(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Entry(_KB):
