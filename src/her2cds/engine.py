@@ -3,6 +3,7 @@ knowledge base once at construction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gc
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
-from her2cds.therapy import facts_from, match_therapies, unrecognised_agents
+from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -131,7 +132,8 @@ class Engine:
         her2 = integrate(findings, ck, col)
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
-        therapies, warnings = self._therapies(case, her2, lineage)
+        assessed_on = case.assessed_on or dt.date.today()
+        therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
         warnings = finding_warnings(findings) + warnings
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         return build(Assessment,
@@ -147,6 +149,7 @@ class Engine:
             therapies=therapies,
             trace=col.trace,
             warnings=warnings,
+            assessed_on=assessed_on,
             versions=self.versions,
             disclaimer=self._disclaimer,
         )
@@ -157,13 +160,20 @@ class Engine:
         return interpret_specimen(spec, index, system, self.ck, col)
 
     def _therapies(
-        self, case: Case, her2: Her2Summary, lineage: tuple[str, ...]
+        self, case: Case, her2: Her2Summary, lineage: tuple[str, ...], assessed_on: dt.date
     ) -> tuple[list[TherapyOption], list[InputWarning]]:
+        warnings = [build(InputWarning, code=code, field=field, text=text) for code, field, text in history_notes(case)]
+        if case.assessed_on is None:  # explicit assessed_on is checked on input; today's date only here
+            warnings += [
+                build(InputWarning, code="date_after_assessment", field=name,
+                      text=f"{name} {value} is after the assessment date {assessed_on} (today).")
+                for name, value in case.dated_facts() if value > assessed_on
+            ]
         tk = self.kb.therapy
         if tk is None:
-            return [], []
-        facts = facts_from(case, her2, lineage)
-        warnings = [
+            return [], warnings
+        facts = facts_from(case, her2, lineage, assessed_on)
+        warnings += [
             build(InputWarning, code="unrecognised_prior_agent", field="history.prior_agents",
                   text=f"Prior agent {agent!r} is not in the drug-class table; prior-therapy criteria that need it "
                        "are reported as unknown.")

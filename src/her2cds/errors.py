@@ -133,6 +133,12 @@ class NotFoundError(UsageError):
     code = "not_found"
 
 
+class ConflictError(UsageError):
+    """A stored record changed since the caller read it (e.g. another revision of the case was saved first)."""
+
+    code = "conflict"
+
+
 class InternalError(Her2CdsError):
     """An invariant of the engine was violated: a bug in her2cds."""
 

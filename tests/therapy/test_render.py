@@ -28,7 +28,8 @@ def test_gastric_text(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
 
 def test_conditions_and_needs_are_shown(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
     facts = TherapyFacts(
-        tumor_code="SDCA", lineage=kb.lineage("SDCA"), setting="metastatic", ihc_score="3+", prior_lines=1
+        tumor_code="SDCA", lineage=kb.lineage("SDCA"), setting="metastatic", ihc_score="3+", prior_lines=1,
+        prior_agents=("carboplatin", "paclitaxel"),
     )
     text = render_therapies_text(match_therapies(facts, tk))
     assert "confirm: No satisfactory alternative treatment options" in text

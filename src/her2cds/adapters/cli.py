@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from her2cds._version import __version__
+from her2cds.adapters import cli_store
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -290,7 +291,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("the service needs the 'service' extra; from the checkout: "
                          f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
-    run(host=args.host, port=args.port, insecure=args.insecure)
+    run(host=args.host, port=args.port, insecure=args.insecure, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -356,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--insecure", action="store_true",
                    help="allow serving beyond loopback without HER2CDS_API_TOKEN and CDS client JWTs")
     v.set_defaults(func=cmd_serve)
+    cli_store.add_serve_options(v)
+    cli_store.register(sub)
 
     c = add(sub, "completion", "print a shell completion script")
     c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")

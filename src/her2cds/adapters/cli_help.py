@@ -45,7 +45,8 @@ case: use --batch. --format text and --output fhir are for one case; with --batc
   her2cds kb show IDC                                  an OncoTree code: its family, scoring system, thresholds""",
     "schema": "examples:\n  her2cds schema input\n  her2cds schema output | jq '.properties | keys'",
     "examples": "examples:\n  her2cds examples\n  her2cds examples breast-her2-low > case.json",
-    "serve": "examples:\n  her2cds serve\n  her2cds serve --host 127.0.0.1 --port 9000",
+    "serve": "examples:\n  her2cds serve\n  her2cds serve --host 127.0.0.1 --port 9000\n"
+             "  her2cds serve --demo      the web app on an example database: http://127.0.0.1:8080/app/",
     "completion": """examples:
   her2cds completion bash > ~/.local/share/bash-completion/completions/her2cds
   her2cds completion zsh > "${fpath[1]}/_her2cds"

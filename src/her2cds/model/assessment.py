@@ -187,6 +187,9 @@ class Assessment(_Out):
         default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
     )
     trace: list[TraceEntry]
+    assessed_on: dt.date | None = Field(
+        default=None, description="the date the case was assessed on (the input's assessed_on, else the day of the run)"
+    )
     versions: Versions
     disclaimer: str
 

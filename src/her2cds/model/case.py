@@ -8,14 +8,18 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from her2cds.model.enums import (
+    BestResponse,
     CopyNumberCall,
     IhcScore,
+    PathologicResponse,
     Probe,
     Procedure,
     RasStatus,
     ReceptorStatus,
+    RegimenSetting,
     Setting,
     Site,
+    StoppedFor,
 )
 
 # Plausibility bounds of the numeric inputs: what is physically possible, not clinical thresholds (those live in
@@ -65,6 +69,9 @@ class Tumor(_Strict):
     scoring_system: Annotated[str, Field(max_length=80)] | None = Field(
         default=None,
         description="explicitly select a scoring system (e.g. an unverified proposal); default: by tumor family",
+    )
+    recurrence_date: dt.date | None = Field(
+        default=None, description="date of first recurrence or of the metastatic diagnosis"
     )
 
 
@@ -222,9 +229,70 @@ class Biomarkers(_Strict):
     hormone_receptor: ReceptorStatus | None = None
 
 
+AgentName = Annotated[str, Field(min_length=1, max_length=80)]
+_LINE_SETTINGS = frozenset({RegimenSetting.METASTATIC, RegimenSetting.LOCALLY_ADVANCED, RegimenSetting.MAINTENANCE})
+
+
+class Regimen(_Strict):
+    """One prior systemic regimen: what was given, in which setting, when, and how it ended."""
+
+    agents: Annotated[list[AgentName], Field(min_length=1, max_length=20)] = Field(
+        description="INN, brand or regimen acronym (resolved by the drug table)"
+    )
+    setting: RegimenSetting | None = None
+    line: Annotated[int, Field(ge=1, le=30)] | None = Field(
+        default=None, description="line of therapy for advanced disease (metastatic / locally advanced only)"
+    )
+    start: dt.date | None = None
+    end: dt.date | None = Field(default=None, description="last dose; missing = unknown (ongoing or not reported)")
+    best_response: BestResponse | None = None
+    progressed: bool | None = Field(default=None, description="disease progressed on (or during) this regimen")
+    progression_date: dt.date | None = None
+    stopped_for: StoppedFor | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.line is not None and self.setting is not None and self.setting not in _LINE_SETTINGS:
+            raise ValueError(f"line is given for a regimen in the {self.setting.value} setting; "
+                             "lines count therapy for advanced disease only")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.start is not None and self.progression_date is not None and self.progression_date < self.start:
+            raise ValueError(f"progression_date {self.progression_date} is before start {self.start}")
+        if self.progressed is False and self.progression_date is not None:
+            raise ValueError("progressed is false but a progression_date is given")
+        if self.progressed is False and self.stopped_for is StoppedFor.PROGRESSION:
+            raise ValueError("progressed is false but stopped_for is 'progression'")
+        return self
+
+    @property
+    def progression(self) -> bool | None:
+        """Whether the disease progressed on this regimen: stated, or implied by a date or the stop reason."""
+        if self.progressed is not None:
+            return self.progressed
+        if self.progression_date is not None or self.stopped_for is StoppedFor.PROGRESSION:
+            return True
+        if self.best_response is BestResponse.PROGRESSIVE:
+            return True
+        return None
+
+
+class Surgery(_Strict):
+    """Definitive surgery of the primary tumor (early disease)."""
+
+    date: dt.date | None = None
+    pathologic_response: PathologicResponse | None = Field(
+        default=None, description="pcr | residual_invasive; meaningful after neoadjuvant therapy"
+    )
+
+
 class History(_Strict):
     prior_lines: Annotated[int, Field(ge=0, le=30)] | None = None
-    prior_agents: Annotated[list[Annotated[str, Field(min_length=1, max_length=80)]], Field(max_length=100)] = []
+    prior_agents: Annotated[list[AgentName], Field(max_length=100)] = []
+    regimens: Annotated[list[Regimen], Field(max_length=50)] = Field(
+        default=[], description="the prior systemic regimens; when given, the complete systemic history"
+    )
+    surgery: Surgery | None = None
 
 
 class Case(_Strict):
@@ -234,6 +302,33 @@ class Case(_Strict):
     specimens: Annotated[list[Specimen], Field(max_length=100)] = []
     biomarkers: Biomarkers = Biomarkers()
     history: History = History()
+    assessed_on: dt.date | None = Field(
+        default=None, description="the date the case is assessed (timing criteria); default: today"
+    )
+
+    @model_validator(mode="after")
+    def _dates_not_after_assessment(self) -> Self:
+        if self.assessed_on is None:
+            return self
+        for name, value in self.dated_facts():
+            if value > self.assessed_on:
+                raise ValueError(f"{name} {value} is after assessed_on {self.assessed_on}")
+        return self
+
+    def dated_facts(self) -> list[tuple[str, dt.date]]:
+        """Every history date of the case with its field path (for checks against ``assessed_on``)."""
+        out: list[tuple[str, dt.date]] = []
+        if self.tumor.recurrence_date is not None:
+            out.append(("tumor.recurrence_date", self.tumor.recurrence_date))
+        surgery = self.history.surgery
+        if surgery is not None and surgery.date is not None:
+            out.append(("history.surgery.date", surgery.date))
+        for i, reg in enumerate(self.history.regimens):
+            for name in ("start", "end", "progression_date"):
+                value = getattr(reg, name)
+                if value is not None:
+                    out.append((f"history.regimens[{i}].{name}", value))
+        return out
 
     def duplicate_specimen(self) -> int | None:
         """Index of the first specimen whose id repeats an earlier one (the engine rejects such cases)."""

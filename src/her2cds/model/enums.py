@@ -85,3 +85,38 @@ class Amplification(StrEnum):
     GAIN = "gain"
     UNKNOWN = "unknown"
     NOT_INFORMATIVE = "not_informative"
+
+
+class RegimenSetting(StrEnum):
+    """The setting a prior regimen was given in."""
+
+    NEOADJUVANT = "neoadjuvant"
+    ADJUVANT = "adjuvant"
+    METASTATIC = "metastatic"
+    LOCALLY_ADVANCED = "locally_advanced"
+    MAINTENANCE = "maintenance"
+
+
+class BestResponse(StrEnum):
+    """Best overall response to a regimen (RECIST categories)."""
+
+    COMPLETE = "complete_response"
+    PARTIAL = "partial_response"
+    STABLE = "stable_disease"
+    PROGRESSIVE = "progressive_disease"
+    NOT_EVALUABLE = "not_evaluable"
+
+
+class StoppedFor(StrEnum):
+    """Why a regimen was stopped."""
+
+    TOXICITY = "toxicity"
+    COMPLETION = "completion"
+    PROGRESSION = "progression"
+
+
+class PathologicResponse(StrEnum):
+    """Pathologic response at surgery after neoadjuvant therapy."""
+
+    PCR = "pcr"
+    RESIDUAL_INVASIVE = "residual_invasive"

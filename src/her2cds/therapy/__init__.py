@@ -10,7 +10,7 @@ Public API::
 Importing this package does no work; loading is explicit.
 """
 
-from her2cds.therapy.facts import TherapyFacts, facts_from
+from her2cds.therapy.facts import TherapyFacts, facts_from, history_notes
 from her2cds.therapy.knowledge import TherapyKnowledge, load_therapy_knowledge
 from her2cds.therapy.matching import match_therapies, unrecognised_agents
 from her2cds.therapy.render import render_therapies_text
@@ -19,6 +19,7 @@ __all__ = [
     "TherapyFacts",
     "TherapyKnowledge",
     "facts_from",
+    "history_notes",
     "load_therapy_knowledge",
     "match_therapies",
     "render_therapies_text",

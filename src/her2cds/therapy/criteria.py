@@ -17,8 +17,9 @@ from typing import Final
 from her2cds.errors import KnowledgeBaseError
 from her2cds.model.enums import Category, IhcScore, RasStatus, ReceptorStatus, Setting, Status
 from her2cds.model.therapy import CriterionOutcome
+from her2cds.therapy import history
 from her2cds.therapy.drugs import DrugTable, Resolution
-from her2cds.therapy.facts import TherapyFacts
+from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.schema import Criterion, Histology
 
 MET: Final = "met"
@@ -66,6 +67,10 @@ _NEEDS: Mapping[str, str] = {
     "history.prior_lines": "number of prior lines of systemic therapy for advanced disease",
     "history.prior_class": "prior systemic therapy (agents or regimens received)",
     "history.prior_systemic_therapy": "prior systemic therapy (agents or regimens received)",
+    "history.regimen_count": "history.regimens: the prior regimens with their settings",
+    "history.early_relapse": "tumor.recurrence_date and the end dates of (neo)adjuvant regimens (history.regimens)",
+    "history.residual_disease": "history.surgery.pathologic_response (pcr or residual_invasive)",
+    "history.progressed_on": "whether the disease progressed on the drug (history.regimens[].progressed)",
 }
 
 # fact → the TherapyFacts attributes it reads (the memo key of an indication is built from these)
@@ -93,8 +98,12 @@ _READS: Mapping[str, tuple[str, ...]] = {
     "biomarker.hormone_receptor": ("hormone_receptor",),
     "histology.squamous": ("histology", "lineage"),
     "history.prior_lines": ("prior_lines",),
-    "history.prior_class": ("prior_lines", "prior_agents"),
+    "history.prior_class": ("prior_lines", "prior_agents", "regimens"),
     "history.prior_systemic_therapy": ("prior_lines", "prior_agents"),
+    "history.regimen_count": ("prior_lines", "prior_agents", "regimens"),
+    "history.early_relapse": ("prior_lines", "prior_agents", "regimens", "recurrence_date", "setting", "assessed_on"),
+    "history.residual_disease": ("pathologic_response",),
+    "history.progressed_on": ("prior_lines", "prior_agents", "regimens"),
 }
 
 _LABELS: Mapping[str, str] = {
@@ -179,6 +188,7 @@ class Context:
     facts: TherapyFacts
     resolution: Resolution
     squamous: Squamous
+    regimens: tuple[tuple[RegimenFact, Resolution], ...] = ()
 
     @property
     def history_complete(self) -> bool:
@@ -369,6 +379,14 @@ def _prior_class_leaf(crit: Criterion, fact: str, table: DrugTable) -> Leaf:
             raise KnowledgeBaseError(f"criterion {crit.id}: unknown drug class {cls_id!r}")
     label = " or ".join(table.class_name(c) for c in classes)
 
+    if crit.settings:
+        settings = tuple(crit.settings)
+
+        def observe_in(ctx: Context) -> Observation:
+            return history.class_in_settings(ctx.facts, ctx.resolution, ctx.regimens, classes, settings, label)
+
+        return Leaf(crit, observe_in, fact)
+
     def observe(ctx: Context) -> Observation:
         agents = ctx.resolution.agents_in(classes)
         if agents:
@@ -407,6 +425,57 @@ def _prior_systemic_leaf(crit: Criterion, fact: str) -> Leaf:
         if f.prior_agents:  # only non-systemic agents (e.g. leucovorin alone) were reported
             return not expected, f"no systemic anticancer agent among {_listing(f.prior_agents)}", None
         return None, "prior therapy not reported", None
+
+    return Leaf(crit, observe, fact)
+
+
+def _checked_classes(crit: Criterion, table: DrugTable) -> tuple[tuple[str, ...], str]:
+    classes = tuple(crit.classes or ())
+    for cls_id in classes:
+        if not table.has_class(cls_id):
+            raise KnowledgeBaseError(f"criterion {crit.id}: unknown drug class {cls_id!r}")
+    return classes, " or ".join(table.class_name(c) for c in classes)
+
+
+def _history_leaf(crit: Criterion, fact: str, table: DrugTable) -> Leaf:
+    """Leaves over the treatment history (settings, counts, timing, progression): see her2cds.therapy.history."""
+    settings = tuple(crit.settings) if crit.settings else None
+    observe: Callable[[Context], Observation]
+    if fact == "history.residual_disease":
+        expected = bool(crit.equals)
+
+        def observe(ctx: Context) -> Observation:
+            truth, shown, need = history.residual_disease(ctx.facts)
+            return (None if truth is None else truth == expected), shown, need
+
+    elif fact == "history.progressed_on":
+        drugs = tuple(crit.drugs or ())
+        for inn in drugs:
+            if not table.has_inn(inn):
+                raise KnowledgeBaseError(f"criterion {crit.id}: unknown drug {inn!r}")
+
+        def observe(ctx: Context) -> Observation:
+            return history.progressed_on(ctx.facts, ctx.resolution, ctx.regimens, drugs)
+
+    else:
+        classes, label = _checked_classes(crit, table)
+        if fact == "history.regimen_count":
+            assert crit.op is not None and crit.value is not None  # guaranteed by the schema
+            compare, threshold = _OPS[crit.op], crit.value
+
+            def observe(ctx: Context) -> Observation:
+                return history.regimen_count(
+                    ctx.facts, ctx.resolution, ctx.regimens, classes, settings, label, compare, threshold
+                )
+
+        else:
+            months = crit.months or 0
+            relapse_settings = settings or ("neoadjuvant", "adjuvant")
+
+            def observe(ctx: Context) -> Observation:
+                return history.early_relapse(
+                    ctx.facts, ctx.resolution, ctx.regimens, classes, relapse_settings, label, months
+                )
 
     return Leaf(crit, observe, fact)
 
@@ -497,6 +566,9 @@ def compile_criterion(crit: Criterion, table: DrugTable) -> Node:
         return _prior_class_leaf(crit, fact, table)
     if fact == "history.prior_systemic_therapy":
         return _prior_systemic_leaf(crit, fact)
+    if fact in ("history.regimen_count", "history.early_relapse", "history.residual_disease",
+                "history.progressed_on"):
+        return _history_leaf(crit, fact, table)
     raise KnowledgeBaseError(f"criterion {crit.id}: fact {fact!r} has no evaluator")  # pragma: no cover
 
 

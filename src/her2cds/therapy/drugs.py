@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.therapy.schema import Drug, DrugClass, DrugsFile, Regimen
@@ -41,6 +41,16 @@ class Resolution:
     by_class: Mapping[str, tuple[str, ...]]
     recognised: tuple[str, ...]
     unrecognised: tuple[str, ...]
+    by_inn: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def agents_of(self, inns: Iterable[str]) -> tuple[str, ...]:
+        """The input names that contain any of these drugs (by INN)."""
+        found: list[str] = []
+        for inn in inns:
+            for agent in self.by_inn.get(inn, ()):
+                if agent not in found:
+                    found.append(agent)
+        return tuple(found)
 
     def agents_in(self, classes: Iterable[str]) -> tuple[str, ...]:
         found: list[str] = []
@@ -162,6 +172,7 @@ class DrugTable:
 
     def _resolve(self, agents: tuple[str, ...]) -> Resolution:
         by_class: dict[str, list[str]] = {}
+        by_inn: dict[str, list[str]] = {}
         recognised: list[str] = []
         unrecognised: list[str] = []
         for agent in agents:
@@ -181,10 +192,15 @@ class DrugTable:
                     bucket = by_class.setdefault(cls_id, [])
                     if agent not in bucket:
                         bucket.append(agent)
+                for inn in thing.inns:
+                    bucket = by_inn.setdefault(inn, [])
+                    if agent not in bucket:
+                        bucket.append(agent)
         return Resolution(
             by_class={k: tuple(v) for k, v in by_class.items()},
             recognised=tuple(recognised),
             unrecognised=tuple(unrecognised),
+            by_inn={k: tuple(v) for k, v in by_inn.items()},
         )
 
     def names(self) -> dict[str, str]:

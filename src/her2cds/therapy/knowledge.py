@@ -162,6 +162,21 @@ def _evidence_level(trials: list[Trial]) -> EvidenceLevel:
     return best
 
 
+def _progression_criteria(ind: Indication) -> list[Criterion]:
+    """The generated criterion: the disease has not progressed on the regimen's key drug(s)."""
+    if not ind.not_after_progression_on:
+        return []
+    names = " or ".join(ind.not_after_progression_on)
+    return [
+        Criterion.model_validate({
+            "id": "not-progressed",
+            "text": f"no prior progression on {names} (a drug the disease progressed on is not a new option)",
+            "not": {"id": "progressed-on", "text": f"disease progressed on {names}", "fact": "history.progressed_on",
+                    "drugs": list(ind.not_after_progression_on)},
+        })
+    ]
+
+
 def _check_refs(owner: str, refs: list[SourceRef], sources: Mapping[str, Source], problems: list[str]) -> None:
     for ref in refs:
         if ref.id not in sources:
@@ -238,7 +253,7 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
             if not table.has_inn(inn):
                 problems.append(f"{ind.id}: unknown drug {inn!r} (not in the drug-class table)")
         crit_ids: set[str] = {"tumor", "setting"}
-        for crit in ind.criteria:
+        for crit in (*ind.criteria, *_progression_criteria(ind)):
             for node in walk(crit):
                 if node.id in crit_ids:
                     problems.append(f"{ind.id}: criterion id {node.id!r} is used twice")
@@ -274,7 +289,7 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
                 )
             )
         try:
-            nodes = tuple(compile_criterion(c, table) for c in ind.criteria)
+            nodes = tuple(compile_criterion(c, table) for c in (*ind.criteria, *_progression_criteria(ind)))
             setting_node = compile_criterion(
                 Criterion.model_validate(
                     {"id": "setting", "text": ind.setting_text, "fact": "setting", "in": list(ind.setting)}
@@ -352,6 +367,6 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
 def all_criteria(ind: Indication) -> list[Criterion]:
     """Every criterion node of an indication (for documentation and tests)."""
     out: list[Criterion] = []
-    for crit in ind.criteria:
+    for crit in (*ind.criteria, *_progression_criteria(ind)):
         out.extend(walk(crit))
     return out

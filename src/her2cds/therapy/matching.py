@@ -26,7 +26,7 @@ from typing import Any, Final
 from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
 from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, decide_squamous
-from her2cds.therapy.facts import TherapyFacts
+from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
 
 _OUTCOME_RANK: Final = {"eligible": 0, "insufficient_data": 1, "not_eligible": 2}
@@ -146,6 +146,20 @@ def _build(tk: TherapyKnowledge, ind: CompiledIndication, ctx: Context, kind: Tu
     )
 
 
+def _context(facts: TherapyFacts, tk: TherapyKnowledge) -> Context:
+    regimens = facts.regimens
+    if regimens:  # agents reported outside the regimens: received, setting and dates unknown
+        listed = {a for r in regimens for a in r.agents}
+        extra = tuple(RegimenFact(index=-1, agents=(a,)) for a in facts.prior_agents if a not in listed)
+        regimens = (*regimens, *extra)
+    return Context(
+        facts=facts,
+        resolution=tk.drugs.resolve(facts.prior_agents),
+        squamous=decide_squamous(facts, tk.histology),
+        regimens=tuple((r, tk.drugs.resolve(r.agents)) for r in regimens),
+    )
+
+
 def _first(pair: tuple[SortKey, TherapyOption]) -> SortKey:
     return pair[0]
 
@@ -155,11 +169,7 @@ def match_therapies(facts: TherapyFacts, tk: TherapyKnowledge) -> list[TherapyOp
     plan = _plan(facts, tk)
     if not plan.hits:
         return []
-    ctx = Context(
-        facts=facts,
-        resolution=tk.drugs.resolve(facts.prior_agents),
-        squamous=decide_squamous(facts, tk.histology),
-    )
+    ctx = _context(facts, tk)
     ranked: list[tuple[SortKey, TherapyOption]] = []
     for idx, kind, hit in plan.hits:
         ind = tk.indications[idx]

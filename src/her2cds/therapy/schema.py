@@ -37,6 +37,10 @@ FactName = Literal[
     "history.prior_lines",
     "history.prior_class",
     "history.prior_systemic_therapy",
+    "history.regimen_count",
+    "history.early_relapse",
+    "history.residual_disease",
+    "history.progressed_on",
 ]
 
 SET_FACTS: frozenset[str] = frozenset(
@@ -60,11 +64,24 @@ BOOL_FACTS: frozenset[str] = frozenset(
         "her2.kinase_domain_mutation",
         "histology.squamous",
         "history.prior_systemic_therapy",
+        "history.residual_disease",
     }
 )
 NUMBER_FACTS: frozenset[str] = frozenset({"biomarker.pd_l1_cps", "history.prior_lines"})
 CLASS_FACTS: frozenset[str] = frozenset({"history.prior_class"})
 
+# fact → (required parameters, optional parameters); parameter names as written in YAML
+_FORMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    **{f: (frozenset({"in"}), frozenset()) for f in SET_FACTS},
+    **{f: (frozenset({"equals"}), frozenset()) for f in BOOL_FACTS},
+    **{f: (frozenset({"op", "value"}), frozenset()) for f in NUMBER_FACTS},
+    "history.prior_class": (frozenset({"classes"}), frozenset({"settings"})),
+    "history.regimen_count": (frozenset({"classes", "op", "value"}), frozenset({"settings"})),
+    "history.early_relapse": (frozenset({"classes", "months"}), frozenset({"settings"})),
+    "history.progressed_on": (frozenset({"drugs"}), frozenset()),
+}
+
+RegimenSettingName = Literal["neoadjuvant", "adjuvant", "metastatic", "locally_advanced", "maintenance"]
 Setting = Literal["early", "locally_advanced", "metastatic"]
 ShortText = Annotated[str, Field(min_length=1, max_length=400)]
 
@@ -196,6 +213,13 @@ class Criterion(_KB):
     value: float | None = None
     equals: bool | None = None
     classes: list[EntryId] | None = None
+    settings: list[RegimenSettingName] | None = Field(
+        default=None, description="history facts: only regimens given in these settings count"
+    )
+    months: Annotated[int, Field(ge=0, le=120)] | None = Field(
+        default=None, description="history.early_relapse: recurrence within this many months (boundary included)"
+    )
+    drugs: list[str] | None = Field(default=None, description="history.progressed_on: drugs by INN")
     all: list[Criterion] | None = None
     any: list[Criterion] | None = None
     not_: Criterion | None = Field(default=None, alias="not")
@@ -208,34 +232,33 @@ class Criterion(_KB):
         if sum(forms) != 1:
             raise ValueError(f"criterion {self.id}: give exactly one of fact, all, any, not")
         if self.fact is None:
-            if any(x is not None for x in (self.in_, self.op, self.value, self.equals, self.classes)):
+            params = (self.in_, self.op, self.value, self.equals, self.classes, self.settings, self.months, self.drugs)
+            if any(x is not None for x in params):
                 raise ValueError(f"criterion {self.id}: parameters are only allowed on a fact leaf")
             if (self.all is not None and not self.all) or (self.any is not None and not self.any):
                 raise ValueError(f"criterion {self.id}: an empty all/any is not allowed")
             return self
         given = {
             "in": self.in_ is not None,
-            "op": self.op is not None or self.value is not None,
+            "op": self.op is not None,
+            "value": self.value is not None,
             "equals": self.equals is not None,
             "classes": self.classes is not None,
+            "settings": self.settings is not None,
+            "months": self.months is not None,
+            "drugs": self.drugs is not None,
         }
-        wanted = (
-            "in"
-            if self.fact in SET_FACTS
-            else "equals"
-            if self.fact in BOOL_FACTS
-            else "op"
-            if self.fact in NUMBER_FACTS
-            else "classes"
-        )
-        if not given[wanted] or any(v for k, v in given.items() if k != wanted):
-            raise ValueError(f"criterion {self.id}: fact {self.fact} takes '{wanted}' and nothing else")
-        if wanted == "op" and (self.op is None or self.value is None):
-            raise ValueError(f"criterion {self.id}: fact {self.fact} needs both op and value")
-        if wanted == "in" and not self.in_:
-            raise ValueError(f"criterion {self.id}: 'in' must list at least one value")
-        if wanted == "classes" and not self.classes:
-            raise ValueError(f"criterion {self.id}: 'classes' must list at least one drug class")
+        required, optional = _FORMS[self.fact]
+        missing = sorted(k for k in required if not given[k])
+        extra = sorted(k for k, v in given.items() if v and k not in required | optional)
+        if missing or extra:
+            wanted = ", ".join(f"'{k}'" for k in sorted(required))
+            also = f" (optional: {', '.join(sorted(optional))})" if optional else ""
+            raise ValueError(f"criterion {self.id}: fact {self.fact} takes {wanted}{also} and nothing else")
+        for name in ("in_", "classes", "settings", "drugs"):
+            value = getattr(self, name)
+            if value is not None and not value:
+                raise ValueError(f"criterion {self.id}: '{name.rstrip('_')}' must list at least one value")
         return self
 
 
@@ -285,6 +308,10 @@ class Indication(Entry):
     line: Line
     criteria: list[Criterion]
     conditions_to_confirm: list[str] = []
+    not_after_progression_on: list[str] = Field(
+        default=[],
+        description="drugs (INN) not offered again after progression on them: generates the not-progressed criterion",
+    )
     regulatory: list[RegulatoryDef] = []
     trials: list[TrialRef] = []
 

@@ -44,6 +44,7 @@ TAGS = [
     {"name": "knowledge", "description": "The versioned knowledge base with sources"},
     {"name": "service", "description": "Versions and health"},
     {"name": "cds-hooks", "description": "HL7 CDS Hooks 2.0 discovery, services and feedback"},
+    {"name": "cases", "description": "The case store: cases with revisions and stored assessments (audited)"},
 ]
 
 
@@ -172,8 +173,17 @@ def _jwt_verifier(settings: Settings) -> CdsJwtVerifier | None:
     )
 
 
-def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """A new application. ``fhir_transport`` replaces the network transport of FHIR queries (tests)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    fhir_transport: httpx.AsyncBaseTransport | None = None,
+    loopback: bool = False,
+) -> FastAPI:
+    """A new application. ``fhir_transport`` replaces the network transport of FHIR queries (tests);
+    ``loopback``: the server is bound to loopback only (the web app may then skip sign-in)."""
+    from her2cds import app as webapp
+    from her2cds.app import rest as cases_rest
+
     settings = settings or Settings()
     for name in unknown_environment_names():
         log.warning("environment variable %s is not a her2cds setting; ignored", name)
@@ -190,12 +200,14 @@ def create_app(settings: Settings | None = None, *, fhir_transport: httpx.AsyncB
         settings=settings, feedback=FeedbackStore(), jwt_verifier=verifier, fhir_transport=fhir_transport
     )
     install_error_handlers(app)
+    webapp.mount(app, settings, loopback=loopback)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_token)])
     mounted = [
         ("/v1", assess.router),
         ("/v1", knowledge.router),
         ("/v1", meta.v1_router),
+        ("/v1", cases_rest.router),
         ("", meta.router),
         ("", cdshooks.router),
     ]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from her2cds.errors import (
+    ConflictError,
     Her2CdsError,
     InternalError,
     InvalidInputError,
@@ -101,6 +102,8 @@ def status_for(exc: Her2CdsError) -> int:
         return 422
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, UsageError):
         return 400
     return 500  # KnowledgeBaseError, InternalError, anything else

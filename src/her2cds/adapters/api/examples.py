@@ -90,6 +90,13 @@ def fhir_examples() -> dict[str, dict[str, Any]]:
     return {"gastric-ihc3": {"summary": "Gastric cancer (ICD-10-CM C16.9) with HER2 IHC 3+", "value": FHIR_BUNDLE}}
 
 
+def stored_case_examples() -> dict[str, dict[str, Any]]:
+    return {
+        name: {"summary": f"Store: {example['summary']}", "value": {"case": example["value"], "label": name}}
+        for name, example in case_examples().items()
+    }
+
+
 def request_body(schema: str, media: tuple[str, ...] = (JSON,)) -> dict[str, Any]:
     """``openapi_extra`` declaring a required JSON request body of component ``schema`` (examples are added
     when the OpenAPI document is built, see :data:`REQUEST_EXAMPLES`)."""
@@ -102,4 +109,5 @@ REQUEST_EXAMPLES: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {
     "/v1/assess": case_examples,
     "/v1/assess/batch": batch_examples,
     "/v1/fhir/assess": fhir_examples,
+    "/v1/cases": stored_case_examples,
 }

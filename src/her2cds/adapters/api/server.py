@@ -160,7 +160,7 @@ def run(
     check_exposure(host, settings, insecure=insecure)
     # the event loop shares the GIL with the engine workers: let it take the GIL back sooner (default 5 ms)
     sys.setswitchinterval(0.001)
-    app = create_app(settings)
+    app = create_app(settings, loopback=is_loopback(host))
     uvicorn.run(
         app,
         host=host,

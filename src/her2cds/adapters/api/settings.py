@@ -125,6 +125,30 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(
         default=10.0, gt=0, le=300, description="A client must send its request headers within this time."
     )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "Case store of the web app and /v1/cases: a sqlite:/// or postgresql:// URL. Unset: a SQLite file "
+            "in the user's data directory (`her2cds serve --demo`: a fresh example database)."
+        ),
+    )
+    demo: bool = Field(
+        default=False, description="Seed the case store with the demo cases (set by `her2cds serve --demo`)."
+    )
+    login_required: bool | None = Field(
+        default=None,
+        description=(
+            "Web app sign-in. Unset: required unless the server is bound to loopback (there requests act as a "
+            "local clinician, or the demo clinician with --demo). true: always required."
+        ),
+    )
+    remote_user_header: str | None = Field(
+        default=None,
+        description=(
+            "Behind an SSO proxy: the request header carrying the signed-in user name (e.g. X-Remote-User); "
+            "that user must exist and be enabled. Only set when the proxy is the sole way to reach the app."
+        ),
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the service loggers (logs never contain patient data)."
     )
