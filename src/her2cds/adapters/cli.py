@@ -17,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 from her2cds._version import __version__
 from her2cds.adapters import cli_store
+from her2cds.adapters.cohort_cli import register as register_cohort
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -363,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = add(sub, "completion", "print a shell completion script")
     c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
     c.set_defaults(func=cmd_completion)
+    register_cohort(sub)
     return parser
 
 
