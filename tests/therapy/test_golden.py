@@ -79,18 +79,14 @@ def test_every_case_cites_known_sources(kb: KnowledgeBase) -> None:
     assert not unknown, unknown
 
 
-def test_every_indication_has_an_eligible_and_an_ineligible_case(tk: TherapyKnowledge) -> None:
-    seen: dict[str, set[bool]] = defaultdict(set)
+def test_every_indication_has_eligible_not_eligible_and_insufficient_data_cases(tk: TherapyKnowledge) -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
     for _, case in CASES:
         for option_id, want in case.expect.options.items():
-            seen[option_id].add(want.outcome == "eligible")
-    missing = {
-        ind.entry.id: sorted(
-            {"eligible", "ineligible"} - {"eligible" if s else "ineligible" for s in seen[ind.entry.id]}
-        )
-        for ind in tk.indications
-        if seen[ind.entry.id] != {True, False}
-    }
+            seen[option_id].add(want.outcome)
+    wanted = {"eligible", "not_eligible", "insufficient_data"}
+    missing = {ind.entry.id: sorted(wanted - seen[ind.entry.id]) for ind in tk.indications
+               if not wanted <= seen[ind.entry.id]}
     assert not missing, missing
 
 

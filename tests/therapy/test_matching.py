@@ -99,8 +99,9 @@ def test_within_a_line_newer_approval_of_equal_evidence_comes_first(kb: Knowledg
         prior_lines=0,
     )
     eligible = [o.id for o in match_therapies(facts, tk) if o.eligible]
-    assert eligible[:3] == [
+    assert eligible[:4] == [
         "fda.trastuzumab-deruxtecan-pertuzumab.breast-first-line",
+        "fda.pertuzumab-trastuzumab-hyaluronidase.breast-metastatic-first-line",
         "fda.pertuzumab.breast-metastatic-first-line",
         "fda.trastuzumab.breast-metastatic-first-line",
     ]

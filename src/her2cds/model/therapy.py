@@ -64,6 +64,13 @@ class RegulatoryStatus(_TherapyOut):
     )
     approval_date: dt.date | None = Field(description="date of the first approval of this indication")
     approval_date_precision: DatePrecision
+    initial_status: Literal["accelerated", "regular"] = Field(
+        default="regular", description="pathway of the first approval"
+    )
+    regular_approval_date: dt.date | None = Field(
+        default=None, description="when an accelerated approval became regular (conversion); null otherwise"
+    )
+    regular_approval_date_precision: DatePrecision | None = None
     label_wording: str = Field(description="paraphrase of the labelled indication; key terms kept exact")
     companion_diagnostics: tuple[str, ...] = ()
     history: tuple[RegulatoryEvent, ...] = ()
@@ -96,6 +103,9 @@ class Evidence(_TherapyOut):
     design: str
     role: Literal["pivotal", "supporting"]
     figures: tuple[KeyFigure, ...] = ()
+    caveats: tuple[str, ...] = Field(
+        default=(), description="how the trial population differs from the label; evidence context, never a criterion"
+    )
     sources: tuple[str, ...] = ()
 
 

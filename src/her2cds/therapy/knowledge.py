@@ -285,6 +285,7 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
                     design=trial.design,
                     role=ref.role,
                     figures=_figure(trial, ref.results),
+                    caveats=tuple(trial.caveats),
                     sources=tuple(s.id for s in trial.sources),
                 )
             )
@@ -306,6 +307,9 @@ def load_therapy_knowledge(root: Path, sources: Mapping[str, Source], tumor_code
                 status=r.status,
                 approval_date=r.approval_date,
                 approval_date_precision=r.approval_date_precision,
+                initial_status=r.initial_status or r.status,
+                regular_approval_date=r.regular_approval_date,
+                regular_approval_date_precision=r.regular_approval_date_precision if r.regular_approval_date else None,
                 label_wording=r.label_wording,
                 companion_diagnostics=tuple(r.companion_diagnostics),
                 history=tuple(

@@ -158,6 +158,9 @@ class Trial(Entry):
     population: str
     arms: Annotated[list[TrialArm], Field(min_length=1)]
     results: list[TrialResult] = []
+    caveats: list[str] = Field(
+        default=[], description="how the trial population differs from the label (shown as evidence, never a criterion)"
+    )
 
 
 class TrialsFile(_KB):
@@ -281,12 +284,30 @@ class RegulatoryDef(_KB):
     status: Literal["accelerated", "regular"]
     approval_date: dt.date
     approval_date_precision: Literal["day", "month", "year"] = "day"
+    initial_status: Literal["accelerated", "regular"] | None = Field(
+        default=None, description="pathway of the first approval (default: the current status)"
+    )
+    regular_approval_date: dt.date | None = Field(
+        default=None, description="when an accelerated approval became regular (conversion)"
+    )
+    regular_approval_date_precision: Literal["day", "month", "year"] = "day"
     label_wording: str
     companion_diagnostics: list[str] = []
     history: list[RegulatoryEventDef] = []
     sources: Annotated[list[SourceRef], Field(min_length=1)]
     verification: Status = Field(description="verified against the FDA notice/label, or unverified")
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _pathway(self) -> Self:
+        first = self.initial_status or self.status
+        if self.status == "accelerated" and (first == "regular" or self.regular_approval_date is not None):
+            raise ValueError("an indication still under accelerated approval has no regular approval date")
+        if first == "accelerated" and self.status == "regular" and self.regular_approval_date is None:
+            raise ValueError("an accelerated approval converted to regular needs its regular_approval_date")
+        if self.regular_approval_date is not None and self.regular_approval_date < self.approval_date:
+            raise ValueError("regular_approval_date precedes the first approval")
+        return self
 
 
 class TrialRef(_KB):
