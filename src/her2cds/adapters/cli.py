@@ -17,6 +17,7 @@ from typing import IO, Any, NoReturn
 
 from her2cds._version import __version__
 from her2cds.adapters import cli_store
+from her2cds.adapters.cohort_cli import register as register_cohort
 from her2cds.errors import (
     Her2CdsError,
     InvalidInputError,
@@ -291,7 +292,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("the service needs the 'service' extra; from the checkout: "
                          f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
-    run(host=args.host, port=args.port, **cli_store.serve_options(args))
+    run(host=args.host, port=args.port, insecure=args.insecure, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -354,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = add(sub, "serve", "start the HTTP service (REST, CDS Hooks, FHIR)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on")
     v.add_argument("--port", type=int, default=8080, help="port to listen on")
+    v.add_argument("--insecure", action="store_true",
+                   help="allow serving beyond loopback without HER2CDS_API_TOKEN and CDS client JWTs")
     v.set_defaults(func=cmd_serve)
     cli_store.add_serve_options(v)
     cli_store.register(sub)
@@ -361,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = add(sub, "completion", "print a shell completion script")
     c.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell")
     c.set_defaults(func=cmd_completion)
+    register_cohort(sub)
     return parser
 
 
