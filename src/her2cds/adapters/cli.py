@@ -168,8 +168,19 @@ def _lines(path: str) -> Iterator[bytes | str]:
         yield from fh
 
 
-def _line_error(number: int, field: str, message: str) -> str:
-    return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
+def _line_error(number: int, field: str, message: str, case_id: str | None = None) -> str:
+    record: dict[str, Any] = {"line": number}
+    if case_id is not None:  # the case's own id, when the line had one (issue 8)
+        record["id"] = case_id
+    record["error"] = {"field": field, "message": message}
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _case_id(data: Any) -> str | None:
+    value = data.get("id") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value)[:128]
 
 
 def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = None) -> tuple[str, bool]:
@@ -184,17 +195,19 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", "empty line: expected one JSON case"), False
     from her2cds.reading import parse_json
 
+    case_id: str | None = None
     try:
         data = parse_json(line, f"line {number}")
+        case_id = _case_id(data)
         assessment = engine.assess(data)
         return (shape.line(assessment) if shape is not None else assessment.model_dump_json()), True
     except InvalidInputError as exc:
         first = exc.problems[0]
-        return _line_error(number, first.field, first.describe()), False
+        return _line_error(number, first.field, first.describe(), case_id), False
     except Her2CdsError as exc:
-        return _line_error(number, "", f"{exc.code}: {exc}"), False
+        return _line_error(number, "", f"{exc.code}: {exc}", case_id), False
     except Exception as exc:  # a bug: reported on this line; the batch goes on
-        return _line_error(number, "", f"internal error ({type(exc).__name__})"), False
+        return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
 def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None) -> int:
@@ -294,7 +307,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("the service needs the 'service' extra; from the checkout: "
                          f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
-    run(host=args.host, port=args.port, **cli_store.serve_options(args))
+    run(host=args.host, port=args.port, insecure=args.insecure, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -359,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = add(sub, "serve", "start the HTTP service (REST, CDS Hooks, FHIR)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on")
     v.add_argument("--port", type=int, default=8080, help="port to listen on")
+    v.add_argument("--insecure", action="store_true",
+                   help="allow serving beyond loopback without HER2CDS_API_TOKEN and CDS client JWTs")
     v.set_defaults(func=cmd_serve)
     cli_store.add_serve_options(v)
     cli_store.register(sub)
