@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,18 +45,14 @@ SUBJECT = {"reference": f"Patient/{PATIENT}"}
 
 # ---- workloads ------------------------------------------------------------------------------------------------
 def _cases() -> list[dict[str, Any]]:
-    """The packaged example cases plus a few simple ones (different tumor families and paths)."""
+    """The packaged example cases, then 12,000 distinct generated cases (bench/cases.py): requests are sent in
+    this order, so a run of up to 12,000 requests never repeats a case after the first few."""
     from her2cds import examples
 
-    cases = [examples.load(name) for name in examples.names()]
-    for code, score in (("IDC", "3+"), ("IDC", "2+"), ("STAD", "1+"), ("COAD", "3+"), ("LUAD", "0")):
-        cases.append(
-            {
-                "tumor": {"oncotree_code": code, "setting": "metastatic"},
-                "specimens": [{"id": "S1", "procedure": "biopsy", "ihc": {"score": score}}],
-            }
-        )
-    return cases
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.cases import generate
+
+    return [examples.load(name) for name in examples.names()] + list(generate(12_000, seed=23))
 
 
 def _searchset(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -225,15 +222,21 @@ class RawClient:
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = 0
+                keep = True
                 for line in head.split(b"\r\n")[1:]:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
+                    elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+                        keep = False  # e.g. a 503 of load shedding: the server closes this connection
                 await reader.readexactly(length)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
                 writer.close()
                 raise
-            self.idle.append((reader, writer, time.monotonic()))
+            if keep:
+                self.idle.append((reader, writer, time.monotonic()))
+            else:
+                writer.close()
             return status
 
     async def close(self) -> None:
@@ -282,12 +285,13 @@ async def run_load(
     count: int,
     deadline: float,
     clock: Callable[[], float] = time.perf_counter,
+    max_connections: int = 64,
 ) -> Figures:
     latencies: list[float] = []  # from the due time (includes any queueing behind the schedule)
     service: list[float] = []  # from the actual send
     errors = 0
     kinds: dict[str, int] = {}
-    client = RawClient(HOST, port)
+    client = RawClient(HOST, port, max_connections)
     try:
 
         async def one(i: int, due: float) -> None:
@@ -351,8 +355,8 @@ async def warm_up(base_url: str, endpoint: Endpoint, n: int) -> None:
         for i in range(n):
             response = await client.post(
                 endpoint.path,
-                content=endpoint.bodies[i % len(endpoint.bodies)],
-                headers={"content-type": "application/json"},
+                content=endpoint.bodies[-1 - i % len(endpoint.bodies)],  # from the end: the measured run
+                headers={"content-type": "application/json"},  # starts at the first body, so no case repeats
             )
             if response.status_code != 200:
                 raise RuntimeError(f"{endpoint.name} answered {response.status_code}: {response.text[:500]}")

@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from her2cds.errors import KnowledgeBaseError, NotFoundError
@@ -48,10 +47,6 @@ _M = TypeVar("_M", bound=BaseModel)
 if TYPE_CHECKING:
     from her2cds.therapy.knowledge import TherapyKnowledge
 
-try:  # the C loader is several times faster; fall back to the pure-Python one
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -201,8 +196,11 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 
 def _parse_yaml(content: bytes, path: Path, what: str) -> Any:
+    import yaml  # only when a file is not precompiled (knowledge/precompiled.py): start-up stays cheap
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when PyYAML was built with it
     try:
-        return yaml.load(content.decode("utf-8"), Loader=_Loader)
+        return yaml.load(content.decode("utf-8"), Loader=loader)
     except UnicodeDecodeError as exc:
         raise KnowledgeBaseError(f"cannot read {what} {path}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
+_new = object.__new__
 
 
 @functools.cache
@@ -34,15 +35,23 @@ def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...], tu
     return fixed, tuple(fresh), tuple(cls.model_fields)
 
 
-def build(cls: type[M], **values: Any) -> M:
+@functools.cache
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """(every field in declaration order with its immutable default, or None; the fresh-container fields)."""
     fixed, fresh, order = _defaults(cls)
-    state = dict.fromkeys(order)  # serialised in declaration order, as a validated model would be
-    state.update(fixed)
+    template: dict[str, Any] = dict.fromkeys(order)
+    template.update(fixed)
+    return template, fresh
+
+
+def build(cls: type[M], **values: Any) -> M:
+    template, fresh = _template(cls)
+    state = template.copy()  # serialised in declaration order, as a validated model would be
     state.update(values)
     for name in fresh:
         if name not in values:
             state[name] = []
-    obj = cls.__new__(cls)
+    obj = _new(cls)
     _set(obj, "__dict__", state)
     _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)

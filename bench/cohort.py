@@ -1,0 +1,126 @@
+"""Cohort-mode benchmark: generated specimen rows, Parquet in -> Parquet out, end to end.
+
+    python bench/cohort.py                      # 1k, 10k, 100k, 1M rows, local engine; per-case baseline
+    python bench/cohort.py --sizes 1000 10000000
+    python bench/cohort.py --spark 100000       # also Spark local[1] vs local[2] on that many rows
+
+Each size runs in its own process (so its peak memory is its own) on distinct generated rows
+(her2cds.cohort.generate: every row has its own id and continuous values; no answer is reused across runs).
+The per-case engine is timed in the same run on the first 2,000 patients of the largest input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _prepare(n: int, folder: Path, profile: str) -> tuple[Path, Path]:
+    from her2cds.cohort.columns import BY_NAME
+    from her2cds.cohort.generate import generate, generate_registry
+    from her2cds.engine import default_engine
+
+    make = generate_registry if profile == "registry" else generate
+    frame = make(default_engine().kb, n, seed=2026).drop("row", "source", "read_error")
+    frame = frame.select([c for c in frame.columns if frame.get_column(c).null_count() < frame.height])
+    data = folder / f"rows-{n}.parquet"
+    frame.write_parquet(data)
+    mapping = folder / "mapping.yaml"
+    mapping.write_text(yaml.safe_dump({"columns": {c: c for c in frame.columns if c in BY_NAME}}), encoding="utf-8")
+    return data, mapping
+
+
+def one(n: int, engine_name: str, master: str, profile: str) -> dict[str, Any]:
+    """Run one size in this process and report figures."""
+    from her2cds.cohort.mapping import load_mapping
+    from her2cds.cohort.run import Options, run
+    from her2cds.engine import Engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        data, mapping = _prepare(n, folder, profile)
+        engine = Engine()
+        start = time.perf_counter()
+        stats = run(Options(inputs=[str(data)], fmt="table", out=folder / "out.parquet", mapping=load_mapping(mapping),
+                            engine=engine_name, spark_master=master), engine)
+        seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rows": n, "engine": engine_name if engine_name == "local" else master, "seconds": round(seconds, 3),
+            "rows_per_s": round(n / seconds), "peak_rss_mb": round(peak_mb), "decision_keys": stats.decision_keys,
+            "vectorized_rows": stats.vectorized_rows, "engine_rows": stats.engine_rows}
+
+
+def per_case(profile: str, n_patients: int = 2000) -> dict[str, Any]:
+    """The per-case engine on distinct generated patients (one call per patient)."""
+    from her2cds.cohort.cases import patient_key
+    from her2cds.cohort.columns import ALL_COLUMNS
+    from her2cds.cohort.generate import generate, generate_registry
+    from her2cds.cohort.percase import assess_rows
+    from her2cds.engine import Engine
+
+    engine = Engine()
+    make = generate_registry if profile == "registry" else generate
+    frame = make(engine.kb, int(n_patients * 1.05), seed=2027)
+    patients: dict[str, list[dict[str, Any]]] = {}
+    for row in frame.select(ALL_COLUMNS).iter_rows(named=True):
+        patients.setdefault(patient_key(row), []).append(row)
+    groups = list(patients.values())[:n_patients]
+    rows = sum(len(g) for g in groups)
+    start = time.perf_counter()
+    for group in groups:
+        assess_rows(engine, group)
+    seconds = time.perf_counter() - start
+    return {"patients": len(groups), "rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds)}
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--spark", type=int, default=0, metavar="ROWS", help="also Spark local[1] vs local[2]")
+    parser.add_argument("--profile", choices=("registry", "mixed"), default="registry",
+                        help="registry: rows shaped like a registry export; mixed: the differential test's mix")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
+    parser.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
+    parser.add_argument("--per-case", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(one(args.one, args.engine, args.master, args.profile)))
+        return 0
+    if args.per_case:
+        print(json.dumps(per_case(args.profile)))
+        return 0
+    base = _child(["--per-case", "--profile", args.profile])
+    print(f"profile: {args.profile}")
+    print(f"per-case engine: {base['rows']:,} rows ({base['patients']:,} patients) in {base['seconds']:.1f} s "
+          f"= {base['rows_per_s']:,} rows/s")
+    print(f"{'rows':>12} {'engine':>9} {'seconds':>9} {'rows/s':>12} {'x per-case':>11} {'peak MB':>8} "
+          f"{'keys':>8} {'by engine':>10}")
+    runs = [(n, "local", "local[2]") for n in args.sizes]
+    if args.spark:
+        runs += [(args.spark, "spark", "local[1]"), (args.spark, "spark", "local[2]")]
+    for n, engine_name, master in runs:
+        r = _child(["--one", str(n), "--engine", engine_name, "--master", master, "--profile", args.profile])
+        print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>9.2f} {r['rows_per_s']:>12,} "
+              f"{r['rows_per_s'] / base['rows_per_s']:>10.0f}x {r['peak_rss_mb']:>8,} {r['decision_keys']:>8,} "
+              f"{r['engine_rows']:>10,}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The per-case engine on specimen rows: used for representatives of decision keys and for every row the
+vectorized path hands over (several specimens, values the input model may reject, unsupported measures)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from her2cds.cohort.cases import Row, case_from_rows, row_label
+from her2cds.cohort.columns import CASE_COLUMNS
+from her2cds.cohort.slim import SlimAnswer, error_answer, slim_answer
+from her2cds.engine import Engine
+from her2cds.errors import InvalidInputError
+
+_BY_PATH = {".".join(c.path[1:] if c.specimen else c.path): c.name for c in CASE_COLUMNS}
+_SPECIMEN = re.compile(r"^specimens\[(\d+)\]\.?")
+
+
+def _where(field: str, rows: Sequence[Row]) -> str:
+    """``specimens[1].ish.ratio`` -> ``<row label>, column ish_ratio``."""
+    row = rows[0]
+    path = field
+    match = _SPECIMEN.match(field)
+    if match:
+        index = int(match.group(1))
+        row = rows[index] if index < len(rows) else rows[-1]
+        path = field[match.end():]
+    path = re.sub(r"\[\d+\]$", "", path)
+    column = _BY_PATH.get(path)
+    if column is None:  # a nested object (e.g. ish): name the first canonical column beneath it
+        column = next((name for p, name in _BY_PATH.items() if p.startswith(path + ".")), None) if path else None
+    return f"{row_label(row)}, column {column}" if column else row_label(row)
+
+
+def assess_rows(engine: Engine, rows: Sequence[Row]) -> SlimAnswer:
+    """One patient's rows -> the slim answer, or an error answer naming row, column and value."""
+    case = case_from_rows(rows)
+    try:
+        assessment = engine.assess(case)
+    except InvalidInputError as exc:
+        parts = [f"{_where(p.field, rows)}: {p.render()}" for p in exc.problems]
+        return error_answer(rows[0].get("oncotree_code"), "; ".join(parts), engine.kb.version)
+    return slim_answer(assessment)

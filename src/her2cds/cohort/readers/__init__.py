@@ -1,0 +1,1 @@
+"""Input readers: each turns one format into canonical specimen rows (:mod:`her2cds.cohort.columns`)."""

@@ -1,0 +1,88 @@
+"""Any CSV/TSV/Parquet table read through a :class:`~her2cds.cohort.mapping.TableMapping`, lazily (polars)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from her2cds.cohort.columns import BY_NAME
+from her2cds.cohort.mapping import TableMapping
+from her2cds.errors import UsageError
+
+_TRUE = ("true", "yes", "y", "1", "positive", "amplified")
+_FALSE = ("false", "no", "n", "0", "negative", "not amplified")
+
+
+def scan(path: Path, mapping: TableMapping) -> pl.LazyFrame:
+    """The raw table, every column as read (CSV/TSV: strings; Parquet: its own types)."""
+    if not path.is_file():
+        raise UsageError(f"cannot read {path}: not a file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pl.scan_parquet(path)
+    separator = mapping.delimiter or ("\t" if suffix in (".tsv", ".txt", ".tab") else ",")
+    return pl.scan_csv(path, separator=separator, infer_schema=False, comment_prefix="#", quote_char='"',
+                       truncate_ragged_lines=False, encoding="utf8-lossy")
+
+
+def _parse(name: str, source: str | None, dtype: pl.DataType | None, mapping: TableMapping) -> tuple[pl.Expr, pl.Expr]:
+    """(value, error) expressions for one canonical column."""
+    kind = BY_NAME[name].kind
+    if source is None:
+        constant = mapping.constants[name]
+        return pl.lit(constant), pl.lit(None, dtype=pl.String)
+    raw = pl.col(source)
+    factor = mapping.scale.get(name)
+    if dtype is not None and dtype.is_numeric() and kind in ("float", "int") and name not in mapping.values:
+        number = raw.cast(pl.Float64)
+        return (number * factor if factor is not None else number), pl.lit(None, dtype=pl.String)
+    text = raw.cast(pl.String).str.strip_chars()
+    lower = text.str.to_lowercase()
+    missing = text.is_null() | lower.is_in([w.lower() for w in mapping.missing])
+    words = {k.strip().lower(): v for k, v in mapping.values.get(name, {}).items()}
+    if words:
+        explicit_none = lower.is_in([k for k, v in words.items() if v is None])
+        missing = missing | explicit_none
+        known = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in words.items() if v is not None}
+        text = lower.replace_strict(known, default=text, return_dtype=pl.String) if known else text
+        lower = text.str.to_lowercase()
+    value: pl.Expr
+    problem: str
+    if kind in ("str", "list"):
+        value, problem = text, ""
+    elif kind == "bool":
+        value = pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False).otherwise(None)
+        problem = "is not yes/no"
+    else:
+        number = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+        if factor is not None:
+            number = number * factor
+        value = number
+        problem = "is not a number" if kind == "float" else "is not a whole number"
+        if kind == "int":
+            value = pl.when(number == number.floor()).then(number).otherwise(None)
+    value = pl.when(missing).then(None).otherwise(value)
+    error = pl.when(~missing & value.is_null()).then(
+        pl.concat_str([pl.lit(f"column {source}: "), pl.lit("'"), text, pl.lit(f"' {problem}")])
+    ) if problem else pl.lit(None, dtype=pl.String)
+    return value, error
+
+
+def canonical(lf: pl.LazyFrame, mapping: TableMapping, source: str) -> pl.LazyFrame:
+    """Canonical specimen rows (plus ``row``, ``source``, ``read_error``) from a raw table."""
+    schema = lf.collect_schema()
+    absent = sorted({col for col in mapping.columns.values() if col not in schema})
+    if absent:
+        raise UsageError(f"{source}: mapped column(s) {absent} not in the file (columns: {list(schema)[:30]})")
+    exprs: list[pl.Expr] = [pl.col("__row").cast(pl.Int64).alias("row"), pl.lit(source).alias("source")]
+    errors: list[pl.Expr] = []
+    names = list(dict.fromkeys([*mapping.columns, *mapping.constants]))
+    for name in names:
+        column = mapping.columns.get(name)
+        value, error = _parse(name, column, schema.get(column) if column else None, mapping)
+        exprs.append(value.alias(name))
+        errors.append(error)
+    read_error = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit(None, pl.String)
+    exprs.append(pl.when(read_error == "").then(None).otherwise(read_error).alias("read_error"))
+    return lf.with_row_index("__row", offset=1).select(exprs)

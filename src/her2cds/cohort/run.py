@@ -1,0 +1,105 @@
+"""One cohort run: sources -> engine -> slim writer (+ report), chunk by chunk with bounded memory."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import polars as pl
+
+from her2cds.cohort.local import LocalEngine, Stats, patient_key_expr
+from her2cds.cohort.mapping import TableMapping
+from her2cds.cohort.sources import Source, open_sources
+from her2cds.cohort.writers import SlimWriter, output_format
+from her2cds.engine import Engine, default_engine
+
+DEFAULT_CHUNK_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class Options:
+    inputs: Sequence[str]
+    fmt: str
+    out: Path
+    mapping: TableMapping | None = None
+    report: Path | None = None
+    engine: str = "local"
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    progress: IO[str] | None = None
+    spark_master: str = "local[2]"
+    criteria: str = "current"
+
+
+class Progress:
+    """A one-line progress display on a terminal (nothing otherwise)."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream if stream is not None and stream.isatty() else None
+        self.start = time.perf_counter()
+
+    def update(self, rows: int) -> None:
+        if self.stream is not None:
+            rate = rows / max(time.perf_counter() - self.start, 1e-9)
+            self.stream.write(f"\rcohort: {rows:,} rows ({rate:,.0f} rows/s)")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\n")
+
+
+def grouped_patients(source: Source) -> list[str]:
+    """Patient keys with more than one row in ``source`` (read with only the id columns)."""
+    if "patient_id" not in source.frame.collect_schema():
+        return []
+    keys = (source.frame.select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
+            .group_by("patient_id").agg(pl.len().alias("n"), pl.first("source"), pl.first("row"))
+            .filter(pl.col("n") > 1).select(patient_key_expr().alias("k")).collect())
+    return keys.get_column("k").to_list()
+
+
+def extra_columns(options: Options) -> tuple[str, ...]:
+    return () if options.criteria == "current" else ("criteria_status",)
+
+
+def versions(engine: Engine) -> dict[str, str]:
+    v = engine.versions
+    return {"engine": v.engine, "knowledge_base": v.knowledge_base, "as_of": v.as_of.isoformat(),
+            "oncotree": v.oncotree}
+
+
+def run(options: Options, engine: Engine | None = None) -> Stats:
+    engine = engine or default_engine()
+    output_format(options.out)
+    if options.criteria != "current":  # refuse unusable criteria before reading anything
+        from her2cds.cohort.criteria import criteria_expr
+
+        criteria_expr(engine.ck, options.criteria)
+    sources = open_sources(options.inputs, options.fmt, options.mapping)
+    if options.engine == "spark":
+        from her2cds.cohort.spark import run_spark
+
+        return run_spark(sources, options, engine)
+    local = LocalEngine(engine, options.criteria)
+    progress = Progress(options.progress)
+    with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
+        for source in sources:
+            grouped = grouped_patients(source)
+            for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):
+                writer.write(local.evaluate(batch, grouped))
+                progress.update(local.stats.rows)
+        writer.write(local.finish())
+    progress.done()
+    if options.report is not None:
+        from her2cds.cohort.report import write_report
+
+        write_report(options.out, options.report, local.stats, versions(engine))
+    return local.stats
+
+
+def default_progress() -> IO[str]:
+    return sys.stderr

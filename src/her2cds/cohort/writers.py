@@ -1,0 +1,91 @@
+"""Slim output writers that append chunk by chunk: Parquet (with version metadata), CSV, TSV, JSON Lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import polars as pl
+
+from her2cds.cohort.columns import LIST_SEPARATOR, SLIM_COLUMNS, SLIM_LIST_COLUMNS
+from her2cds.errors import UsageError
+
+FORMATS = (".parquet", ".csv", ".tsv", ".jsonl")
+
+
+def output_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"--out must end in one of {', '.join(FORMATS)}: {path}")
+    return suffix
+
+
+class SlimWriter:
+    """Writes slim frames to one file; ``versions`` go into the Parquet metadata (every row has kb_version)."""
+
+    def __init__(self, path: Path, versions: dict[str, str], extra: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.columns = (*SLIM_COLUMNS, *extra)
+        self.kind = output_format(path)
+        self.versions = versions
+        self.rows = 0
+        self._parquet: Any = None
+        self._text: IO[bytes] | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if self.kind != ".parquet":
+                self._text = path.open("wb")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def __enter__(self) -> SlimWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def write(self, frame: pl.DataFrame) -> None:
+        frame = frame.select(self.columns)
+        if self.kind == ".parquet":
+            self._write_parquet(frame)
+        else:
+            assert self._text is not None
+            if self.kind == ".jsonl":
+                frame.write_ndjson(self._text)
+            else:
+                flat = frame.with_columns(  # an empty list is an empty cell
+                    pl.when(pl.col(c).list.len() > 0).then(pl.col(c).list.join(LIST_SEPARATOR)).otherwise(None)
+                    for c in SLIM_LIST_COLUMNS
+                )
+                flat.write_csv(self._text, separator="\t" if self.kind == ".tsv" else ",",
+                               include_header=self.rows == 0)
+        self.rows += frame.height
+
+    def _write_parquet(self, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        table = frame.to_arrow()
+        if self._parquet is None:
+            schema = table.schema.with_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
+            try:
+                self._parquet = pq.ParquetWriter(str(self.path), schema)
+            except OSError as exc:
+                raise UsageError(f"cannot write {self.path}: {exc}") from None
+        self._parquet.write_table(table.cast(self._parquet.schema))
+
+    def close(self) -> None:
+        if self.kind == ".parquet" and self._parquet is None:  # no rows: still a valid file with the columns
+            from her2cds.cohort.local import answers_frame
+
+            empty = answers_frame([], [], []).with_columns(pl.lit(None, dtype=pl.String).alias(c)
+                                                         for c in self.columns if c not in SLIM_COLUMNS)
+            self._write_parquet(empty.select(self.columns))
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._text is not None:
+            if self.rows == 0 and self.kind in (".csv", ".tsv"):
+                self._text.write(("\t" if self.kind == ".tsv" else ",").join(self.columns).encode() + b"\n")
+            self._text.close()
+            self._text = None
