@@ -132,9 +132,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         _dump(assessment_to_bundle(assessment, source_observations=source_observations, specimen_refs=specimen_refs,
                                    patient_ref=patient_ref), sys.stdout)
     elif args.format == "text":
+        from her2cds.render.terminal import escape_controls
         from her2cds.render.text import render_text
 
-        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
+        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK
