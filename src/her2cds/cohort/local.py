@@ -94,9 +94,9 @@ class LocalEngine:
         self._pending: list[Row] = []  # rows of patients with several rows, answered by finish()
 
     # ------------------------------------------------------------------------------------------
-    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[str] = ()) -> pl.DataFrame:
-        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows
-        (in this chunk, or listed by patient key in ``grouped``) are kept until :meth:`finish`."""
+    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[int] = ()) -> pl.DataFrame:
+        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows (in
+        this chunk, or whose patient-key hash is in ``grouped``: run.grouped_patients) wait for :meth:`finish`."""
         stats = self.stats
         order = frame.get_column(ORDER).cast(pl.Int64) if ORDER in frame.columns else None  # a global row order
         frame = conform(frame).with_row_index("__i").with_columns(
@@ -105,7 +105,7 @@ class LocalEngine:
         )
         self._offset += frame.height
         stats.rows += frame.height
-        multi = pl.col("__pk").is_in(list(grouped)) | (pl.len().over("__pk") > 1)
+        multi = pl.col("__pk").hash().is_in(list(grouped)) | (pl.len().over("__pk") > 1)
         frame = frame.with_columns(__multi=multi)
         self._pending.extend(frame.filter(pl.col("__multi")).select([*ALL_COLUMNS, "__seq"]).iter_rows(named=True))
         single = frame.filter(~pl.col("__multi"))
