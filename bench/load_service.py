@@ -225,15 +225,21 @@ class RawClient:
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = 0
+                keep = True
                 for line in head.split(b"\r\n")[1:]:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
+                    elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
+                        keep = False  # e.g. a 503 of load shedding: the server closes this connection
                 await reader.readexactly(length)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
                 writer.close()
                 raise
-            self.idle.append((reader, writer, time.monotonic()))
+            if keep:
+                self.idle.append((reader, writer, time.monotonic()))
+            else:
+                writer.close()
             return status
 
     async def close(self) -> None:
@@ -282,12 +288,13 @@ async def run_load(
     count: int,
     deadline: float,
     clock: Callable[[], float] = time.perf_counter,
+    max_connections: int = 64,
 ) -> Figures:
     latencies: list[float] = []  # from the due time (includes any queueing behind the schedule)
     service: list[float] = []  # from the actual send
     errors = 0
     kinds: dict[str, int] = {}
-    client = RawClient(HOST, port)
+    client = RawClient(HOST, port, max_connections)
     try:
 
         async def one(i: int, due: float) -> None:

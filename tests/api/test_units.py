@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -124,15 +127,21 @@ def test_run_passes_safe_options_to_uvicorn(monkeypatch: pytest.MonkeyPatch, cap
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)  # keep the test process's logging
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append({"app": app, **kwargs}))
+    switch: list[float] = []
+    monkeypatch.setattr(sys, "setswitchinterval", switch.append)  # keep the test process's GIL interval
     caplog.set_level("WARNING", logger="her2cds.api")
 
     run("127.0.0.1", 8123, Settings())
     assert calls[-1]["host"] == "127.0.0.1" and calls[-1]["port"] == 8123
     assert calls[-1]["access_log"] is False and calls[-1]["server_header"] is False
     assert calls[-1]["log_config"]["loggers"]["httpx"]["level"] == "WARNING"
+    assert calls[-1]["timeout_graceful_shutdown"] >= 10  # SIGTERM drains the requests in flight
+    assert issubclass(calls[-1]["http"], asyncio.Protocol)  # with the request-header timeout
+    assert switch == [0.001]
     assert caplog.records == []
 
-    run("0.0.0.0", 8124, Settings())
+    with pytest.raises(UsageError, match="--insecure"):
+        run("0.0.0.0", 8124, Settings())
+    run("0.0.0.0", 8124, Settings(), insecure=True)
     messages = [record.getMessage() for record in caplog.records]
-    assert any("HER2CDS_API_TOKEN" in m for m in messages)
-    assert any("HER2CDS_CDS_JWKS_FILE" in m for m in messages)
+    assert any("WITHOUT authentication" in m and "HER2CDS_API_TOKEN" in m for m in messages)

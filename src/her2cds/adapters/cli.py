@@ -292,7 +292,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError("the service needs the 'service' extra; from the checkout: "
                          f"pip install -c constraints.txt -e '.[service]' ({exc})") from None
-    run(host=args.host, port=args.port, **cli_store.serve_options(args))
+    run(host=args.host, port=args.port, insecure=args.insecure, **cli_store.serve_options(args))
     return EXIT_OK
 
 
@@ -355,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = add(sub, "serve", "start the HTTP service (REST, CDS Hooks, FHIR)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on")
     v.add_argument("--port", type=int, default=8080, help="port to listen on")
+    v.add_argument("--insecure", action="store_true",
+                   help="allow serving beyond loopback without HER2CDS_API_TOKEN and CDS client JWTs")
     v.set_defaults(func=cmd_serve)
     cli_store.add_serve_options(v)
     cli_store.register(sub)

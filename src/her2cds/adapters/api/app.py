@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 from her2cds import __version__
 from her2cds.adapters.api import examples
+from her2cds.adapters.api.capacity import LoadSheddingMiddleware
 from her2cds.adapters.api.deps import get_assessor, require_api_token
 from her2cds.adapters.api.errors import ErrorBody, install_error_handlers
 from her2cds.adapters.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -125,7 +125,8 @@ async def _warm_up(app: FastAPI) -> None:
     assessor = provider()
     if inspect.isawaitable(assessor):
         assessor = await assessor
-    await to_thread.run_sync(assessor, packaged.load(packaged.DEFAULT))
+    state: AppState = app.state.her2cds
+    await state.engine.run(assessor, packaged.load(packaged.DEFAULT))
 
 
 @contextlib.asynccontextmanager
@@ -138,6 +139,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             state.http_client = None
+            state.engine.shutdown()  # in-flight assessments finish first (graceful drain)
 
 
 def _jwt_verifier(settings: Settings) -> CdsJwtVerifier | None:
@@ -226,4 +228,11 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             allow_credentials=False,
         )
+    state: AppState = app.state.her2cds
+    app.add_middleware(  # outermost: shedding costs the least there
+        LoadSheddingMiddleware,
+        admission=state.admission,
+        retry_after_seconds=settings.retry_after_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

@@ -15,19 +15,32 @@ FHIR_JSON = "application/fhir+json"
 _ACCEPTED_BODY_TYPES = {JSON, FHIR_JSON, "application/json-patch+json", "text/json"}
 
 
-async def read_json(request: Request) -> Any:
-    """The parsed JSON body. Malformed JSON -> :class:`MalformedInputError` (400); a non-JSON content type ->
-    415. Validation of the content is left to the library (one code path with the CLI)."""
+async def read_body(request: Request) -> bytes:
+    """The raw body of a JSON request: a missing or non-JSON ``Content-Type`` -> 415; an empty body -> 400."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
-    if media and media not in _ACCEPTED_BODY_TYPES and not media.endswith("+json"):
+    if not media:
+        raise ServiceError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    if media not in _ACCEPTED_BODY_TYPES and not media.endswith("+json"):
         raise ServiceError(415, "unsupported_media_type", f"send JSON (application/json), not {media!r}")
     body = await request.body()
     if not body.strip():
         raise MalformedInputError.single("", "the request body is empty; send a JSON document", has_value=False)
+    return body
+
+
+def parse_body(body: bytes) -> Any:
+    """The parsed JSON body (the library's strict reader); malformed -> :class:`MalformedInputError` (400).
+    CPU work: call it on an engine worker for large bodies."""
     from her2cds.reading import parse_json
 
     return parse_json(body, "the body")
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body (:func:`read_body` then :func:`parse_body`). Validation of the content is left to
+    the library (one code path with the CLI)."""
+    return parse_body(await read_body(request))
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:

@@ -21,7 +21,7 @@ access_log = logging.getLogger("her2cds.api.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -77,7 +77,7 @@ class RequestContextMiddleware:
             log.error("request %s: unhandled %s", request_id, safe_traceback(exc))
             if not response_started:
                 status = 500
-                await _send_json(
+                await send_json(
                     send,
                     500,
                     envelope("internal_error", f"internal error (request id {request_id}); see the service log"),
@@ -115,10 +115,10 @@ class BodySizeLimitMiddleware:
             try:
                 length = int(declared)
             except ValueError:
-                await _send_json(send, 400, envelope("bad_request", "invalid Content-Length header"), [])
+                await send_json(send, 400, envelope("bad_request", "invalid Content-Length header"), [])
                 return
             if length > self.limit:
-                await _send_json(
+                await send_json(
                     send,
                     413,
                     envelope("payload_too_large", f"request body exceeds the limit of {self.limit} bytes"),
@@ -151,4 +151,4 @@ class BodySizeLimitMiddleware:
         except BodyTooLargeError as exc:  # raised outside a route (no handler ran)
             if response_started:
                 raise
-            await _send_json(send, 413, envelope("payload_too_large", str(exc)), [(b"connection", b"close")])
+            await send_json(send, 413, envelope("payload_too_large", str(exc)), [(b"connection", b"close")])

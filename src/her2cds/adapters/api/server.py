@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import logging.config
+import sys
 from typing import Any
 
 from her2cds.adapters.api.settings import Settings
+from her2cds.errors import UsageError
 
 log = logging.getLogger("her2cds.api")
 
@@ -41,27 +44,132 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
-def run(host: str = "127.0.0.1", port: int = 8080, settings: Settings | None = None) -> None:
-    """Serve the API on ``host:port`` until interrupted (loopback by default)."""
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools when installed, else h11), closing a connection whose request headers
+    are not complete within ``seconds``: a client trickling header bytes would otherwise hold it open forever."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return _h11_header_timeout(seconds)
+
+    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:  # the next request has begun: its headers are on the clock
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expire(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutHttpToolsProtocol
+
+
+def _h11_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11Protocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                if self._header_timer is None:  # the next request has begun: its headers are on the clock
+                    self._arm()
+            else:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expire(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutH11Protocol
+
+
+def check_exposure(host: str, settings: Settings, *, insecure: bool) -> None:
+    """Refuse to serve beyond loopback without authentication on both APIs, unless ``insecure``."""
+    if is_loopback(host):
+        return
+    missing = []
+    if settings.api_token is None:
+        missing.append("HER2CDS_API_TOKEN (for /v1)")
+    if settings.cds_jwks_file is None and settings.cds_clients_file is None:
+        missing.append("HER2CDS_CDS_CLIENTS_FILE or HER2CDS_CDS_JWKS_FILE (for /cds-services)")
+    if not missing:
+        return
+    if not insecure:
+        raise UsageError(
+            f"refusing to serve on {host} without authentication: set {' and '.join(missing)}, bind to "
+            "127.0.0.1, or pass --insecure to accept an unauthenticated service on the network"
+        )
+    log.warning("serving on %s WITHOUT authentication (--insecure): %s not set", host, ", ".join(missing))
+
+
+def run(
+    host: str = "127.0.0.1", port: int = 8080, settings: Settings | None = None, *, insecure: bool = False
+) -> None:
+    """Serve the API on ``host:port`` until interrupted (loopback by default). On SIGTERM/SIGINT the server stops
+    accepting connections and finishes the requests in flight (up to 30 s) before it exits."""
     import uvicorn
 
     from her2cds.adapters.api.app import create_app
 
     settings = settings or Settings()
     logging.config.dictConfig(log_config(settings.log_level))
-    if not is_loopback(host):
-        if settings.api_token is None:
-            log.warning("serving on %s without HER2CDS_API_TOKEN: /v1 is open to the network", host)
-        if settings.cds_jwks_file is None:
-            log.warning("serving on %s without HER2CDS_CDS_JWKS_FILE: CDS Hooks callers are not authenticated", host)
+    check_exposure(host, settings, insecure=insecure)
+    # the event loop shares the GIL with the engine workers: let it take the GIL back sooner (default 5 ms)
+    sys.setswitchinterval(0.001)
     app = create_app(settings, loopback=is_loopback(host))
     uvicorn.run(
         app,
         host=host,
         port=port,
+        http=header_timeout_protocol(settings.header_timeout_seconds),
         log_config=log_config(settings.log_level),
         access_log=False,
         server_header=False,
         proxy_headers=False,
-        timeout_graceful_shutdown=5,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=30,
     )

@@ -109,6 +109,22 @@ class Settings(BaseSettings):
     )
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of each FHIR server query.")
     fhir_max_pages: int = Field(default=5, ge=1, le=100, description="Most search-result pages followed per query.")
+    workers: int = Field(
+        default=0, ge=0, le=256, description="Engine worker threads. 0: one per CPU core available to the process."
+    )
+    max_pending_requests: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description=(
+            "Most POST requests admitted at once (running on a worker or waiting for one); beyond it the service "
+            "answers 503 with Retry-After at once. 0: 16 per worker."
+        ),
+    )
+    retry_after_seconds: int = Field(default=1, ge=1, le=3600, description="Retry-After of a 503 answer.")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="A client must send its request headers within this time."
+    )
     database_url: str | None = Field(
         default=None,
         description=(

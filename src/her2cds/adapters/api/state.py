@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from her2cds.adapters.api.capacity import Admission, EnginePool, default_workers
 from her2cds.adapters.api.settings import Settings
 from her2cds.adapters.cdshooks.egress import FhirAccess, guarded_transport, parse_allowed
 from her2cds.adapters.cdshooks.feedback import FeedbackStore
@@ -36,6 +37,16 @@ class AppState:
         if found is None:
             found = self._anti_her2[id(kb)] = anti_her2_inns(kb)
         return found
+
+    @functools.cached_property
+    def engine(self) -> EnginePool:
+        """The bounded pool the engine runs on (off the event loop)."""
+        return EnginePool(self.settings.workers or default_workers())
+
+    @functools.cached_property
+    def admission(self) -> Admission:
+        """Admission control of engine requests (load shedding)."""
+        return Admission(self.settings.max_pending_requests or 16 * self.engine.workers)
 
     @functools.cached_property
     def fhir_access(self) -> FhirAccess:

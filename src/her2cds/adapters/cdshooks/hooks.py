@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from her2cds.adapters.cdshooks.cards import (
 )
 from her2cds.adapters.cdshooks.egress import FhirAccess
 from her2cds.adapters.cdshooks.models import Card, CdsRequest, CdsResponse
-from her2cds.adapters.cdshooks.prefetch import ClientFactory, resolve_prefetch
+from her2cds.adapters.cdshooks.prefetch import ClientFactory, PrefetchResult, resolve_prefetch
 from her2cds.adapters.cdshooks.services import OBSERVATION_KEYS, CdsService
 from her2cds.adapters.cdshooks.therapy_check import (
     DraftOrder,
@@ -31,6 +31,13 @@ from her2cds.model.assessment import Assessment, InputWarning
 Assessor = Callable[[dict[str, Any]], Assessment]
 
 
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
 @dataclass(frozen=True)
 class HookDeps:
     assessor: Assessor
@@ -38,6 +45,7 @@ class HookDeps:
     client: ClientFactory  # opened only when a FHIR server must be queried
     anti_her2: Callable[[], frozenset[str]]  # INNs the therapy check reacts to (computed once per app)
     access: FhirAccess = field(default_factory=FhirAccess)  # which FHIR servers may be queried, and limits
+    offload: Offload = _inline  # runs the CPU work of a call (the service: on an engine worker)
 
 
 @dataclass
@@ -178,6 +186,18 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
             return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
 
     prefetch = await resolve_prefetch(request, service.prefetch, deps.client, access=deps.access)
+    response: CdsResponse = await deps.offload(_respond, service, prefetch, hits, patient_id, deps)
+    return response
+
+
+def _respond(
+    service: CdsService,
+    prefetch: PrefetchResult,
+    hits: list[tuple[DraftOrder, str]],
+    patient_id: str | None,
+    deps: HookDeps,
+) -> CdsResponse:
+    """FHIR data -> case -> assessment -> cards: the CPU part of a call (on an engine worker)."""
     draft_refs = {order.reference for order, _ in hits if order.reference}
     outcome = assess_payloads(_without(prefetch.payloads, draft_refs), deps.assessor)
     warnings = [*prefetch.warnings, *outcome.warnings]

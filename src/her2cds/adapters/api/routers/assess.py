@@ -10,14 +10,13 @@ import json
 import logging
 from typing import Annotated, Any, Literal
 
-from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from her2cds.adapters.api import examples
 from her2cds.adapters.api.deps import AssessorDep, StateDep
 from her2cds.adapters.api.errors import ERROR_RESPONSES, envelope, error_body, safe_traceback, status_for
 from her2cds.adapters.api.fhir_json import assessment_bundle, batch_response, patient_reference, with_warnings
-from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, read_json
+from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, parse_body, read_body
 from her2cds.adapters.api.state import Assessor
 from her2cds.errors import FieldProblem, Her2CdsError, InvalidInputError
 from her2cds.model.assessment import Assessment, ExpandedAssessment
@@ -80,9 +79,14 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("Case"),
 )
-async def assess(request: Request, assessor: AssessorDep, expand: Expand = None) -> Response:
+async def assess(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
-    body = await read_json(request)
+    return await state.engine.run(_assess_one, assessor, await read_body(request), media, expand)
+
+
+def _assess_one(assessor: Assessor, raw: bytes, media: str, expand: str | None) -> Response:
+    """Parse, assess and serialize one case (on an engine worker)."""
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise InvalidInputError.single(
             "", f"expected one case as a JSON object, got {_json_type(body)}", has_value=False
@@ -91,6 +95,7 @@ async def assess(request: Request, assessor: AssessorDep, expand: Expand = None)
 
 
 def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tuple[int, Any]]:
+    """Assess every item of a batch (on an engine worker), one result per item."""
     results: list[tuple[int, Any]] = []
     for index, item in enumerate(items):
         try:
@@ -144,14 +149,14 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
 )
 async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
-    body = await read_json(request)
+    body = await state.engine.run(parse_body, await read_body(request))
     if not isinstance(body, list):
         raise InvalidInputError.single("", f"expected a JSON array of cases, got {_json_type(body)}", has_value=False)
     limit = state.settings.max_batch_items
     if len(body) > limit:
         raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
     fhir = media == FHIR_JSON
-    results = await to_thread.run_sync(_assess_items, assessor, body, fhir)
+    results = await state.engine.run(_assess_items, assessor, body, fhir)
     if fhir:
         return Response(json.dumps(batch_response(results)), media_type=FHIR_JSON)
     parts: list[str] = []
@@ -175,9 +180,14 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
-async def assess_fhir(request: Request, assessor: AssessorDep, expand: Expand = None) -> Response:
+async def assess_fhir(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
     media = negotiate(request.headers.get("accept"))
-    body = await read_json(request)
+    return await state.engine.run(_assess_bundle, assessor, await read_body(request), media, expand)
+
+
+def _assess_bundle(assessor: Assessor, raw: bytes, media: str, expand: str | None) -> Response:
+    """Parse, convert, assess and serialize one FHIR Bundle (on an engine worker)."""
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise InvalidInputError.single(
             "", f"expected a FHIR Bundle (JSON object), got {_json_type(body)}", has_value=False

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from her2cds.adapters.api.deps import AssessorDep, KnowledgeBaseDep, StateDep, get_state
 from her2cds.adapters.api.errors import ERROR_RESPONSES, ServiceError
 from her2cds.adapters.api.fhir_json import operation_outcome
-from her2cds.adapters.api.io import JSON, read_json
+from her2cds.adapters.api.io import JSON, parse_body, read_body, read_json
 from her2cds.adapters.api.state import AppState
 from her2cds.adapters.cdshooks.hooks import HookDeps, call_service
 from her2cds.adapters.cdshooks.models import CdsRequest, CdsResponse, Discovery, FeedbackRequest
@@ -82,6 +82,14 @@ def _parse(model: type[_M], body: Any) -> _M:
         raise InvalidInputError(problems) from None
 
 
+def _parse_call(raw: bytes) -> CdsRequest:
+    """Parse and check a CDS Hooks call body (on an engine worker: prefetched Bundles can be large)."""
+    hook_request = _parse(CdsRequest, parse_body(raw))
+    check_prefetch(hook_request.prefetch)
+    check_context(hook_request.context)
+    return hook_request
+
+
 @contextlib.asynccontextmanager
 async def _client(state: AppState) -> AsyncIterator[httpx.AsyncClient]:
     if state.http_client is not None:
@@ -138,15 +146,14 @@ async def call(
     kb: KnowledgeBaseDep,
 ) -> Response:
     service = _service(service_id)
-    hook_request = _parse(CdsRequest, await read_json(request))
-    check_prefetch(hook_request.prefetch)
-    check_context(hook_request.context)
+    hook_request = await state.engine.run(_parse_call, await read_body(request))
     deps = HookDeps(
         assessor=assessor,
         kb=kb,
         client=lambda: _client(state),
         anti_her2=lambda: state.anti_her2(kb),
         access=state.fhir_access.for_client(client.fhir_servers if client else ()),
+        offload=state.engine.run,
     )
     try:
         answer = await call_service(service, hook_request, deps)
