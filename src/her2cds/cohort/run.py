@@ -32,6 +32,7 @@ class Options:
     progress: IO[str] | None = None
     spark_master: str = "local[2]"
     criteria: str = "current"
+    full: Path | None = None  # also every patient's whole assessment, JSON Lines (per-case engine speed)
 
 
 class Progress:
@@ -83,6 +84,10 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
 
         criteria_expr(engine.ck, options.criteria)
     sources = open_sources(options.inputs, options.fmt, options.mapping)
+    if options.full is not None:
+        from her2cds.cohort.full import write_full
+
+        write_full(sources, options.full, engine, options.chunk_rows, grouped_patients)
     if options.engine == "spark":
         from her2cds.cohort.spark import run_spark
 
