@@ -202,6 +202,13 @@ def test_full_clinician_flow(server: str, browser: object, tmp_path: Path) -> No
     page.select_option("#specimens-2-site", "primary")
     page.fill("#specimens-2-collected_on", "2026-09-01")
     page.select_option("#specimens-2-ihc-score", "0")
+    # treatment history: a regimen with its dates
+    page.fill("#history-regimens-0-agents", "trastuzumab, capecitabine, oxaliplatin")
+    page.select_option("#history-regimens-0-setting", "metastatic")
+    page.fill("#history-regimens-0-line", "1")
+    page.fill("#history-regimens-0-start", "2026-04-01")
+    page.select_option("#history-regimens-0-progressed", "yes")
+    page.fill("#history-regimens-0-progression_date", "2026-08-15")
     page.fill("#note", "new biopsy after progression")
     _shot(page, "05-edit")
     page.click("#save")
@@ -210,6 +217,10 @@ def test_full_clinician_flow(server: str, browser: object, tmp_path: Path) -> No
     expect(page.locator("nav.revisions [aria-current=page]")).to_have_text("r2")
     expect(page.locator("svg.plot").first.locator("g.specimen")).to_have_count(3)
     _shot(page, "06-result-revision-2")
+    page.click("#edit")  # the regimen comes back in the form
+    expect(page.locator("#history-regimens-0-start")).to_have_value("2026-04-01")
+    expect(page.locator("#history-regimens-0-agents")).to_have_value("trastuzumab, capecitabine, oxaliplatin")
+    page.go_back()
     page.click("nav.revisions >> text=r1")
     expect(page.locator("#headline")).to_contain_text("HER2-positive")
 

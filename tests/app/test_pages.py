@@ -272,3 +272,16 @@ def test_open_redirects_are_refused(site: PageClient) -> None:
     response = site.post("/app/login", data={"csrf": token, "username": "dr.lee", "password": PASSWORD,
                                              "next": "https://evil.example/"})
     assert response.headers["location"] == "/app/cases"
+
+
+def test_headline_names_what_is_needed_to_decide(site: PageClient) -> None:
+    site.login("dr.lee", PASSWORD)
+    from her2cds.store.service import save_case
+
+    case = {"tumor": {"oncotree_code": "BRCA"}, "specimens": [{"id": "B7", "procedure": "biopsy",
+                                                                 "ihc": {"score": "2+"}}]}
+    case_id, _, result = save_case(_store(site), case, actor="t")
+    html = site.get(f"/app/cases/{case_id}").text
+    assert result["her2"]["needs"], "the engine names what is missing"
+    assert "Needed to decide" in html and "(specimen B7)" in html
+    assert "reflex ISH" in html

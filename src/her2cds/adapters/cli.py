@@ -166,8 +166,19 @@ def _lines(path: str) -> Iterator[bytes | str]:
         yield from fh
 
 
-def _line_error(number: int, field: str, message: str) -> str:
-    return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
+def _line_error(number: int, field: str, message: str, case_id: str | None = None) -> str:
+    record: dict[str, Any] = {"line": number}
+    if case_id is not None:  # the case's own id, when the line had one (issue 8)
+        record["id"] = case_id
+    record["error"] = {"field": field, "message": message}
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _case_id(data: Any) -> str | None:
+    value = data.get("id") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value)[:128]
 
 
 def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = None) -> tuple[str, bool]:
@@ -182,17 +193,19 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", "empty line: expected one JSON case"), False
     from her2cds.reading import parse_json
 
+    case_id: str | None = None
     try:
         data = parse_json(line, f"line {number}")
+        case_id = _case_id(data)
         assessment = engine.assess(data)
         return (shape.line(assessment) if shape is not None else assessment.model_dump_json()), True
     except InvalidInputError as exc:
         first = exc.problems[0]
-        return _line_error(number, first.field, first.describe()), False
+        return _line_error(number, first.field, first.describe(), case_id), False
     except Her2CdsError as exc:
-        return _line_error(number, "", f"{exc.code}: {exc}"), False
+        return _line_error(number, "", f"{exc.code}: {exc}", case_id), False
     except Exception as exc:  # a bug: reported on this line; the batch goes on
-        return _line_error(number, "", f"internal error ({type(exc).__name__})"), False
+        return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
 def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None) -> int:

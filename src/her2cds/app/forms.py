@@ -61,7 +61,38 @@ SPECIMEN_FIELDS: dict[str, str] = {
     "ngs.tumor_fraction": "number",
     "ngs.assay": "text",
 }
+# case fields that newer case models have (shown only when the model has them)
+OPTIONAL_CASE_FIELDS: dict[str, str] = {
+    "assessed_on": "date",
+    "tumor.recurrence_date": "date",
+    "history.surgery.date": "date",
+    "history.surgery.pathologic_response": "choice",
+}
+# prior systemic regimens (below history-regimens-<i>-), when the case model has history.regimens
+REGIMEN_FIELDS: dict[str, str] = {
+    "agents": "list",
+    "setting": "choice",
+    "line": "int",
+    "start": "date",
+    "end": "date",
+    "best_response": "choice",
+    "progressed": "bool",
+    "progression_date": "date",
+    "stopped_for": "choice",
+}
+MAX_REGIMENS = 20
+
+
+def _enum_values(name: str) -> tuple[str, ...]:
+    enum = getattr(enums, name, None)
+    return tuple(str(e.value) for e in enum) if enum is not None else ()
+
+
 CHOICES: dict[str, tuple[str, ...]] = {
+    "regimen.setting": _enum_values("RegimenSetting"),
+    "regimen.best_response": _enum_values("BestResponse"),
+    "regimen.stopped_for": _enum_values("StoppedFor"),
+    "history.surgery.pathologic_response": _enum_values("PathologicResponse"),
     "tumor.setting": tuple(e.value for e in enums.Setting),
     "biomarkers.kras": tuple(e.value for e in enums.RasStatus),
     "biomarkers.nras": tuple(e.value for e in enums.RasStatus),
@@ -90,12 +121,46 @@ LABELS: dict[str, str] = {
     "ngs.erbb2_amplified": "ERBB2 amplified", "ngs.erbb2_copy_number": "ERBB2 copy number",
     "ngs.erbb2_variants": "ERBB2 variants (HGVS p., comma-separated)", "ngs.tumor_fraction":
     "Tumor fraction (0-1)", "ngs.assay": "Assay",
+    "tumor.recurrence_date": "Recurrence date", "assessed_on": "Assessed on (date of this assessment)",
+    "history.surgery.date": "Surgery of the primary: date",
+    "history.surgery.pathologic_response": "Pathologic response at surgery",
+    "regimen.agents": "Agents (comma-separated)", "regimen.setting": "Setting", "regimen.line":
+    "Line (advanced disease)", "regimen.start": "Start date", "regimen.end": "End date (last dose)",
+    "regimen.best_response": "Best response", "regimen.progressed": "Progressed on it",
+    "regimen.progression_date": "Progression date", "regimen.stopped_for": "Stopped for",
 }
+
+
+def model_has(path: str) -> bool:
+    """Whether the case model has the field at ``path`` (``history.regimens``)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from her2cds.model.case import Case
+
+    model: Any = Case
+    for part in path.split("."):
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        annotation = fields[part].annotation
+        candidates = [annotation, *get_args(annotation)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return True
+
+
+def case_fields() -> dict[str, str]:
+    return {**CASE_FIELDS, **{p: k for p, k in OPTIONAL_CASE_FIELDS.items() if model_has(p)}}
+
+
+def regimens_supported() -> bool:
+    return model_has("history.regimens")
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
 def _form_names() -> frozenset[str]:
-    return frozenset(path.replace(".", "-") for path in CASE_FIELDS)
+    return frozenset(path.replace(".", "-") for path in case_fields())
 
 
 def name_of(path: str) -> str:
@@ -104,7 +169,7 @@ def name_of(path: str) -> str:
 
 
 def label_of(path: str) -> str:
-    generic = re.sub(r"^specimens\[\d+\]\.", "", path)
+    generic = re.sub(r"^history\.regimens\[\d+\]\.", "regimen.", re.sub(r"^specimens\[\d+\]\.", "", path))
     return LABELS.get(generic, generic.replace("_", " ").replace(".", " › "))
 
 
@@ -114,6 +179,7 @@ class FormState:
 
     values: dict[str, str] = field(default_factory=dict)
     specimens: int = 1
+    regimens: int = 1
     errors: dict[str, str] = field(default_factory=dict)
     label: str = ""
 
@@ -158,25 +224,51 @@ def _convert(kind: str, raw: str, path: str) -> tuple[Any, str | None]:
         return None, "choose yes, no or not known"
     if kind == "list":
         return [part.strip() for part in text.split(",") if part.strip()], None
-    choices = CHOICES.get(re.sub(r"^specimens-\d+-", "", path).replace("-", "."), ())
+    generic = re.sub(r"^history-regimens-\d+-", "regimen-", re.sub(r"^specimens-\d+-", "", path))
+    choices = CHOICES.get(generic.replace("-", "."), ())
     if choices and text not in choices:
         return None, f"choose one of: {', '.join(choices)}"
     return text, None
 
 
 def specimen_count(values: Mapping[str, str]) -> int:
+    return _count(values, "specimen_count", 1, MAX_SPECIMENS)
+
+
+def regimen_count(values: Mapping[str, str]) -> int:
+    return _count(values, "regimen_count", 1, MAX_REGIMENS) if regimens_supported() else 0
+
+
+def _count(values: Mapping[str, str], name: str, default: int, most: int) -> int:
     try:
-        count = int(values.get("specimen_count", "1"))
+        count = int(values.get(name, str(default)))
     except ValueError:
-        count = 1
-    return max(0, min(count, MAX_SPECIMENS))
+        count = default
+    return max(0, min(count, most))
+
+
+def _block(values: Mapping[str, str], prefix: str, fields: Mapping[str, str],
+           errors: dict[str, str]) -> dict[str, Any]:
+    """One repeated block (a specimen, a regimen) from the form; empty fields left out."""
+    block: dict[str, Any] = {}
+    for path, kind in fields.items():
+        name = f"{prefix}{name_of(path)}"
+        raw = values.get(name, "")
+        if not raw.strip():
+            continue
+        value, problem = _convert(kind, raw, name)
+        if problem:
+            errors[name] = problem
+        elif value not in ([], ""):
+            _set(block, path.split("."), value)
+    return block
 
 
 def parse(values: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The case document from form values, and conversion errors by form name. Empty fields are left out."""
     document: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for path, kind in CASE_FIELDS.items():
+    for path, kind in case_fields().items():
         name = name_of(path)
         raw = values.get(name, "")
         if not raw.strip():
@@ -188,22 +280,16 @@ def parse(values: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             _set(document, path.split("."), value)
     specimens = []
     for index in range(specimen_count(values)):
-        spec: dict[str, Any] = {}
-        for path, kind in SPECIMEN_FIELDS.items():
-            name = f"specimens-{index}-{name_of(path)}"
-            raw = values.get(name, "")
-            if not raw.strip():
-                continue
-            value, problem = _convert(kind, raw, f"specimens-{index}-{name_of(path)}")
-            if problem:
-                errors[name] = problem
-            elif value not in ([], ""):
-                _set(spec, path.split("."), value)
+        spec = _block(values, f"specimens-{index}-", SPECIMEN_FIELDS, errors)
         if spec:
             if "ish" in spec and set(spec["ish"]) == {"probe"}:
                 del spec["ish"]  # a probe alone is not an ISH result
             specimens.append(spec)
     document["specimens"] = specimens
+    regimens = [r for i in range(regimen_count(values))
+                if (r := _block(values, f"history-regimens-{i}-", REGIMEN_FIELDS, errors))]
+    if regimens:
+        document.setdefault("history", {})["regimens"] = regimens
     extra = values.get("extra", "").strip()
     if extra:
         try:
@@ -264,19 +350,27 @@ def from_document(document: Mapping[str, Any]) -> FormState:
 
     top = {k: v for k, v in document.items() if k != "specimens"}
     put("", top)
+    supported = regimens_supported()
+    regimens = (document.get("history") or {}).get("regimens") or [] if supported else []
+    for index, regimen in enumerate(regimens):
+        if isinstance(regimen, Mapping):
+            put(f"history-regimens-{index}", regimen)
     specimens = document.get("specimens") or []
     for index, spec in enumerate(specimens):
         put(f"specimens-{index}", spec)
     values["specimen_count"] = str(max(1, len(specimens)))
-    extra: dict[str, Any] = _uncovered(top, CASE_FIELDS) or {}
+    covered = {**case_fields(), **({"history.regimens": "list"} if supported else {})}
+    extra: dict[str, Any] = _uncovered(top, covered) or {}
     spec_extras = [_uncovered(spec, SPECIMEN_FIELDS) or {} for spec in specimens]
     if any(spec_extras):
         extra["specimens"] = spec_extras
-    values = {k: v for k, v in values.items() if k in _form_names() or k.startswith("specimens-")}
+    values = {k: v for k, v in values.items()
+              if k in _form_names() or k.startswith(("specimens-", "history-regimens-"))}
     values["specimen_count"] = str(max(1, len(specimens)))
+    values["regimen_count"] = str(max(1, len(regimens)))
     if extra:
         values["extra"] = json.dumps(extra, sort_keys=True)
-    return FormState(values=values, specimens=max(1, len(specimens)))
+    return FormState(values=values, specimens=max(1, len(specimens)), regimens=max(1, len(regimens)))
 
 
 _MESSAGES = [
@@ -325,5 +419,5 @@ def place_errors(problems: list[FieldProblem], values: Mapping[str, str]) -> dic
 
 
 def _is_section(name: str) -> bool:
-    return bool(re.fullmatch(r"specimens-\d+(-(ihc|ish|ngs)(-(percent|cluster_cells))?)?|tumor|biomarkers|history",
-                             name))
+    return bool(re.fullmatch(r"specimens-\d+(-(ihc|ish|ngs)(-(percent|cluster_cells))?)?|history-regimens-\d+"
+                             r"|tumor|biomarkers|history", name))

@@ -102,6 +102,8 @@ def _form_context(ctx: AppContext, state: forms.FormState) -> dict[str, Any]:
         "system": system,
         "cluster_procedures": list(getattr(system, "cluster_procedures", []) or []),
         "percent_amplified": "percent_cells_amplified" in quantities,
+        "regimens_supported": forms.regimens_supported(),
+        "optional_fields": forms.case_fields(),
     }
 
 
@@ -217,7 +219,10 @@ def create_pages() -> FastAPI:
         action = values.get("action", "save")
         if action == "add_specimen":
             values["specimen_count"] = str(min(count + 1, forms.MAX_SPECIMENS))
-        state = forms.FormState(values=values, specimens=forms.specimen_count(values), label=values.get("label", ""))
+        if action == "add_regimen":
+            values["regimen_count"] = str(min(forms.regimen_count(values) + 1, forms.MAX_REGIMENS))
+        state = forms.FormState(values=values, specimens=forms.specimen_count(values),
+                                regimens=max(1, forms.regimen_count(values)), label=values.get("label", ""))
         if action != "save":
             return render(request, "case_form.html", **_form_context(ctx, state), case=case)
         document, errors = forms.parse(values)

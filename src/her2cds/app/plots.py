@@ -127,10 +127,13 @@ def timeline_svg(specimens: Sequence[Mapping[str, Any]]) -> Markup:
         body.append(_text(left - 8, y + 4, row, anchor="end"))
     body.append(f'<line x1="{left}" y1="{axis_y}" x2="{plot_right}" y2="{axis_y}" stroke="#333"/>')
     ticks = sorted(set(dates))
-    for day in ticks if len(ticks) <= 6 else [ticks[0], ticks[len(ticks) // 2], ticks[-1]]:
+    last_label = -1e9
+    for day in ticks:
         x = x_of(day)
         body.append(f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 5}" stroke="#333"/>')
-        body.append(_text(x, axis_y + 18, day.isoformat(), size=10, anchor="middle"))
+        if x - last_label >= 72:  # dates closer than a label's width share the earlier label
+            body.append(_text(x, axis_y + 18, day.isoformat(), size=10, anchor="middle"))
+            last_label = x
     if undated:
         ux = plot_right + 45
         body.append(_text(ux, axis_y + 18, "no date", size=10, anchor="middle"))

@@ -3,13 +3,14 @@ headline, flags, recommendations and therapy standings are the engine's; this on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 
-from her2cds.app import plots
+from her2cds.app import forms, plots
 from her2cds.errors import Her2CdsError
 
 STATUS_WORDS = {
@@ -72,8 +73,20 @@ def headline(assessment: Mapping[str, Any]) -> dict[str, Any]:
         "category": category,
         "basis": her2.get("basis") or "",
         "next": [r.get("text") for r in assessment.get("recommendations") or [] if r.get("text")],
+        "missing": [_need(n, assessment) for n in her2.get("needs") or [] if isinstance(n, Mapping)],
         "needs": list(assessment.get("warnings") or []),
     }
+
+
+def _need(need: Mapping[str, Any], assessment: Mapping[str, Any]) -> str:
+    """A missing fact in words: the reason, and which specimen or field it concerns."""
+    reason = str(need.get("reason") or "information missing")
+    field = str(need.get("field") or "")
+    match = re.match(r"^specimens\[(\d+)\]", field)
+    specimens = assessment.get("specimens") or []
+    if match and int(match.group(1)) < len(specimens):
+        return f"{reason} (specimen {specimens[int(match.group(1))].get('id')})"
+    return f"{reason} ({forms.label_of(field)})" if field else reason
 
 
 def trace_rows(kb: Any, assessment: Mapping[str, Any]) -> list[dict[str, Any]]:
