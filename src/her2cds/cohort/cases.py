@@ -40,9 +40,10 @@ def output_id(row: Row) -> str:
 
 
 def _put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Set ``value`` at ``path`` unless a value is there already (a number before its bound column)."""
     for key in path[:-1]:
         target = target.setdefault(key, {})
-    target[path[-1]] = value
+    target.setdefault(path[-1], value)
 
 
 def _value(row: Row, col: Column) -> Any:
@@ -68,7 +69,7 @@ def case_from_rows(rows: Iterable[Row]) -> dict[str, Any]:
     case: dict[str, Any] = {"tumor": {}, "specimens": []}
     for index, row in enumerate(rows):
         for col in CASE_COLUMNS:
-            value = None if col.specimen or col.path[0] == "unused" else _value(row, col)
+            value = None if col.specimen else _value(row, col)
             if value is None:
                 continue
             current: Any = case

@@ -12,7 +12,9 @@ from her2cds.cohort.slim import SlimAnswer, error_answer, slim_answer
 from her2cds.engine import Engine
 from her2cds.errors import InvalidInputError
 
-_BY_PATH = {".".join(c.path[1:] if c.specimen else c.path): c.name for c in CASE_COLUMNS}
+_BY_PATH: dict[str, str] = {}
+for _col in CASE_COLUMNS:  # the first column of a path names it (the number, not its bound column)
+    _BY_PATH.setdefault(".".join(_col.path[1:] if _col.specimen else _col.path), _col.name)
 _SPECIMEN = re.compile(r"^specimens\[(\d+)\]\.?")
 
 
