@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,18 +45,14 @@ SUBJECT = {"reference": f"Patient/{PATIENT}"}
 
 # ---- workloads ------------------------------------------------------------------------------------------------
 def _cases() -> list[dict[str, Any]]:
-    """The packaged example cases plus a few simple ones (different tumor families and paths)."""
+    """The packaged example cases, then 12,000 distinct generated cases (bench/cases.py): requests are sent in
+    this order, so a run of up to 12,000 requests never repeats a case after the first few."""
     from her2cds import examples
 
-    cases = [examples.load(name) for name in examples.names()]
-    for code, score in (("IDC", "3+"), ("IDC", "2+"), ("STAD", "1+"), ("COAD", "3+"), ("LUAD", "0")):
-        cases.append(
-            {
-                "tumor": {"oncotree_code": code, "setting": "metastatic"},
-                "specimens": [{"id": "S1", "procedure": "biopsy", "ihc": {"score": score}}],
-            }
-        )
-    return cases
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.cases import generate
+
+    return [examples.load(name) for name in examples.names()] + list(generate(12_000, seed=23))
 
 
 def _searchset(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -358,8 +355,8 @@ async def warm_up(base_url: str, endpoint: Endpoint, n: int) -> None:
         for i in range(n):
             response = await client.post(
                 endpoint.path,
-                content=endpoint.bodies[i % len(endpoint.bodies)],
-                headers={"content-type": "application/json"},
+                content=endpoint.bodies[-1 - i % len(endpoint.bodies)],  # from the end: the measured run
+                headers={"content-type": "application/json"},  # starts at the first body, so no case repeats
             )
             if response.status_code != 200:
                 raise RuntimeError(f"{endpoint.name} answered {response.status_code}: {response.text[:500]}")

@@ -39,6 +39,7 @@ class Expected(BaseModel):
     flags_include: list[str] = []
     recommendations: list[str] | None = None
     recommendations_include: list[str] = []
+    recommendations_absent: list[str] = []
     warnings_include: list[str] = []
     warnings_absent: list[str] = []
     therapies: list[dict[str, Any]] | None = None

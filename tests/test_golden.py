@@ -56,6 +56,7 @@ def test_golden_case(loaded: Loaded) -> None:
     if exp.recommendations is not None and recs != sorted(exp.recommendations):
         problems.append(f"recommendations: expected {sorted(exp.recommendations)}, got {recs}")
     problems += [f"recommendation {r} missing" for r in exp.recommendations_include if r not in recs]
+    problems += [f"recommendation {r} present but must not be" for r in exp.recommendations_absent if r in recs]
     for want in exp.therapies or []:
         got = next((t for t in out["therapies"] if t["id"] == want["id"]), None)
         if got is None:

@@ -24,6 +24,7 @@ from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_kn
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
 from her2cds.rules.patient import integrate
+from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
@@ -134,7 +135,10 @@ class Engine:
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
-        warnings = finding_warnings(findings) + warnings
+        tumor_name = self.kb.tumor_types[case.tumor.oncotree_code].name
+        counts = count_warnings([(f.index, f.specimen.id, f.ish.outcome if f.ish else None,
+                                  f.specimen.ish.cells_counted if f.specimen.ish else None) for f in findings])
+        warnings = plausibility_warnings(case, tumor_name) + finding_warnings(findings) + counts + warnings
         tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         return build(Assessment,
             id=case.id,

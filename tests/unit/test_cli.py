@@ -188,3 +188,14 @@ def test_assess_fhir_bundle_in_and_out(tmp_path: Path, capsys: pytest.CaptureFix
     assert patient_level
     assert any(o.get("subject", {}).get("reference") == "Patient/p1" for o in patient_level)
     assert any("Observation/ihc1" in json.dumps(o.get("derivedFrom", [])) for o in patient_level)
+
+
+def test_batch_error_carries_the_case_id(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad record says which case it was, besides its line number (issue 8)."""
+    lines = [json.dumps({"id": "reg-0042", "tumor": {"oncotree_code": "XX"}}),
+             json.dumps({"tumor": {"oncotree_code": "XX"}})]
+    code, out, _ = run(["assess", "--batch", "-"], capsys, "\n".join(lines) + "\n", monkeypatch)
+    assert code == 1
+    first, second = (json.loads(x) for x in out.splitlines())
+    assert first["line"] == 1 and first["id"] == "reg-0042" and first["error"]["field"] == "tumor.oncotree_code"
+    assert second["line"] == 2 and "id" not in second

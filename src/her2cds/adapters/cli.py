@@ -70,17 +70,17 @@ def _check_assess_options(args: argparse.Namespace) -> None:
         if args.format == "text":
             raise UsageError("--format text is for one case; --batch writes one JSON line per case "
                              "(use --summary for short lines)")
-        if args.output == "fhir":
+        if args.output != "json":
             raise UsageError("--output fhir is for one case (one Bundle); --batch writes one JSON line per case")
     if shaped and args.format == "text":
         raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --format text")
-    if shaped and args.output == "fhir":
+    if shaped and args.output != "json":
         raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --output fhir")
-    if args.no_trace and args.output == "fhir":
+    if args.no_trace and args.output != "json":
         raise UsageError("--no-trace applies to JSON and text output; a FHIR Bundle carries no rule trace")
     if args.no_trace and args.summary:
         raise UsageError("--summary has no trace; --no-trace is not needed")
-    if args.expand and (args.summary or args.format == "text" or args.output == "fhir"):
+    if args.expand and (args.summary or args.format == "text" or args.output != "json"):
         raise UsageError("--expand shows therapy options in full in JSON output; it cannot be combined with "
                          "--summary, --format text or --output fhir")
 
@@ -120,21 +120,24 @@ def cmd_assess(args: argparse.Namespace) -> int:
         from her2cds.adapters.fhir.inbound import bundle_to_case
 
         conversion = bundle_to_case(data)
-        patient_ref = _patient_ref(data)
+        patient_ref = conversion.patient_ref or _patient_ref(data)
         data, warnings = conversion.case, list(conversion.warnings)
         source_observations, specimen_refs = conversion.source_observations, conversion.specimen_refs
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
-    if args.output == "fhir":
+    if args.output in ("fhir", "fhir-transaction"):
         from her2cds.adapters.fhir.outbound import assessment_to_bundle
 
         _dump(assessment_to_bundle(assessment, source_observations=source_observations, specimen_refs=specimen_refs,
-                                   patient_ref=patient_ref), sys.stdout)
+                                   patient_ref=patient_ref,
+                                   bundle_type="transaction" if args.output == "fhir-transaction" else "collection"),
+              sys.stdout)
     elif args.format == "text":
+        from her2cds.render.terminal import escape_controls
         from her2cds.render.text import render_text
 
-        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
+        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK
@@ -166,8 +169,19 @@ def _lines(path: str) -> Iterator[bytes | str]:
         yield from fh
 
 
-def _line_error(number: int, field: str, message: str) -> str:
-    return json.dumps({"line": number, "error": {"field": field, "message": message}}, ensure_ascii=False)
+def _line_error(number: int, field: str, message: str, case_id: str | None = None) -> str:
+    record: dict[str, Any] = {"line": number}
+    if case_id is not None:  # the case's own id, when the line had one (issue 8)
+        record["id"] = case_id
+    record["error"] = {"field": field, "message": message}
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _case_id(data: Any) -> str | None:
+    value = data.get("id") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value)[:128]
 
 
 def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = None) -> tuple[str, bool]:
@@ -182,17 +196,19 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", "empty line: expected one JSON case"), False
     from her2cds.reading import parse_json
 
+    case_id: str | None = None
     try:
         data = parse_json(line, f"line {number}")
+        case_id = _case_id(data)
         assessment = engine.assess(data)
         return (shape.line(assessment) if shape is not None else assessment.model_dump_json()), True
     except InvalidInputError as exc:
         first = exc.problems[0]
-        return _line_error(number, first.field, first.describe()), False
+        return _line_error(number, first.field, first.describe(), case_id), False
     except Her2CdsError as exc:
-        return _line_error(number, "", f"{exc.code}: {exc}"), False
+        return _line_error(number, "", f"{exc.code}: {exc}", case_id), False
     except Exception as exc:  # a bug: reported on this line; the batch goes on
-        return _line_error(number, "", f"internal error ({type(exc).__name__})"), False
+        return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
 def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None) -> int:
@@ -326,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these output fields, dotted for nested ones (e.g. id,her2.status,specimens.status); "
                         "versions is always kept")
     p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
-    p.add_argument("--output", choices=("json", "fhir"), default="json", help="json, or a FHIR Bundle")
+    p.add_argument("--output", choices=("json", "fhir", "fhir-transaction"), default="json",
+                   help="json, a FHIR Bundle (collection, with a DiagnosticReport), or a FHIR transaction Bundle to "
+                        "POST to a FHIR server")
     p.add_argument("--expand", action="store_true",
                    help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.set_defaults(func=cmd_assess)

@@ -77,6 +77,7 @@ Stage = Literal[
     "patient",
     "legacy",
     "tumor_family",
+    "qualitative",
 ]
 
 Outcome = Literal[
@@ -202,6 +203,12 @@ class ScoringSystem(Entry):
     validated_procedures: list[Procedure]
     ish_overrides_negative_ihc: bool
     breast_categories: bool = False
+    qualitative_positive_decides: bool = Field(
+        default=True, description="an IHC stated 'positive' without a score is HER2 positive (false: needs the extent)"
+    )
+    cytology_preparations: list[Literal["cell_block", "smear", "cytospin", "liquid_based", "other"]] = Field(
+        default=[], description="cytology preparations the guideline accepts (scored like a biopsy)"
+    )
     thresholds: list[Threshold] = []
     rules: list[Rule]
 
@@ -286,6 +293,9 @@ class TestingIndication(Entry):
     families: Annotated[list[EntryId], Field(min_length=1)]
     roots: list[str] = Field(default=[], description="restrict to these OncoTree subtrees (most specific wins)")
     settings: Annotated[list[SettingOrUnknown], Field(min_length=1)]
+    stages: list[Literal["0", "I", "II", "III", "IV"]] = Field(
+        default=[], description="restrict to these AJCC stage groups (tumor.stage; a stage-specific entry wins)"
+    )
     indicated: bool
     modalities: list[Literal["ihc_ish", "ngs_mutation"]] = []
     retest_after_her2_therapy: bool = Field(

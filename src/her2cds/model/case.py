@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Self
+import math
+import re
+from collections.abc import Callable
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from her2cds.model.enums import (
     BestResponse,
@@ -47,6 +58,8 @@ Ratio = Annotated[float, Field(ge=0, le=MAX_RATIO, allow_inf_nan=False)]
 CellsCounted = Annotated[int, Field(ge=1, le=MAX_CELLS_COUNTED)]
 ClusterSize = Annotated[int, Field(ge=0, le=MAX_CLUSTER_CELLS)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+#: percentages recorded to the unit may sum a little above 100 by rounding; beyond this it is an input error
+PERCENT_SUM_ROUNDING = 1.0
 
 
 
@@ -62,9 +75,77 @@ def _int_as_text(value: object) -> object:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class Bound(_Strict):
+    """A value recorded only as a bound (registries code "ratio < 2.0", "≥ 2.0"; reports write ">6.0")."""
+
+    op: Literal[">", ">=", "<", "<="]
+    value: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+    def __str__(self) -> str:
+        return f"{self.op}{self.value:g}"
+
+
+_BOUND = re.compile(r"^(>=|<=|≥|≤|>|<)\s*(\d+(?:\.\d+)?)$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_OPS = {"≥": ">=", "≤": "<="}
+
+
+def _measured(lo: float, hi: float) -> Callable[[object], object]:
+    """A validator for a measured value: a finite number in [lo, hi], or text - a plain number or a bound such as
+    ">6.0", "<2.0", "≥2.0" (becomes a Bound). One error at the field itself, whatever went wrong."""
+
+    def check(value: object) -> object:
+        if isinstance(value, Bound):
+            bound: Bound | None = value
+            number: object = value.value
+        else:
+            bound = None
+            number = value
+            if isinstance(value, str):
+                text = value.strip()
+                match = _BOUND.match(text)
+                if match is not None:
+                    bound = Bound(op=_OPS.get(match.group(1), match.group(1)), value=float(match.group(2)))
+                    number = bound.value
+                elif _NUMBER.match(text):
+                    number = float(text)
+                else:
+                    raise ValueError(f"expected a number or a bound such as '>6.0', '<2.0' or '≥2.0', got {value!r}")
+            elif isinstance(value, dict):
+                bound = Bound.model_validate(value)
+                number = bound.value
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ValueError("expected a number or a bound such as '>6.0'")
+        try:
+            as_float = float(number)
+        except OverflowError:
+            raise ValueError("Input should be a finite number") from None
+        if not math.isfinite(as_float):
+            raise ValueError("Input should be a finite number")
+        if as_float < lo:
+            raise ValueError(f"Input should be greater than or equal to {lo:g}")
+        if as_float > hi:
+            raise ValueError(f"Input should be less than or equal to {hi:g}")
+        return bound if bound is not None else as_float
+
+    return check
+
+
+SignalsOrBound = Annotated[float | Bound, BeforeValidator(_measured(0.0, MAX_SIGNALS_PER_CELL),
+                                                          json_schema_input_type=float | str | Bound)]
+Cep17OrBound = Annotated[float | Bound, BeforeValidator(_measured(MIN_CEP17_PER_CELL, MAX_SIGNALS_PER_CELL),
+                                                        json_schema_input_type=float | str | Bound)]
+RatioOrBound = Annotated[float | Bound, BeforeValidator(_measured(0.0, MAX_RATIO),
+                                                        json_schema_input_type=float | str | Bound)]
+Stage = Annotated[str, Field(pattern=r"^(0|0a|0is|I|II|III|IV)([A-C][1-3]?)?$", description=(
+    "AJCC stage group: 0, I, II, III or IV, optionally with its letter (e.g. IIIB)"))]
+Preparation = Literal["cell_block", "smear", "cytospin", "liquid_based", "other"]
+
+
 class Tumor(_Strict):
     oncotree_code: Annotated[str, Field(min_length=1, max_length=40)]
     setting: Setting | None = None
+    stage: Stage | None = Field(default=None, description="AJCC stage group at diagnosis (e.g. II, IIIB, IV)")
     histology: ShortText | None = None
     scoring_system: Annotated[str, Field(max_length=80)] | None = Field(
         default=None,
@@ -91,10 +172,14 @@ class IhcPercent(_Strict):
 
     @model_validator(mode="after")
     def _sum_at_most_100(self) -> Self:
-        total = self.strong_complete + self.weak_moderate_complete + self.faint_incomplete + self.intense_incomplete
-        if total > 100 + 1e-9:
+        total = self.total
+        if total > 100 + PERCENT_SUM_ROUNDING + 1e-9:
             raise ValueError(f"percentages sum to {total:g}, more than 100")
         return self
+
+    @property
+    def total(self) -> float:
+        return self.strong_complete + self.weak_moderate_complete + self.faint_incomplete + self.intense_incomplete
 
 
 class ClusterCells(_Strict):
@@ -107,6 +192,9 @@ class ClusterCells(_Strict):
 
 class Ihc(_Strict):
     score: IhcScore | None = None
+    result: Literal["positive", "negative", "equivocal"] | None = Field(
+        default=None, description="the IHC result as stated in words (e.g. 'negative, score not stated')"
+    )
     percent: IhcPercent | None = None
     cluster_cells: ClusterCells | None = None
     antibody: ShortText | None = None
@@ -121,8 +209,8 @@ class Ihc(_Strict):
 
     @model_validator(mode="after")
     def _has_a_result(self) -> Self:
-        if self.score is None and self.percent is None and self.cluster_cells is None:
-            raise ValueError("give a score, percent or cluster_cells")
+        if self.score is None and self.percent is None and self.cluster_cells is None and self.result is None:
+            raise ValueError("give a score, result, percent or cluster_cells")
         return self
 
 
@@ -134,9 +222,12 @@ class IshCounts(_Strict):
 
 class Ish(_Strict):
     probe: Probe = Probe.DUAL
-    her2_per_cell: SignalsPerCell | None = None
-    cep17_per_cell: Cep17PerCell | None = None
-    ratio: Ratio | None = None
+    result: Literal["amplified", "not_amplified", "equivocal"] | None = Field(
+        default=None, description="the ISH result as stated in words (registries, older reports, adjudication)"
+    )
+    her2_per_cell: SignalsOrBound | None = None
+    cep17_per_cell: Cep17OrBound | None = None
+    ratio: RatioOrBound | None = None
     cells_counted: CellsCounted | None = None
     percent_cells_amplified: Percent | None = Field(
         default=None, description="percent of counted cells with HER2/CEP17 ratio ≥ 2 (HERACLES)"
@@ -146,15 +237,16 @@ class Ish(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.probe is Probe.SINGLE:
-            if self.her2_per_cell is None:
-                raise ValueError("single-probe ISH needs her2_per_cell")
+            if self.her2_per_cell is None and self.result is None:
+                raise ValueError("single-probe ISH needs her2_per_cell (or a stated result)")
             if self.cep17_per_cell is not None or self.ratio is not None:
                 raise ValueError("single-probe ISH has no CEP17 signal or ratio")
             return self
         no_ratio = self.ratio is None and (self.her2_per_cell is None or self.cep17_per_cell is None)
-        if no_ratio and self.percent_cells_amplified is None:
+        if no_ratio and self.percent_cells_amplified is None and self.result is None:
             raise ValueError(
-                "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, or percent_cells_amplified"
+                "dual-probe ISH needs a ratio, or her2_per_cell and cep17_per_cell, or percent_cells_amplified, "
+                "or a stated result"
             )
         return self
 
@@ -192,12 +284,24 @@ class Specimen(_Strict):
     after_her2_therapy: bool | None = Field(
         default=None, description="collected after HER2-directed therapy had been given"
     )
+    preparation: Preparation | None = Field(
+        default=None, description="cytology preparation (a cell block is accepted for gastroesophageal HER2 testing)"
+    )
     reported_status: Annotated[str, Field(max_length=40)] | None = Field(
         default=None, description="the status as written on the original report (checked for legacy cut-offs)"
     )
     ihc: Ihc | None = None
     ish: Ish | None = None
     ngs: Ngs | None = None
+
+    @field_validator("preparation")
+    @classmethod
+    def _cytology_preparation(cls, value: Preparation | None, info: ValidationInfo) -> Preparation | None:
+        procedure = info.data.get("procedure")
+        if value is not None and procedure is not Procedure.CYTOLOGY:
+            shown = procedure.value if isinstance(procedure, Procedure) else procedure
+            raise ValueError(f"preparation describes a cytology specimen, not a {shown} specimen")
+        return value
 
     @field_validator("site")
     @classmethod

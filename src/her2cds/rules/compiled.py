@@ -274,5 +274,6 @@ def compile_knowledge(kb: KnowledgeBase) -> CompiledKnowledge:
         for family in ind.families:
             for setting in ind.settings:
                 testing.setdefault((family, setting), []).append(ind)
-    testing_index = {key: tuple(sorted(v, key=lambda i: 0 if i.roots else 1)) for key, v in testing.items()}
+    testing_index = {key: tuple(sorted(v, key=lambda i: (0 if i.stages else 1, 0 if i.roots else 1)))
+                     for key, v in testing.items()}
     return CompiledKnowledge(kb=kb, systems=systems, rules=rules, legacy=legacy, testing=testing_index)

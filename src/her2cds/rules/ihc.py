@@ -14,7 +14,7 @@ from her2cds.errors import InvalidInputError
 from her2cds.model.case import Ihc
 from her2cds.model.enums import IhcScore, Procedure
 from her2cds.rules.collector import Collector
-from her2cds.rules.compiled import CompiledRule, CompiledSystem, Measures, first_match
+from her2cds.rules.compiled import CompiledKnowledge, CompiledRule, CompiledSystem, Measures, first_match
 
 Derivation = Literal["reported", "percent", "cluster", "qualitative"]
 NeedTuple = tuple[tuple[str, str], ...]
@@ -116,7 +116,51 @@ def _category_band(score: IhcScore | None) -> str:
     return "zero" if score is IhcScore.ZERO else "low" if score in (IhcScore.ONE, IhcScore.TWO) else "other"
 
 
+_STATED = {"positive": "qualitative.ihc.positive", "negative": "qualitative.ihc.negative",
+           "equivocal": "qualitative.ihc.equivocal"}
+
+
+def _stated(ihc: Ihc, system: CompiledSystem, ck: CompiledKnowledge, col: Collector, specimen: str,
+            counted: IhcFinding | None) -> IhcFinding:
+    """An IHC result stated only in words (D8.10): used as the guideline allows, never turned into a score."""
+    assert ihc.result is not None
+    rule_id = _STATED[ihc.result]
+    if ihc.result == "positive" and not system.system.qualitative_positive_decides:
+        rule_id = "qualitative.ihc.positive-needs-extent"
+    rule = ck.rule(rule_id)
+    detail = rule.rule.text
+    if counted is not None:
+        detail += f" The reported data alone do not decide ({counted.rule.id}); the stated result is used."
+    col.fire(rule, detail, specimen)
+    if rule.rule.outcome == "equivocal" and rule_id == "qualitative.ihc.equivocal":
+        col.recommend("reflex_ish", specimen)
+    return IhcFinding(
+        score=None, outcome=rule.rule.outcome or "indeterminate", rule=rule, derived_from="qualitative",
+        reported=None, any_membrane_pct=None, faint_only=None,
+        intensity=counted.intensity if counted is not None else None,
+        derived_score=counted.derived_score if counted is not None else None,
+        needs=tuple((n.field, n.reason) for n in rule.rule.needs),
+    )
+
+
 def interpret_ihc(
+    ihc: Ihc, procedure: Procedure, system: CompiledSystem, col: Collector, specimen: str, field: str,
+    ck: CompiledKnowledge | None = None,
+) -> IhcFinding:
+    if ihc.result is not None and ck is not None:
+        if ihc.score is None and ihc.percent is None and ihc.cluster_cells is None:
+            return _stated(ihc, system, ck, col, specimen, None)
+        counted = _interpret(ihc, procedure, system, col, specimen, field)
+        if counted.outcome in DECISIVE and counted.outcome != ihc.result:
+            col.flag("reported_status_mismatch", [specimen],
+                     f"Specimen {specimen}: IHC stated {ihc.result}; the reported data give {counted.outcome}.")
+        if counted.outcome not in DECISIVE:
+            return _stated(ihc, system, ck, col, specimen, counted)
+        return counted
+    return _interpret(ihc, procedure, system, col, specimen, field)
+
+
+def _interpret(
     ihc: Ihc, procedure: Procedure, system: CompiledSystem, col: Collector, specimen: str, field: str
 ) -> IhcFinding:
     raw = ihc_measures(ihc)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from her2cds.model.case import Ish, IshCounts
+from her2cds.model.case import Bound, Ish, IshCounts
 from her2cds.model.enums import IhcScore, Probe
 from her2cds.rules.collector import Collector
-from her2cds.rules.compiled import CompiledRule, CompiledSystem, Interval, MeasureValue, first_match
+from her2cds.rules.compiled import CompiledKnowledge, CompiledRule, CompiledSystem, Interval, MeasureValue, first_match
 
 FINAL = ("positive", "negative")
 NeedTuple = tuple[tuple[str, str], ...]
@@ -29,6 +29,7 @@ class IshFinding:
     needs: NeedTuple = ()
     her2_derived: str | None = None  # HER2 per cell derived from ratio x CEP17, as an interval
     warnings: WarningTuple = ()
+    qualitative: bool = False  # decided from a result stated in words
 
     @property
     def final(self) -> bool:
@@ -55,6 +56,25 @@ def _ratio_of(her2: Interval, cep17: Interval) -> Interval:
     return Interval(lo, hi)
 
 
+def bound_interval(bound: Bound) -> Interval:
+    """The values a recorded bound allows (">6.0": above 6.0; "<=4.0": 0 to 4.0)."""
+    if bound.op in (">", ">="):
+        return Interval(bound.value, math.inf, lo_open=bound.op == ">")
+    return Interval(0.0, bound.value, hi_open=bound.op == "<")
+
+
+Recorded = float | Bound
+
+
+def _span(value: Recorded) -> Interval:
+    """The true values behind a recorded one: its precision for a number, its range for a bound."""
+    return bound_interval(value) if isinstance(value, Bound) else recorded(value)
+
+
+def _measure(value: Recorded) -> MeasureValue:
+    return bound_interval(value) if isinstance(value, Bound) else value
+
+
 @dataclass(frozen=True, slots=True)
 class _Counts:
     measures: dict[str, MeasureValue | None]
@@ -65,37 +85,44 @@ class _Counts:
     notes: tuple[str, ...]
 
 
-def _counts(her2: float | None, cep17: float | None, ratio: float | None, ish: Ish, prefix: str = "ish") -> _Counts:
-    """Measures from the recorded counts (D8.5 derived copies, D8.6 ratio precision)."""
-    ratio_m: MeasureValue | None = ratio
-    her2_m: MeasureValue | None = her2
-    shown_ratio = ratio
+def _counts(
+    her2: Recorded | None, cep17: Recorded | None, ratio: Recorded | None, ish: Ish, prefix: str = "ish"
+) -> _Counts:
+    """Measures from the recorded counts (D8.5 derived copies, D8.6 ratio precision, D8.10 bounds)."""
+    ratio_m: MeasureValue | None = _measure(ratio) if ratio is not None else None
+    her2_m: MeasureValue | None = _measure(her2) if her2 is not None else None
+    shown_ratio = ratio if isinstance(ratio, float) else None
     derived: str | None = None
     warnings: list[tuple[str, str, str]] = []
-    notes: list[str] = []
+    notes: list[str] = [f"{name} recorded as {value}" for name, value in
+                        (("ratio", ratio), ("HER2/cell", her2), ("CEP17/cell", cep17)) if isinstance(value, Bound)]
     if her2 is not None and cep17 is not None:
-        computed = her2 / cep17
+        means = _ratio_of(_span(her2), _span(cep17))
+        computed = her2 / cep17 if isinstance(her2, float) and isinstance(cep17, float) else None
         if ratio is None:
-            ratio_m = shown_ratio = computed
+            ratio_m = computed if computed is not None else means
+            shown_ratio = computed
         else:
-            means = _ratio_of(recorded(her2), recorded(cep17))
-            rep = recorded(ratio)
+            rep = _span(ratio)
             consistent = rep.lo <= means.hi + 1e-9 and means.lo <= rep.hi + 1e-9
-            if consistent:
+            if consistent and computed is not None and isinstance(ratio, float):
                 lo, hi = min(ratio, computed), max(ratio, computed)
                 ratio_m = Interval(lo, hi) if lo != hi else ratio
                 notes.append(f"reported ratio {ratio:g} agrees with the means ({computed:.3f}) at recorded precision")
-            else:
-                ratio_m = shown_ratio = computed
+            elif not consistent:
+                ratio_m = computed if computed is not None else means
+                shown_ratio = computed
+                means_text = f"{computed:.3f}" if computed is not None else means.describe()
                 warnings.append((
                     "ratio_disagrees_with_means", f"{prefix}.ratio",
-                    f"The reported ratio {ratio:g} disagrees with her2_per_cell/cep17_per_cell = {her2:g}/{cep17:g} = "
-                    f"{computed:.3f} beyond the precision they were recorded at; the ratio of the means is used.",
+                    f"The reported ratio {ratio} disagrees with her2_per_cell/cep17_per_cell = {her2}/{cep17} = "
+                    f"{means_text} beyond the precision they were recorded at; the ratio of the means is used.",
                 ))
     elif her2 is None and ratio is not None and cep17 is not None:
-        her2_m = Interval(recorded(ratio).lo * recorded(cep17).lo, recorded(ratio).hi * recorded(cep17).hi)
+        r, c = _span(ratio), _span(cep17)
+        her2_m = Interval(r.lo * c.lo, r.hi * c.hi, lo_open=r.lo_open or c.lo_open, hi_open=r.hi_open or c.hi_open)
         derived = her2_m.describe()
-        notes.append(f"HER2 per cell not recorded: derived as ratio x CEP17 = {ratio:g} x {cep17:g}, i.e. {derived} "
+        notes.append(f"HER2 per cell not recorded: derived as ratio x CEP17 = {ratio} x {cep17}, i.e. {derived} "
                      "at the precision the values were recorded with")
     return _Counts(
         measures={
@@ -104,7 +131,8 @@ def _counts(her2: float | None, cep17: float | None, ratio: float | None, ish: I
             "ish.percent_cells_amplified": ish.percent_cells_amplified,
             "ish.cells_counted": float(ish.cells_counted) if ish.cells_counted is not None else None,
         },
-        ratio=shown_ratio, her2=her2, her2_derived=derived, warnings=tuple(warnings), notes=tuple(notes),
+        ratio=shown_ratio, her2=her2 if isinstance(her2, float) else None, her2_derived=derived,
+        warnings=tuple(warnings), notes=tuple(notes),
     )
 
 
@@ -124,23 +152,68 @@ def _describe(m: dict[str, MeasureValue | None]) -> str:
     return ", ".join(parts) or "no counts"
 
 
-def _missing(m: dict[str, MeasureValue | None], prefix: str = "ish") -> NeedTuple:
+def _undecided(rules: tuple[CompiledRule, ...], m: dict[str, MeasureValue | None], measure: str) -> bool:
+    """Whether some rule's condition on ``measure`` cannot be decided from what was recorded."""
+    return any(c.measure == measure and c.holds(m) is None for r in rules for c in r.conditions)
+
+
+def _missing(m: dict[str, MeasureValue | None], rules: tuple[CompiledRule, ...], prefix: str = "ish") -> NeedTuple:
     """Needs for a dual-probe group: the ratio and the average HER2 copies per cell, each a decided value."""
     needs: list[tuple[str, str]] = []
     ratio, her2 = m["ish.ratio"], m["ish.her2_per_cell"]
     if ratio is None:
         needs.append((f"{prefix}.ratio", "HER2/CEP17 ratio (or the HER2 and CEP17 signals per cell)"))
-    elif isinstance(ratio, Interval):
+    elif isinstance(ratio, Interval) and _undecided(rules, m, "ish.ratio"):
         needs.append((f"{prefix}.ratio", f"the ratio is known only as {ratio.describe()}, across a cut-off"))
     if her2 is None:
         needs.append((f"{prefix}.her2_per_cell", "average HER2 signals per cell (decides the ISH group)"))
-    elif isinstance(her2, Interval):
+    elif isinstance(her2, Interval) and _undecided(rules, m, "ish.her2_per_cell"):
         needs.append((f"{prefix}.her2_per_cell",
                       f"average HER2 signals per cell: known only as {her2.describe()}, across a group cut-off"))
     return tuple(needs)
 
 
+_QUALITATIVE = {"amplified": ("qualitative.ish.amplified", "positive"),
+                "not_amplified": ("qualitative.ish.not-amplified", "negative"),
+                "equivocal": ("qualitative.ish.equivocal", "indeterminate")}
+
+
 def interpret_ish(
+    ish: Ish, concurrent_ihc: IhcScore | None, system: CompiledSystem, col: Collector, specimen: str,
+    ck: CompiledKnowledge | None = None,
+) -> IshFinding:
+    numeric = ish.ratio is not None or ish.her2_per_cell is not None or ish.percent_cells_amplified is not None
+    if ish.result is not None and not numeric:
+        assert ck is not None
+        return _stated(ish, ck, col, specimen, None)
+    finding = _counted(ish, concurrent_ihc, system, col, specimen)
+    if ish.result is None or ck is None:
+        return finding
+    stated = _QUALITATIVE[ish.result][1]
+    if finding.final and stated in FINAL and stated != finding.outcome:
+        col.flag("reported_status_mismatch", [specimen],
+                 f"Specimen {specimen}: ISH stated {ish.result.replace('_', ' ')}; the counts give {finding.outcome}.")
+    if not finding.final and finding.outcome != "inadequate" and stated in FINAL:
+        return _stated(ish, ck, col, specimen, finding)  # e.g. the adjudicated result after a changed recount
+    return finding
+
+
+def _stated(ish: Ish, ck: CompiledKnowledge, col: Collector, specimen: str, counted: IshFinding | None) -> IshFinding:
+    assert ish.result is not None
+    rule_id, outcome = _QUALITATIVE[ish.result]
+    rule = ck.rule(rule_id)
+    detail = rule.rule.text
+    if counted is not None:
+        detail += f" The counts alone are not final ({counted.rule.id}); the stated result is used."
+    col.fire(rule, detail, specimen)
+    needs = tuple((n.field, n.reason) for n in rule.rule.needs)
+    base = counted or IshFinding(ish.probe, None, None, None, outcome, rule)
+    return IshFinding(base.probe, base.ratio, base.her2_per_cell, base.group, outcome, rule,
+                      recount_group=base.recount_group, pending=outcome not in FINAL, needs=needs,
+                      her2_derived=base.her2_derived, warnings=base.warnings, qualitative=True)
+
+
+def _counted(
     ish: Ish, concurrent_ihc: IhcScore | None, system: CompiledSystem, col: Collector, specimen: str
 ) -> IshFinding:
     counts = _counts(ish.her2_per_cell, ish.cep17_per_cell, ish.ratio, ish)
@@ -184,7 +257,7 @@ def interpret_ish(
     if rule is None:
         missing = system.combine["not_determined"]  # no ratio, or one known only across the cut-off
         col.fire(missing, f"{missing.rule.text} ({described})", specimen)
-        return finding("indeterminate", missing, pending=True, needs=_missing(m)[:1] or (
+        return finding("indeterminate", missing, pending=True, needs=_missing(m, system.ish_dual_ratio)[:1] or (
             ("ish.ratio", "HER2/CEP17 ratio"),))
     assert rule.rule.outcome is not None
     col.fire(rule, f"{rule.rule.text} ({described})", specimen)
@@ -202,7 +275,7 @@ def _single(
     assert rule is not None, f"{system.id}: ish_single rules must end with an unconditional rule"
     col.fire(rule, f"{rule.rule.text} ({described})", specimen)
     outcome = rule.rule.outcome or "indeterminate"
-    her2 = ish.her2_per_cell
+    her2 = ish.her2_per_cell if isinstance(ish.her2_per_cell, float) else None
     if outcome == "indeterminate":
         col.recommend("dual_probe_ish", specimen)
         return IshFinding(ish.probe, None, her2, None, "indeterminate", rule, pending=True,
@@ -251,7 +324,7 @@ def _breast_dual(
     if group_rule is None:
         missing = system.adequacy("counts-incomplete")
         assert missing is not None
-        needs = _missing(m)
+        needs = _missing(m, system.ish_dual_group)
         # the groups the counts still allow: if every one of them gives the same final result with the
         # concurrent IHC, that result stands (e.g. ratio <2.0 without copies under IHC 0/1+: groups 3-5, negative)
         possible = [r for r in system.ish_dual_group if r.matches(m) is not False]
@@ -318,7 +391,8 @@ def _recount(
         col.fire(missing, f"Blinded recount: {missing.rule.text} ({described})", specimen)
         col.recommend("ish_recount", specimen, "The recount needs HER2 and CEP17 signals per cell.")
         return IshFinding(ish.probe, ratio, her2, group, "indeterminate", missing, pending=True,
-                          needs=_missing(m, "ish.recount") or (("ish.recount.cep17_per_cell", "CEP17 per cell"),),
+                          needs=(_missing(m, system.ish_dual_group, "ish.recount")
+                                 or (("ish.recount.cep17_per_cell", "CEP17 per cell"),)),
                           her2_derived=hd, warnings=ws)
     new_group = new_rule.rule.group
     col.fire(new_rule, f"Blinded recount: {new_rule.rule.text} ({described})", specimen)

@@ -26,6 +26,8 @@ def gastric_reading(
     kb: KnowledgeBase,
 ) -> tuple[IhcScore | None, bool | None]:
     """(gastric-criteria score, whether it is IHC 3+: True / False / None when undetermined)."""
+    if finding.derived_from == "qualitative":  # never a number from words; "positive" could be 3+
+        return None, (None if finding.outcome == "positive" else False)
     if system.id == GASTRIC_CRITERIA:
         score, outcome, intensity = finding.score, finding.outcome, finding.intensity
     elif finding.derived_from in ("percent", "cluster"):

@@ -97,7 +97,7 @@ def _status(
         col.fire(combine["equivocal_pending"], None, sid)
         if not ish_unusable:  # with an inadequate count, repeat_ish has been recommended instead
             col.recommend("reflex_ish", sid)
-        needs = ish.needs if ish_unusable and ish is not None and ish.needs else _REFLEX
+        needs = ish.needs if ish_unusable and ish is not None and ish.needs else (*ihc.needs, *_REFLEX)
         return Status.EQUIVOCAL, f"IHC {_score(ihc)} equivocal; no usable ISH ({ihc.rule.id})", True, needs
     col.fire(combine["not_determined"], None, sid)
     if usable_ish is not None:
@@ -154,12 +154,23 @@ def interpret_specimen(
     sid = spec.id
     field = f"specimens[{index}]"
     plasma = spec.procedure is Procedure.PLASMA
-    adequate = plasma or spec.procedure in system.system.validated_procedures
+    cell_block = (spec.procedure is Procedure.CYTOLOGY and spec.preparation is not None
+                  and spec.preparation in system.system.cytology_preparations)
+    adequate = plasma or spec.procedure in system.system.validated_procedures or cell_block
     if not adequate:
+        hint = ""
+        if spec.procedure is Procedure.CYTOLOGY and system.system.cytology_preparations:
+            accepted = ", ".join(p.replace("_", " ") for p in system.system.cytology_preparations)
+            shown = spec.preparation.replace("_", " ") if spec.preparation else "preparation not given"
+            hint = f" ({shown}; the guideline accepts: {accepted})"
         col.flag("inadequate_specimen", [sid],
-                 f"Specimen {sid}: {spec.procedure.value} is not validated by {system.system.name}.")
-    ihc = interpret_ihc(spec.ihc, spec.procedure, system, col, sid, f"{field}.ihc") if spec.ihc else None
-    ish = interpret_ish(spec.ish, ihc.score if ihc else None, system, col, sid) if spec.ish else None
+                 f"Specimen {sid}: {spec.procedure.value} is not validated by {system.system.name}{hint}.")
+    # a cytology cell block is a small sample: scored like a biopsy (clusters; percentages only where they decide)
+    scored_as = Procedure.BIOPSY if cell_block else spec.procedure
+    if cell_block:
+        col.fire(ck.rule("qualitative.cytology.cell-block"), None, sid)
+    ihc = interpret_ihc(spec.ihc, scored_as, system, col, sid, f"{field}.ihc", ck) if spec.ihc else None
+    ish = interpret_ish(spec.ish, ihc.score if ihc else None, system, col, sid, ck) if spec.ish else None
     ngs = interpret_ngs(spec.ngs, plasma, ck, col, sid, f"{field}.ngs") if spec.ngs else None
     needs: NeedTuple = ()
     if plasma:
@@ -180,7 +191,7 @@ def interpret_specimen(
     gastric_score: IhcScore | None = None
     gastric_3plus: bool | None = None
     if ihc is not None and spec.ihc is not None:
-        gastric_score, gastric_3plus = gastric_reading(spec.ihc, ihc, spec.procedure, system, ck, ck.kb)
+        gastric_score, gastric_3plus = gastric_reading(spec.ihc, ihc, scored_as, system, ck, ck.kb)
     result = build(SpecimenResult,
         id=sid,
         procedure=spec.procedure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from her2cds.knowledge.schema import Family, TestingIndication
@@ -16,10 +17,21 @@ from her2cds.rules.specimen import SpecimenFinding
 ANTI_HER2_CLASS = "drug-class.anti-her2"  # a drug-class id of knowledge/data/therapy/drugs.yaml
 
 
+def stage_group(stage: str | None) -> str | None:
+    """The AJCC stage group of a stage (``IIIB`` -> ``III``, ``0is`` -> ``0``)."""
+    if stage is None:
+        return None
+    match = re.match(r"^(0|IV|III|II|I)", stage)
+    return match.group(1) if match else None
+
+
 def find_indication(
-    ck: CompiledKnowledge, family: Family, lineage: Sequence[str], setting: str
+    ck: CompiledKnowledge, family: Family, lineage: Sequence[str], setting: str, stage: str | None = None
 ) -> TestingIndication | None:
-    for ind in ck.testing.get((family.id, setting), ()):  # most specific (with roots) first
+    group = stage_group(stage)
+    for ind in ck.testing.get((family.id, setting), ()):  # most specific (stage, then roots) first
+        if ind.stages and group not in ind.stages:
+            continue
         if not ind.roots or any(code in ind.roots for code in lineage):
             return ind
     return None
@@ -30,7 +42,7 @@ def advise(
     ck: CompiledKnowledge, col: Collector,
 ) -> None:
     setting = case.tumor.setting.value if case.tumor.setting else "unknown"
-    indication = find_indication(ck, family, lineage, setting)
+    indication = find_indication(ck, family, lineage, setting, case.tumor.stage)
     tissue_ihc_ish = [f for f in findings if f.usable_tissue and (f.ihc is not None or f.ish is not None)]
     any_ngs = any(f.ngs is not None for f in findings)
     plasma_only = bool(findings) and all(f.is_plasma for f in findings)
@@ -49,6 +61,9 @@ def advise(
                     col.recommend("her2_testing", detail=detail)
             if "ngs_mutation" in indication.modalities and not any_ngs:
                 col.recommend("ngs", detail=detail)
+            tissue_ihc = any(f.usable_tissue and f.ihc is not None for f in findings)
+            if "ihc_ish" not in indication.modalities and her2.ngs_amplified and not tissue_ihc:
+                col.recommend("ihc_tumor_agnostic")  # e.g. NSCLC with ERBB2 amplification by NGS (issue 8)
     if not family.guideline_specific and case.tumor.scoring_system is None and (
         tissue_ihc_ish or col.has_recommendation("her2_testing")
     ):

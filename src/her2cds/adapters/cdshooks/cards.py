@@ -94,6 +94,7 @@ RECOMMENDATION_ACTIONS: dict[str, RecommendationAction] = {
     "repeat_ish": RecommendationAction("warning", ISH_ORDER),
     "ngs": RecommendationAction("warning", NGS_ORDER),
     "ihc_ish_confirmation": RecommendationAction("warning", IHC_ORDER),
+    "ihc_tumor_agnostic": RecommendationAction("warning", IHC_ORDER),
     "tissue_confirmation": RecommendationAction("warning", IHC_ORDER),
     "ish_recount": RecommendationAction("warning"),
     "adjudication": RecommendationAction("warning"),
