@@ -134,9 +134,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
                                    bundle_type="transaction" if args.output == "fhir-transaction" else "collection"),
               sys.stdout)
     elif args.format == "text":
+        from her2cds.render.terminal import escape_controls
         from her2cds.render.text import render_text
 
-        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
+        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK
