@@ -132,9 +132,12 @@ def cmd_assess(args: argparse.Namespace) -> int:
         _dump(assessment_to_bundle(assessment, source_observations=source_observations, specimen_refs=specimen_refs,
                                    patient_ref=patient_ref), sys.stdout)
     elif args.format == "text":
+        import shutil
+
         from her2cds.render.text import render_text
 
-        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace))
+        width = shutil.get_terminal_size((100, 24)).columns
+        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace, width=max(width, 60)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK
