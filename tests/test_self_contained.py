@@ -21,7 +21,8 @@ def _tracked_text_files() -> list[Path]:
         names = [n for n in out.stdout.decode().split("\0") if n]
     except (OSError, subprocess.CalledProcessError):  # a copy without .git (an sdist, a plain copy): walk it
         names = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()
-                 and not any(part.startswith(".") or part in ("node_modules", "__pycache__")
+                 and not any(part in (".git", "node_modules", "__pycache__") or part.startswith((".venv", ".mypy",
+                                                                                                  ".ruff", ".pytest"))
                              for part in p.relative_to(REPO).parts)]
     keep = (".py", ".md", ".toml", ".yaml", ".yml", ".txt", ".cfg", ".ini", ".json", ".sh", "")
     return [REPO / n for n in names if Path(n).suffix in keep and (REPO / n).is_file()

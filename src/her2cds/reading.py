@@ -173,8 +173,9 @@ _SafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 def parse_yaml(text: str, name: str = "the input") -> Any:
     """One YAML document, read strictly; see the module docstring."""
-    loader = _SafeLoader(text)
+    loader: _SafeLoader | None = None
     try:
+        loader = _SafeLoader(text)  # the reader rejects unprintable characters already here
         value = loader.get_single_data()
     except _TooDeepError:
         raise MalformedInputError.single("", f"{name} nests deeper than {MAX_DEPTH} levels", has_value=False) from None
@@ -187,7 +188,8 @@ def parse_yaml(text: str, name: str = "the input") -> Any:
     except RecursionError:
         raise MalformedInputError.single("", f"{name} nests too deeply", has_value=False) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if isinstance(value, dict | list):
         _check(value)
     elif isinstance(value, _Huge):

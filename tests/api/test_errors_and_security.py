@@ -180,9 +180,11 @@ def test_cors_when_configured() -> None:
 
 
 # ---- request ids ----------------------------------------------------------------------------------------
-def test_request_id_is_echoed_when_safe(client: Client) -> None:
-    response = client.get("/healthz", headers={"x-request-id": "abc-123.x_y"})
-    assert response.headers["x-request-id"] == "abc-123.x_y"
+def test_client_request_id_is_never_used_verbatim(client: Client) -> None:
+    """A client-chosen id can carry an MRN: the service uses its own id (and logs only a hash of the client's)."""
+    response = client.get("/healthz", headers={"x-request-id": "MRN-12345678"})
+    assert response.headers["x-request-id"] != "MRN-12345678"
+    assert len(response.headers["x-request-id"]) == 32
 
 
 def test_unsafe_request_id_is_replaced(client: Client) -> None:

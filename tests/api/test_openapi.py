@@ -71,7 +71,38 @@ def test_openapi_examples_run(client: Client) -> None:
     for path, method, op in _operations(spec):
         for media, content in op.get("requestBody", {}).get("content", {}).items():
             for name, example in content.get("examples", {}).items():
-                response = client.request(method.upper(), path, json=example["value"], headers={"content-type": media})
+                url = path.replace("{service_id}", "her2-assessment")
+                response = client.request(method.upper(), url, json=example["value"], headers={"content-type": media})
                 assert response.status_code == (201 if path == "/v1/cases" else 200), (path, name, response.text)
                 seen += 1
     assert seen >= 8
+
+
+def test_every_operation_has_examples_security_and_a_stable_id() -> None:
+    spec = create_app(Settings()).openapi()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer" and schemes["cdsClientJwt"]["bearerFormat"] == "JWT"
+    ids = set()
+    for path, method, op in _operations(spec):
+        assert "_" not in op["operationId"] or not op["operationId"].endswith(("_get", "_post")), op["operationId"]
+        ids.add(op["operationId"])
+        if path.startswith(("/v1", "/cds-services")):
+            assert op["security"], (path, method)
+        for media in op.get("requestBody", {}).get("content", {}).values():
+            assert media.get("examples") or "example" in media, (path, method)
+        for status, response in op["responses"].items():
+            for media_type, media in response.get("content", {}).items():
+                assert media.get("examples") or "example" in media, (path, method, status, media_type)
+        if method == "post" and "requestBody" in op:
+            assert {"400", "415", "503"} <= set(op["responses"]), (path, method)
+            assert "Retry-After" in op["responses"]["503"]["headers"]
+    assert {"assess", "assess_batch", "assess_fhir", "call", "feedback", "healthz"} <= ids
+
+
+def test_error_examples_are_envelopes_with_their_code() -> None:
+    spec = create_app(Settings()).openapi()
+    call = spec["paths"]["/cds-services/{service_id}"]["post"]["responses"]
+    assert call["400"]["content"]["application/json"]["example"]["error"]["code"] == "bad_request"
+    assert call["503"]["content"]["application/json"]["example"]["error"]["code"] == "service_unavailable"
+    assess = spec["paths"]["/v1/assess"]["post"]["responses"]["200"]["content"]["application/json"]["example"]
+    assert assess["her2"]["status"] and assess["versions"]["knowledge_base"]

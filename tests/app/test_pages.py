@@ -285,3 +285,12 @@ def test_headline_names_what_is_needed_to_decide(site: PageClient) -> None:
     assert result["her2"]["needs"], "the engine names what is missing"
     assert "Needed to decide" in html and "(specimen B7)" in html
     assert "reflex ISH" in html
+
+
+def test_pages_carry_a_strict_content_security_policy(site: PageClient) -> None:
+    response = site.get("/app/login")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "'unsafe-inline'" not in policy
+    assert response.headers["cache-control"] == "no-store"
+    html = response.text
+    assert "<script>" not in html and " style=" not in html and "onclick" not in html

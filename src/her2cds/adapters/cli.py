@@ -70,17 +70,17 @@ def _check_assess_options(args: argparse.Namespace) -> None:
         if args.format == "text":
             raise UsageError("--format text is for one case; --batch writes one JSON line per case "
                              "(use --summary for short lines)")
-        if args.output == "fhir":
+        if args.output != "json":
             raise UsageError("--output fhir is for one case (one Bundle); --batch writes one JSON line per case")
     if shaped and args.format == "text":
         raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --format text")
-    if shaped and args.output == "fhir":
+    if shaped and args.output != "json":
         raise UsageError(f"{shaped} shapes JSON output; it cannot be combined with --output fhir")
-    if args.no_trace and args.output == "fhir":
+    if args.no_trace and args.output != "json":
         raise UsageError("--no-trace applies to JSON and text output; a FHIR Bundle carries no rule trace")
     if args.no_trace and args.summary:
         raise UsageError("--summary has no trace; --no-trace is not needed")
-    if args.expand and (args.summary or args.format == "text" or args.output == "fhir"):
+    if args.expand and (args.summary or args.format == "text" or args.output != "json"):
         raise UsageError("--expand shows therapy options in full in JSON output; it cannot be combined with "
                          "--summary, --format text or --output fhir")
 
@@ -120,24 +120,28 @@ def cmd_assess(args: argparse.Namespace) -> int:
         from her2cds.adapters.fhir.inbound import bundle_to_case
 
         conversion = bundle_to_case(data)
-        patient_ref = _patient_ref(data)
+        patient_ref = conversion.patient_ref or _patient_ref(data)
         data, warnings = conversion.case, list(conversion.warnings)
         source_observations, specimen_refs = conversion.source_observations, conversion.specimen_refs
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
-    if args.output == "fhir":
+    if args.output in ("fhir", "fhir-transaction"):
         from her2cds.adapters.fhir.outbound import assessment_to_bundle
 
         _dump(assessment_to_bundle(assessment, source_observations=source_observations, specimen_refs=specimen_refs,
-                                   patient_ref=patient_ref), sys.stdout)
+                                   patient_ref=patient_ref,
+                                   bundle_type="transaction" if args.output == "fhir-transaction" else "collection"),
+              sys.stdout)
     elif args.format == "text":
         import shutil
 
+        from her2cds.render.terminal import escape_controls
         from her2cds.render.text import render_text
 
-        width = shutil.get_terminal_size((100, 24)).columns
-        sys.stdout.write(render_text(assessment, _therapy_text(), trace=not args.no_trace, width=max(width, 60)))
+        width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace,
+                                                     width=width)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK
@@ -342,7 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these output fields, dotted for nested ones (e.g. id,her2.status,specimens.status); "
                         "versions is always kept")
     p.add_argument("--fhir", action="store_true", help="the input is a FHIR R4 Bundle")
-    p.add_argument("--output", choices=("json", "fhir"), default="json", help="json, or a FHIR Bundle")
+    p.add_argument("--output", choices=("json", "fhir", "fhir-transaction"), default="json",
+                   help="json, a FHIR Bundle (collection, with a DiagnosticReport), or a FHIR transaction Bundle to "
+                        "POST to a FHIR server")
     p.add_argument("--expand", action="store_true",
                    help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.set_defaults(func=cmd_assess)

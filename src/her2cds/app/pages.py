@@ -23,6 +23,16 @@ from her2cds.store.repository import StoredCase
 from her2cds.store.service import currency, save_case
 
 STATIC = Path(__file__).parent / "static"
+#: The pages' own policy: nothing inline, nothing from elsewhere (the service may add stricter headers).
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 SORTS = {"-updated": "last change, newest first", "updated": "last change, oldest first", "label": "label A-Z",
          "-label": "label Z-A"}
 STATUSES = ("positive", "negative", "equivocal", "indeterminate")
@@ -59,6 +69,8 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         **values,
     )
     response = HTMLResponse(page, status_code=status)
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
     auth.set_cookies(request, response)
     return response
 

@@ -12,14 +12,20 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from her2cds import __version__
-from her2cds.adapters.api import examples
+from her2cds.adapters.api import apidocs, examples, openapi_extras
 from her2cds.adapters.api.capacity import LoadSheddingMiddleware
 from her2cds.adapters.api.deps import get_assessor, require_api_token
 from her2cds.adapters.api.errors import ErrorBody, install_error_handlers
-from her2cds.adapters.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from her2cds.adapters.api.middleware import (
+    AllowedHostsMiddleware,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from her2cds.adapters.api.routers import assess, cdshooks, knowledge, meta
 from her2cds.adapters.api.settings import Settings, unknown_environment_names
 from her2cds.adapters.api.state import AppState
@@ -113,8 +119,19 @@ class Her2CdsApp(FastAPI):
                 named = builder()
                 for media in document["paths"][path]["post"]["requestBody"]["content"].values():
                     media["examples"] = named
+            call = document["paths"]["/cds-services/{service_id}"]["post"]["requestBody"]["content"]
+            call["application/json"]["examples"] = examples.cds_call_examples()
+            ids = [op.get("operationId") for ops in document["paths"].values() for op in ops.values()]
+            if len(ids) != len(set(ids)):
+                raise InternalError("OpenAPI operation ids are not unique")
+            openapi_extras.complete(document, examples.response_examples())
             self.openapi_schema = document
         return self.openapi_schema
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the endpoint function's name (e.g. ``assess_batch``), not derived from the path."""
+    return route.name
 
 
 async def _warm_up(app: FastAPI) -> None:
@@ -194,6 +211,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=_lifespan,
         redoc_url=None,
+        docs_url=None,  # served by apidocs: local assets, no CDN
+        generate_unique_id_function=_operation_id,
         openapi_tags=TAGS,
     )
     app.state.her2cds = AppState(
@@ -214,6 +233,7 @@ def create_app(
     for prefix, router in mounted:
         (v1 if prefix == "/v1" else app).include_router(router)
     app.include_router(v1)
+    app.include_router(apidocs.router)
     templates = {
         id(route): prefix + str(getattr(route, "path", "")) for prefix, router in mounted for route in router.routes
     }
@@ -228,6 +248,9 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             allow_credentials=False,
         )
+    if settings.allowed_hosts:
+        app.add_middleware(AllowedHostsMiddleware, hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeadersMiddleware)
     state: AppState = app.state.her2cds
     app.add_middleware(  # outermost: shedding costs the least there
         LoadSheddingMiddleware,

@@ -102,6 +102,8 @@ class LoadSheddingMiddleware:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(self.body)).encode()),
             (b"retry-after", self.retry_after),
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
         ]
         read = 0
         while True:  # drain the body, so that the connection can be reused

@@ -111,3 +111,41 @@ REQUEST_EXAMPLES: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {
     "/v1/fhir/assess": fhir_examples,
     "/v1/cases": stored_case_examples,
 }
+
+
+def cds_call_examples() -> dict[str, dict[str, Any]]:
+    """A patient-view call with its prefetch (the resources of :data:`FHIR_BUNDLE`)."""
+    resources = [entry["resource"] for entry in FHIR_BUNDLE["entry"]]
+
+    def searchset(kind: str) -> dict[str, Any]:
+        found = [r for r in resources if r["resourceType"] == kind]
+        return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in found]}
+
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": "example-patient"},
+        "prefetch": {
+            "patient": next(r for r in resources if r["resourceType"] == "Patient"),
+            "conditions": searchset("Condition"),
+            "her2Observations": searchset("Observation"),
+        },
+    }
+    return {"patient-view": {"summary": "patient-view with the HER2 data prefetched", "value": body}}
+
+
+def response_examples() -> dict[str, Any]:
+    """operationId -> example success answer (computed once, when the OpenAPI document is built)."""
+    import her2cds
+    from her2cds import examples
+
+    assessment = her2cds.assess(examples.load(examples.DEFAULT)).model_dump(mode="json")
+    return {
+        "assess": assessment,
+        "assess_fhir": assessment,
+        "assess_batch": [
+            assessment,
+            {"index": 1, "error": {"code": "invalid_input", "message": "specimens[0].ihc.score: Input should be "
+                                   "'0', '1+', '2+' or '3+' (got '4+')", "field": "specimens[0].ihc.score"}},
+        ],
+    }

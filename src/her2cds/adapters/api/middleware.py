@@ -3,9 +3,9 @@ the request-body size limit."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,7 +18,6 @@ from her2cds.adapters.api.errors import BodyTooLargeError, envelope, safe_traceb
 log = logging.getLogger("her2cds.api")
 access_log = logging.getLogger("her2cds.api.access")
 
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
@@ -55,8 +54,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"")
+        # our own id, always: a client-chosen id can carry an MRN, so it is logged only as a short hash
+        request_id = uuid.uuid4().hex
+        client_ref = hashlib.sha256(incoming).hexdigest()[:12] if incoming else "-"
         scope["her2cds.request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
@@ -89,13 +90,75 @@ class RequestContextMiddleware:
             if template is None:
                 template = "<no route>" if route is None else str(getattr(route, "path_format", "<route>"))
             access_log.info(
-                "%s %s %d %.1fms id=%s",
+                "%s %s %d %.1fms id=%s client-id-sha256=%s",
                 scope.get("method", "-"),
                 template,
                 status,
                 (time.perf_counter() - started) * 1000,
                 request_id,
+                client_ref,
             )
+
+
+#: headers of every response (API JSON and HTML alike); a response that sets its own value keeps it
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+#: Content-Security-Policy of JSON (and other non-HTML) answers: nothing may load, nothing may frame them
+CSP_API = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+#: Content-Security-Policy of HTML pages (API docs, web app): own origin only, no plug-ins, no framing
+CSP_HTML = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS`, a Content-Security-Policy (:data:`CSP_HTML` for HTML, :data:`CSP_API`
+    otherwise) and ``Cache-Control: no-store`` on JSON answers (they carry patient data) to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                media = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                if b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", CSP_HTML if media.startswith(b"text/html") else CSP_API))
+                if b"cache-control" not in present and b"json" in media:
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = headers + extra
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class AllowedHostsMiddleware:
+    """400 for a request whose ``Host`` header is not one of ``hosts`` (``HER2CDS_ALLOWED_HOSTS``)."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = {host.lower() for host in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if host not in self.hosts and name not in self.hosts:
+                await send_json(send, 400, envelope("bad_request", "the Host header is not one this service answers"),
+                                [])
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:

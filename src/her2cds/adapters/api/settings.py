@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     )
     fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of each FHIR server query.")
     fhir_max_pages: int = Field(default=5, ge=1, le=100, description="Most search-result pages followed per query.")
+    allowed_hosts: StrList = Field(
+        default=[],
+        description=(
+            "Host header values (name, or name:port) the service answers; others get 400. Empty: any (set it when "
+            "the service is reachable under known names only)."
+        ),
+    )
     workers: int = Field(
         default=0, ge=0, le=256, description="Engine worker threads. 0: one per CPU core available to the process."
     )
@@ -153,7 +160,10 @@ class Settings(BaseSettings):
         default="info", description="Log level of the service loggers (logs never contain patient data)."
     )
 
-    @field_validator("cors_origins", "cds_allowed_issuers", "cds_jwt_algorithms", "fhir_allowed_servers", mode="before")
+    @field_validator(
+        "cors_origins", "cds_allowed_issuers", "cds_jwt_algorithms", "fhir_allowed_servers", "allowed_hosts",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -180,7 +180,34 @@ class DrugEntry(_Entry):
 
 class OutboundEntry(_Entry):
     kind: Literal["fhir_outbound_code"] = "fhir_outbound_code"
-    role: Literal["medication_assessed", "treatment_context"]
+    role: Literal["medication_assessed", "treatment_context", "diagnostic_report", "report_category"]
+    code: CodeRef
+
+
+class SnomedConceptEntry(_Entry):
+    """A SNOMED CT concept read as an ICD-O-3 morphology (mCODE histology) or a primary site (ICD-O-3 / ICD-10
+    topography): how an mCODE primary-cancer Condition coded only in SNOMED CT reaches the tumor-type rules."""
+
+    kind: Literal["fhir_snomed_concept"] = "fhir_snomed_concept"
+    snomed: Annotated[str, Field(pattern=r"^\d{6,18}$")]
+    display: str
+    morphology: Annotated[str, Field(pattern=r"^\d{4}/\d$")] | None = Field(
+        default=None, description="ICD-O-3 morphology/behaviour, e.g. 8500/3")
+    topography: Annotated[str, Field(pattern=r"^C\d{2}(\.\d)?$")] | None = Field(
+        default=None, description="ICD-O-3 / ICD-10 topography, e.g. C50")
+
+    @model_validator(mode="after")
+    def _one_meaning(self) -> SnomedConceptEntry:
+        if (self.morphology is None) == (self.topography is None):
+            raise ValueError("give exactly one of morphology or topography")
+        return self
+
+
+class RxNormEntry(_Entry):
+    """The RxNorm ingredient concept written for a drug (by INN) in FHIR out; only verified entries are written."""
+
+    kind: Literal["fhir_rxnorm"] = "fhir_rxnorm"
+    inn: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9 -]*$")]
     code: CodeRef
 
 
@@ -218,6 +245,8 @@ class CodeMapFile(_Strict):
     drug_name_suffix_pattern: str | None = None
     drugs: list[DrugEntry]
     outbound: list[OutboundEntry]
+    snomed_concepts: list[SnomedConceptEntry] = []
+    rxnorm: list[RxNormEntry] = []
 
 
 _Key = tuple[str, str]  # (canonical system, code)
@@ -247,6 +276,8 @@ class CodeMap:
     metastasis_patterns: tuple[re.Pattern[str], ...]
     text_pattern_entries: tuple[tuple[str, ObservationEntry], ...]
     profile_index: Mapping[str, ObservationEntry]
+    snomed_concepts: Mapping[str, SnomedConceptEntry]
+    rxnorm: Mapping[str, RxNormEntry]
 
     @property
     def urls(self) -> Urls:
@@ -291,7 +322,7 @@ class CodeMap:
         groups: list[Iterable[_Entry]] = [
             f.observations, f.components, f.answers, f.qualitative_ihc, f.genes, f.copy_number,
             f.morphology_groups, f.tumor_rules, [f.fallback, f.neoplasm_ranges, f.metastasis_values],
-            f.specimens, f.drugs, f.outbound,
+            f.specimens, f.drugs, f.outbound, f.snomed_concepts, f.rxnorm,
         ]
         for group in groups:
             for entry in group:
@@ -410,6 +441,8 @@ def build_code_map(file: CodeMapFile, known_sources: set[str]) -> CodeMap:
         metastasis_patterns=metastasis,
         text_pattern_entries=text_patterns,
         profile_index={profile: entry for entry in file.observations for profile in entry.profiles},
+        snomed_concepts={entry.snomed: entry for entry in file.snomed_concepts},
+        rxnorm={entry.inn: entry for entry in file.rxnorm},
     )
     if problems:
         raise KnowledgeBaseError("FHIR code table is inconsistent:\n  " + "\n  ".join(problems))
@@ -535,4 +568,13 @@ def code_table_markdown(code_map: CodeMap | None = None) -> str:
     add("\n### Codes written by FHIR out\n\n| entry | role | code | status; sources |\n|---|---|---|---|")
     for ob in f.outbound:
         add(f"| `{ob.id}` | {ob.role} | {_codes_cell([ob.code])} | {_status_cell(ob)} |")
+    add("\n### SNOMED CT morphology and site concepts (mCODE Condition in)\n\n"
+        "| entry | SNOMED CT | read as | status; sources |\n|---|---|---|---|")
+    for concept in f.snomed_concepts:
+        meaning = f"morphology `{concept.morphology}`" if concept.morphology else f"topography `{concept.topography}`"
+        add(f"| `{concept.id}` | `{concept.snomed}` {_cell(concept.display)} | {meaning} | {_status_cell(concept)} |")
+    add("\n### RxNorm codings written for drugs (FHIR out; verified entries only)\n\n"
+        "| entry | INN | code | status; sources |\n|---|---|---|---|")
+    for rx in f.rxnorm:
+        add(f"| `{rx.id}` | {rx.inn} | {_codes_cell([rx.code])} | {_status_cell(rx)} |")
     return "\n".join(out) + "\n"

@@ -1,4 +1,4 @@
-"""FHIR R4 out: an assessment -> a Bundle (type collection).
+"""FHIR R4 out: an assessment -> a Bundle (type ``collection``, or ``transaction`` to post to a FHIR server).
 
 The Bundle holds:
 
@@ -7,7 +7,14 @@ The Bundle holds:
   positive / negative / equivocal / indeterminate), ``derivedFrom`` the per-specimen Observations and the input
   Observations, with the basis, flags, recommendations and input warnings as notes;
 * one ``Observation`` per specimen result (same code, ISH ratio and copies per cell as components);
-* one Genomics-Reporting TherapeuticImplication-style ``Observation`` per therapy option.
+* one Genomics-Reporting TherapeuticImplication-style ``Observation`` per therapy option, its drugs with RxNorm
+  codings where the code table has a verified one;
+* one ``DiagnosticReport`` (Genomics Reporting / mCODE style: LOINC 51969-4, category GE) whose ``result``
+  references the result Observations, with the HER2 status as ``conclusionCode``.
+
+Every resource about the patient has ``subject`` when the patient is known. In a ``transaction`` Bundle each
+entry is a ``POST`` (resources without ids, linked by their ``urn:uuid`` fullUrls); the Device is created only
+if none with the her2cds identifier exists (``ifNoneExist``).
 
 Resource ids are name-based UUIDs of the assessment's content, so the same assessment always gives the same
 Bundle. Pure: no I/O, no clock.
@@ -19,14 +26,16 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from her2cds.adapters.fhir.codes import CodeMap, CodeRef, default_code_map
 from her2cds.model.assessment import Assessment, SpecimenResult
 
-__all__ = ["assessment_to_bundle"]
+__all__ = ["BundleType", "assessment_to_bundle"]
+
+BundleType = Literal["collection", "transaction"]
 
 _OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 _UCUM = "http://unitsofmeasure.org"
@@ -223,7 +232,7 @@ class _Builder:
         resource["method"] = _concept(text=f"her2cds rule-based interpretation; {self.versions_text()}")
         return self.add(resource, "patient")
 
-    def therapy(self, index: int, therapy: Mapping[str, Any], device: str, basis: str) -> None:
+    def therapy(self, index: int, therapy: Mapping[str, Any], device: str, basis: str) -> str:
         tbd = self.cm.urls.tbd_codes
         resource = self.observation(_concept({"system": tbd, "code": "therapeutic-implication"},
                                              text="Therapeutic implication"), device)
@@ -232,7 +241,7 @@ class _Builder:
         components: list[dict[str, Any]] = []
         medication = _coding(self.cm, self.cm.outbound_code("medication_assessed"))
         for agent in agents:
-            components.append({"code": _concept(medication), "valueCodeableConcept": _concept(text=agent)})
+            components.append({"code": _concept(medication), "valueCodeableConcept": self.drug(agent)})
         context = _coding(self.cm, self.cm.outbound_code("treatment_context"))
         tumor = self.a.tumor
         components.append({"code": _concept(context), "valueCodeableConcept": _concept(
@@ -250,7 +259,39 @@ class _Builder:
         note = _describe(therapy)
         if note:
             resource["note"] = [{"text": note[:_MAX_NOTE]}]
-        self.add(resource, f"therapy:{index}")
+        return self.add(resource, f"therapy:{index}")
+
+    def drug(self, name: str) -> dict[str, Any]:
+        """A drug by name, with its RxNorm coding when the code table has a verified one."""
+        entry = self.cm.rxnorm.get(name.strip().lower())
+        coding = _coding(self.cm, entry.code) if entry is not None and entry.status == "verified" else None
+        return _concept(coding, text=name)
+
+    def report(self, results: list[str], specimen_refs: Iterable[str]) -> str:
+        """The DiagnosticReport that carries the result Observations."""
+        her2 = self.a.her2
+        category = f", {her2.category.value}" if her2.category else ""
+        resource: dict[str, Any] = {
+            "resourceType": "DiagnosticReport",
+            "meta": self.meta(),
+            "status": "final",
+            "category": [_concept(_coding(self.cm, self.cm.outbound_code("report_category")))],
+            "code": _concept(_coding(self.cm, self.cm.outbound_code("diagnostic_report")),
+                             text="HER2 (ERBB2) assessment"),
+        }
+        if self.patient_ref:
+            resource["subject"] = {"reference": self.patient_ref}
+        dates = [s.collected_on for s in self.a.specimens if s.collected_on is not None]
+        if dates:
+            resource["effectiveDateTime"] = max(dates).isoformat()
+        specimens = list(dict.fromkeys(specimen_refs))
+        if specimens:
+            resource["specimen"] = [{"reference": ref} for ref in specimens]
+        resource["result"] = [{"reference": ref} for ref in results]
+        resource["conclusion"] = f"HER2 {her2.status.value}{category}. {her2.basis} {self.versions_text()}"[:_MAX_NOTE]
+        resource["conclusionCode"] = [self.status_value(her2.status.value, her2.category.value if her2.category
+                                                        else None)]
+        return self.add(resource, "report")
 
 
 def _as_mapping(therapy: Any) -> Mapping[str, Any]:
@@ -309,8 +350,9 @@ def assessment_to_bundle(
     patient_ref: str | None = None,
     specimen_refs: Mapping[str, str] | None = None,
     code_map: CodeMap | None = None,
+    bundle_type: BundleType = "collection",
 ) -> dict[str, Any]:
-    """A FHIR R4 ``collection`` Bundle of the assessment.
+    """A FHIR R4 Bundle of the assessment: ``collection`` (default) or ``transaction`` (to post to a server).
 
     ``source_observations`` (specimen id -> input Observation references, from the inbound conversion) become
     ``derivedFrom``; ``patient_ref`` (e.g. ``Patient/123``) the ``subject``; ``specimen_refs`` (specimen id ->
@@ -327,13 +369,30 @@ def assessment_to_bundle(
     ]
     all_sources = [ref for spec in assessment.specimens for ref in sources.get(spec.id, [])]
     patient = builder.patient_level(device, specimen_urls, all_sources)
-    for index, therapy in enumerate(assessment.therapies):
-        builder.therapy(index, _as_mapping(therapy), device, patient)
+    therapy_urls = [builder.therapy(index, _as_mapping(therapy), device, patient)
+                    for index, therapy in enumerate(assessment.therapies)]
+    builder.report([patient, *specimen_urls, *therapy_urls], (refs[s.id] for s in assessment.specimens if s.id in refs))
+    if bundle_type == "transaction":
+        _as_transaction(builder.entries, cm)
+    elif bundle_type != "collection":
+        raise ValueError(f"bundle_type must be collection or transaction, not {bundle_type!r}")
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": builder.uid("bundle"),
         "meta": builder.meta(),
-        "type": "collection",
+        "type": bundle_type,
         "entry": builder.entries,
     }
     return bundle
+
+
+def _as_transaction(entries: list[dict[str, Any]], code_map: CodeMap) -> None:
+    """Each entry becomes a create (``POST <type>``): the server assigns ids, so resources carry none and refer to
+    each other by their ``urn:uuid`` fullUrls; the Device is created only when none has the her2cds identifier."""
+    for entry in entries:
+        resource = entry["resource"]
+        resource.pop("id", None)
+        request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
+        if resource["resourceType"] == "Device":
+            request["ifNoneExist"] = f"identifier={code_map.urls.device_identifier}|her2cds"
+        entry["request"] = request

@@ -212,6 +212,6 @@ def _assess_bundle(assessor: Assessor, raw: bytes, media: str, expand: str | Non
         media,
         expand,
         source_observations=conversion.source_observations,
-        patient_ref=patient_reference(body),
+        patient_ref=conversion.patient_ref or patient_reference(body),
         specimen_refs=conversion.specimen_refs,
     )

@@ -39,6 +39,7 @@ class BundleIndex:
         self.resources: list[Resource] = []
         self.index: dict[str, Resource] = {}
         self.patient_keys: set[str] = set()
+        self.patient_ref: str | None = None  # Patient/<id> (or its fullUrl) when the input names one patient
         self.metastatic: list[str] = []  # labels of what shows metastatic disease (Conditions, M category)
 
     # -- warnings ---------------------------------------------------------------------------------
@@ -82,6 +83,7 @@ class BundleIndex:
                 len(patients))
         if patients:
             self.patient_keys = set(patients[0].keys)
+            self.patient_ref = patients[0].keys[0] if patients[0].keys else None
             return
         subjects = {ref_key(ref) for r in self.resources
                     if (ref := reference_of(r.data.get("subject") or r.data.get("patient")))
@@ -90,6 +92,7 @@ class BundleIndex:
             raise InvalidInputError.single(
                 "subject", "the resources refer to more than one patient; send one patient per Bundle",
                 sorted(subjects)[:3])
+        self.patient_ref = next(iter(subjects), None)
 
     def for_patient(self, item: Resource) -> bool:
         ref = reference_of(item.data.get("subject") or item.data.get("patient"))

@@ -157,6 +157,12 @@ class ConditionReader(BundleIndex):
                         topography.append(_topography(code))
                 elif coding.system == "snomed":
                     snomed.append(code)
+                    concept_entry = cm.snomed_concepts.get(code)
+                    if concept_entry is not None and concept_entry.morphology:
+                        morphology.append(concept_entry.morphology)
+                        histology_text = histology_text or coding.display or concept_entry.display
+                    elif concept_entry is not None and concept_entry.topography:
+                        topography.append(_topography(concept_entry.topography))
         for concept in histology_concepts:
             histology_text = histology_text or next(iter(concept_texts(concept, cm)), None)
         ranges = cm.file.neoplasm_ranges
@@ -183,7 +189,7 @@ class ConditionReader(BundleIndex):
     def _rule_matches(self, rule: TumorRule, topography: list[str], morphology: list[str],
                       snomed: list[str]) -> bool:
         if rule.snomed and any(code in rule.snomed for code in snomed):
-            return True
+            return not (rule.no_morphology and morphology)  # a site-only rule is not for a known histology
         if rule.topography and not any(t.startswith(p.upper()) for t in topography for p in rule.topography):
             return False
         if not rule.topography and not (rule.morphology or rule.morphology_group):

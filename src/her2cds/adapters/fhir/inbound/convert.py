@@ -37,6 +37,7 @@ class Conversion(BaseModel):
     warnings: list[InputWarning] = []
     source_observations: dict[str, list[str]] = {}
     specimen_refs: dict[str, str] = {}
+    patient_ref: str | None = None  # the patient the input is about (Patient/<id>), when it names one
 
 
 
@@ -94,7 +95,8 @@ def _convert(items: Iterable[tuple[Any, Any, str]], case_id: str | None, default
                          e.get("input"), has_value=True)
             for e in exc.errors()
         ]) from None
-    return Conversion(case=case, warnings=conv.warnings, source_observations=sources, specimen_refs=refs)
+    return Conversion(case=case, warnings=conv.warnings, source_observations=sources, specimen_refs=refs,
+                      patient_ref=conv.patient_ref)
 
 
 def bundle_to_case(bundle: Mapping[str, Any], *, default_oncotree_code: str | None = None,
