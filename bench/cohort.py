@@ -39,20 +39,18 @@ def _prepare(n: int, folder: Path, profile: str) -> tuple[Path, Path]:
     return data, mapping
 
 
-def one(n: int, engine_name: str, master: str, profile: str) -> dict[str, Any]:
-    """Run one size in this process and report figures."""
+def one(n: int, engine_name: str, master: str, folder: Path) -> dict[str, Any]:
+    """Run one size in this process (its input prepared by another) and report figures."""
     from her2cds.cohort.mapping import load_mapping
     from her2cds.cohort.run import Options, run
     from her2cds.engine import Engine
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        data, mapping = _prepare(n, folder, profile)
-        engine = Engine()
-        start = time.perf_counter()
-        stats = run(Options(inputs=[str(data)], fmt="table", out=folder / "out.parquet", mapping=load_mapping(mapping),
-                            engine=engine_name, spark_master=master), engine)
-        seconds = time.perf_counter() - start
+    data, mapping = folder / f"rows-{n}.parquet", folder / "mapping.yaml"
+    engine = Engine()
+    start = time.perf_counter()
+    stats = run(Options(inputs=[str(data)], fmt="table", out=folder / f"out-{n}-{engine_name}.parquet",
+                        mapping=load_mapping(mapping), engine=engine_name, spark_master=master), engine)
+    seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": n, "engine": engine_name if engine_name == "local" else master, "seconds": round(seconds, 3),
             "rows_per_s": round(n / seconds), "peak_rss_mb": round(peak_mb), "decision_keys": stats.decision_keys,
@@ -98,9 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--master", default="local[2]", help=argparse.SUPPRESS)
     parser.add_argument("--per-case", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.prepare:
+        _prepare(args.prepare, Path(args.folder), args.profile)
+        print(json.dumps({"prepared": args.prepare}))
+        return 0
     if args.one:
-        print(json.dumps(one(args.one, args.engine, args.master, args.profile)))
+        print(json.dumps(one(args.one, args.engine, args.master, Path(args.folder))))
         return 0
     if args.per_case:
         print(json.dumps(per_case(args.profile)))
@@ -114,12 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(n, "local", "local[2]") for n in args.sizes]
     if args.spark:
         runs += [(args.spark, "spark", "local[1]"), (args.spark, "spark", "local[2]")]
-    for n, engine_name, master in runs:
-        r = _child(["--one", str(n), "--engine", engine_name, "--master", master, "--profile", args.profile])
-        print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>9.2f} {r['rows_per_s']:>12,} "
-              f"{r['rows_per_s'] / base['rows_per_s']:>10.0f}x {r['peak_rss_mb']:>8,} {r['decision_keys']:>8,} "
-              f"{r['engine_rows']:>10,}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sorted({n for n, _, _ in runs}):  # inputs written by another process: not in the peak memory
+            _child(["--prepare", str(n), "--folder", tmp, "--profile", args.profile])
+        for n, engine_name, master in runs:
+            _report(_child(["--one", str(n), "--engine", engine_name, "--master", master, "--folder", tmp]), base)
     return 0
+
+
+def _report(r: dict[str, Any], base: dict[str, Any]) -> None:
+    print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>9.2f} {r['rows_per_s']:>12,} "
+          f"{r['rows_per_s'] / base['rows_per_s']:>10.0f}x {r['peak_rss_mb']:>8,} {r['decision_keys']:>8,} "
+          f"{r['engine_rows']:>10,}", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS
 from her2cds.cohort.generate import generate
 from her2cds.cohort.local import LocalEngine
 from her2cds.cohort.percase import assess_rows
+from her2cds.cohort.run import grouped_patients
 from her2cds.engine import Engine
 
 DIFFERENTIAL_ROWS = 100_000
@@ -49,8 +50,7 @@ def reference(engine: Engine, generated: pl.DataFrame) -> dict[str, dict[str, An
 @pytest.fixture(scope="session")
 def local_run(generated: pl.DataFrame) -> tuple[pl.DataFrame, LocalEngine]:
     local = LocalEngine(Engine())  # its own engine: no answers shared with the reference
-    grouped = (generated.group_by("patient_id").len().filter(pl.col("len") > 1)
-               .select(("generated\x1f" + pl.col("patient_id")).alias("k")).get_column("k").to_list())
+    grouped = grouped_patients(generated.lazy())
     parts = [local.evaluate(chunk, grouped) for chunk in _chunks(generated, CHUNK_ROWS)]
     parts.append(local.finish())
     return pl.concat(parts).select(SLIM_COLUMNS), local

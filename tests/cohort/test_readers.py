@@ -88,10 +88,20 @@ def test_tcga_biotab_three_header_rows_and_not_available_codes(tmp_path: Path, e
     checked = 0
     for rec in raw.iter_rows(named=True):
         specimen: dict[str, Any] = {"id": "s", "procedure": "resection"}
+        words = {"Positive": "positive", "Negative": "negative", "Equivocal": "equivocal"}
+        ish_words = {"Positive": "amplified", "Negative": "not_amplified", "Equivocal": "equivocal"}
+        ihc: dict[str, Any] = {}
         if rec["her2_ihc_score"] not in na:
-            specimen["ihc"] = {"score": rec["her2_ihc_score"]}
-        ish = {k: float(rec[c]) for k, c in (("ratio", "her2_cent17_ratio"), ("her2_per_cell", "her2_copy_number"),
-                                            ("cep17_per_cell", "cent17_copy_number")) if rec[c] not in na}
+            ihc["score"] = rec["her2_ihc_score"]
+        if rec["her2_status_by_ihc"] in words:
+            ihc["result"] = words[rec["her2_status_by_ihc"]]
+        if ihc:
+            specimen["ihc"] = ihc
+        ish: dict[str, Any] = {k: float(rec[c]) for k, c in (
+            ("ratio", "her2_cent17_ratio"), ("her2_per_cell", "her2_copy_number"),
+            ("cep17_per_cell", "cent17_copy_number")) if rec[c] not in na}
+        if rec["her2_fish_status"] in ish_words:
+            ish["result"] = ish_words[rec["her2_fish_status"]]
         if ish:
             specimen["ish"] = ish
         stage = rec["ajcc_pathologic_tumor_stage"]
@@ -126,13 +136,15 @@ def test_naaccr_special_codes_are_bounds_and_words_never_numbers(tmp_path: Path,
         {"id": "s", "procedure": "resection", "reported_status": "positive", "ihc": {"score": "3+"}}]}))
     same(rows["00000002#1"], expect(engine, {"tumor": breast, "specimens": [
         {"id": "s", "procedure": "resection", "reported_status": "positive", "ihc": {"score": "2+"},
-         "ish": {"her2_per_cell": 6.2, "ratio": 2.5}}]}))
-    # XX.1 (copies >= 100) and XX.3 (ratio >= 2.0) are bounds: no number reaches the engine
+         "ish": {"her2_per_cell": 6.2, "ratio": 2.5, "result": "amplified"}}]}))
+    # XX.1 (copies >= 100) and XX.3 (ratio >= 2.0) are bounds: never numbers
     same(rows["00000003#1"], expect(engine, {"tumor": breast, "specimens": [
-        {"id": "s", "procedure": "resection", "reported_status": "positive", "ihc": {"score": "2+"}}]}))
-    # code 4 (negative, score not stated) and XX.2 are not scores or ratios; a second primary is its own case
-    # (until the case input takes qualitative results and bounds, they are kept in the row, not used: D12.2)
-    same(rows["00000004#1"], expect(engine, {"tumor": breast}))
+        {"id": "s", "procedure": "resection", "reported_status": "positive", "ihc": {"score": "2+"},
+         "ish": {"her2_per_cell": ">=100", "ratio": ">=2.0", "result": "amplified"}}]}))
+    # code 4 (negative, score not stated) is a word, XX.2 a bound; a second primary is its own case
+    same(rows["00000004#1"], expect(engine, {"tumor": breast, "specimens": [
+        {"id": "s", "procedure": "resection", "reported_status": "negative or equivocal",
+         "ihc": {"result": "negative"}, "ish": {"ratio": "<2.0", "result": "not_amplified"}}]}))
     same(rows["00000004#2"], expect(engine, {"tumor": {"oncotree_code": "STOMACH"}, "specimens": [
         {"id": "s", "procedure": "resection", "reported_status": "negative or equivocal", "ihc": {"score": "1+"}}]}))
     # 7/8/9 and XX.7/XX.8/XX.9: not known, never numbers; the answer is indeterminate with needs
@@ -154,4 +166,4 @@ def test_naaccr_flat_export_by_item_number(tmp_path: Path, engine: Engine) -> No
         {"id": "s", "procedure": "resection", "reported_status": "negative or equivocal", "ihc": {"score": "1+"}}]}))
     same(rows["00000104#1"], expect(engine, {"tumor": {"oncotree_code": "BREAST"}, "specimens": [
         {"id": "s", "procedure": "resection", "reported_status": "negative or equivocal", "ihc": {"score": "2+"},
-         "ish": {"her2_per_cell": 4.1, "ratio": 1.5}}]}))
+         "ish": {"her2_per_cell": 4.1, "ratio": 1.5, "result": "not_amplified"}}]}))

@@ -110,3 +110,32 @@ def test_mapping_errors_name_the_field(tmp_path: Path, capsys: pytest.CaptureFix
     code = main(["cohort", "run", str(EXTRACT), "--format", "table", "--mapping", str(MAPPING), "--out",
                  str(tmp_path / "o.xlsx")])
     assert code == 2 and ".parquet" in capsys.readouterr().err
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    import io
+
+    from her2cds.cohort.run import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Terminal(), io.StringIO()
+    for stream in (tty, pipe):
+        progress = Progress(stream)
+        progress.update(250_000)
+        progress.done()
+    assert "250,000 rows" in tty.getvalue() and tty.getvalue().endswith("\n")
+    assert pipe.getvalue() == ""
+
+
+def test_full_json_lines_hold_the_whole_assessment_of_every_patient(tmp_path: Path, engine: Engine) -> None:
+    full = tmp_path / "full.jsonl"
+    _, slim = cohort(tmp_path, "out.parquet", "--full", str(full), "--chunk-rows", "3")
+    lines = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
+    assert sorted(line["id"] for line in lines) == sorted(slim["id"].to_list())
+    by = {line["id"]: line for line in lines}
+    assert by["A2"]["assessment"]["versions"]["knowledge_base"] == engine.versions.knowledge_base
+    assert by["A2"]["assessment"]["her2"]["status"] == by_id(slim)["A2"]["her2_status"]
+    assert "'5+'" in by["A7"]["error"] and "'two point one'" in by["A8"]["error"]

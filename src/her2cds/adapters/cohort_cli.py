@@ -41,6 +41,8 @@ def register(sub: Any) -> None:
     r.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
     r.add_argument("--chunk-rows", type=int, default=250_000, help="rows read per chunk (bounds memory)")
     r.add_argument("--summary", metavar="FILE.json", help="write the run summary as JSON")
+    r.add_argument("--full", metavar="FILE.jsonl",
+                   help="also write every patient's whole assessment as JSON Lines (per-case engine speed)")
     r.set_defaults(func=cmd_cohort)
 
 
@@ -57,6 +59,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         mapping=load_mapping(args.mapping) if args.mapping else None,
         report=Path(args.report) if args.report else None, engine=args.engine, chunk_rows=args.chunk_rows,
         progress=sys.stderr, spark_master=args.spark_master, criteria=args.criteria,
+        full=Path(args.full) if args.full else None,
     )
     stats = cohort_run.run(options)
     summary = stats.as_dict()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from her2cds.cohort.columns import CASE_COLUMNS, LIST_SEPARATOR, SPECIMEN_TEST_COLUMNS
+from her2cds.cohort.columns import CASE_COLUMNS, LIST_SEPARATOR, SPECIMEN_TEST_COLUMNS, Column
 
 Row = Mapping[str, Any]
 
@@ -40,24 +40,26 @@ def output_id(row: Row) -> str:
 
 
 def _put(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Set ``value`` at ``path`` unless a value is there already (a number before its bound column)."""
     for key in path[:-1]:
         target = target.setdefault(key, {})
-    target[path[-1]] = value
+    target.setdefault(path[-1], value)
+
+
+def _value(row: Row, col: Column) -> Any:
+    """The row's value for ``col`` as the case takes it; None when absent (an empty list is absent too)."""
+    value = row.get(col.name)
+    if value is not None and col.kind == "list":
+        return split_list(value) or None
+    return value
 
 
 def _specimen(row: Row, default_id: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"id": default_id}
     for col in CASE_COLUMNS:
-        if not col.specimen:
-            continue
-        value = row.get(col.name)
-        if value is None:
-            continue
-        if col.kind == "list":
-            value = split_list(value)
-            if not value:
-                continue
-        _put(spec, col.path[1:], value)
+        value = _value(row, col) if col.specimen else None
+        if value is not None:
+            _put(spec, col.path[1:], value)
     return spec
 
 
@@ -67,15 +69,9 @@ def case_from_rows(rows: Iterable[Row]) -> dict[str, Any]:
     case: dict[str, Any] = {"tumor": {}, "specimens": []}
     for index, row in enumerate(rows):
         for col in CASE_COLUMNS:
-            if col.specimen or col.path[0] == "unused":
-                continue
-            value = row.get(col.name)
+            value = None if col.specimen else _value(row, col)
             if value is None:
                 continue
-            if col.kind == "list":
-                value = split_list(value)
-                if not value:
-                    continue
             current: Any = case
             for key in col.path[:-1]:
                 current = current.get(key, {}) if isinstance(current, dict) else {}

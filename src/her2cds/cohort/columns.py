@@ -71,17 +71,16 @@ CASE_COLUMNS: tuple[Column, ...] = (
     _c("hormone_receptor", "str", "biomarkers", "hormone_receptor"),
     _c("prior_lines", "int", "history", "prior_lines"),
     _c("prior_agents", "list", "history", "prior_agents"),
-    # read and kept, but not yet part of the case input (qualitative results and bounds, e.g. NAACCR "XX.2"):
-    # the per-case engine does not see them, the summary counts them (docs/cohort.md)
-    _c("ihc_result", "str", "unused", "ihc_result"),
-    _c("ish_result", "str", "unused", "ish_result"),
-    _c("ish_ratio_bound", "str", "unused", "ish_ratio_bound"),
-    _c("ish_her2_per_cell_bound", "str", "unused", "ish_her2_per_cell_bound"),
+    # results stated in words, and values recorded only as bounds (NAACCR "XX.2" = ratio < 2.0); a bound goes to
+    # the same case field as the number, only when no number is given (docs/cohort.md)
+    _c("ihc_result", "str", "specimen", "ihc", "result"),
+    _c("ish_result", "str", "specimen", "ish", "result"),
+    _c("ish_ratio_bound", "str", "specimen", "ish", "ratio"),
+    _c("ish_her2_per_cell_bound", "str", "specimen", "ish", "her2_per_cell"),
 )
 BY_NAME: dict[str, Column] = {c.name: c for c in CASE_COLUMNS}
 META_COLUMNS = ("row", "source", "read_error")
 ALL_COLUMNS: tuple[str, ...] = (*META_COLUMNS, *(c.name for c in CASE_COLUMNS))
-UNUSED_COLUMNS: tuple[str, ...] = tuple(c.name for c in CASE_COLUMNS if c.path[0] == "unused")
 SPECIMEN_TEST_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in CASE_COLUMNS if c.specimen and c.path[1] in ("ihc", "ish", "ngs")
 )

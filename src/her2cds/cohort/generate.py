@@ -166,6 +166,13 @@ def generate(kb: KnowledgeBase, n: int, seed: int = 12, source: str | None = "ge
     cols["ish_recount_cep17_per_cell"] = _when(recount & d.chance(0.9), d.uniform(1, 3.5, 1))
     cols["ish_recount_cells_counted"] = _when(recount & d.chance(0.5), d.pick([10, 20, 30], _I))
 
+    # results stated in words and values recorded as bounds (registries): mostly where no number is given
+    words = tissue & (ihc == "none")
+    cols["ihc_result"] = _when(words & d.chance(0.4), d.pick(["positive", "negative", "equivocal"], _S))
+    cols["ish_result"] = _when(tissue & d.chance(0.04), d.pick(["amplified", "not_amplified", "equivocal"], _S))
+    cols["ish_ratio_bound"] = _when(tissue & d.chance(0.03), d.pick(["<2.0", ">=2.0", "≥2.0"], _S))
+    cols["ish_her2_per_cell_bound"] = _when(tissue & d.chance(0.02), d.pick([">=100", ">6.0", "<4.0"], _S))
+
     profile = d.pick(range(len(_NGS)), _I)
     for i, (name, kind) in enumerate(zip(
         ("ngs_erbb2_amplified", "ngs_erbb2_cn_call", "ngs_erbb2_copy_number", "ngs_erbb2_variants"),

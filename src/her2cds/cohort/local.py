@@ -3,7 +3,7 @@ per distinct key (on a representative row) and for every row the vectorized path
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +94,9 @@ class LocalEngine:
         self._pending: list[Row] = []  # rows of patients with several rows, answered by finish()
 
     # ------------------------------------------------------------------------------------------
-    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[str] = ()) -> pl.DataFrame:
-        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows
-        (in this chunk, or listed by patient key in ``grouped``) are kept until :meth:`finish`."""
+    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[int] = ()) -> pl.DataFrame:
+        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows (in
+        this chunk, or whose patient-key hash is in ``grouped``: run.grouped_patients) wait for :meth:`finish`."""
         stats = self.stats
         order = frame.get_column(ORDER).cast(pl.Int64) if ORDER in frame.columns else None  # a global row order
         frame = conform(frame).with_row_index("__i").with_columns(
@@ -105,7 +105,7 @@ class LocalEngine:
         )
         self._offset += frame.height
         stats.rows += frame.height
-        multi = pl.col("__pk").is_in(list(grouped)) | (pl.len().over("__pk") > 1)
+        multi = pl.col("__pk").hash().is_in(list(grouped)) | (pl.len().over("__pk") > 1)
         frame = frame.with_columns(__multi=multi)
         self._pending.extend(frame.filter(pl.col("__multi")).select([*ALL_COLUMNS, "__seq"]).iter_rows(named=True))
         single = frame.filter(~pl.col("__multi"))
@@ -166,27 +166,25 @@ class LocalEngine:
             if len(self.stats.error_examples) < 20:
                 self.stats.error_examples.append(answer["error"])
 
-    def _read_errors(self, rows: Iterable[Row]) -> pl.DataFrame:
+    def _read_error(self, row: Row) -> SlimAnswer:
+        self.stats.read_errors += 1
+        return error_answer(row.get("oncotree_code"), f"{row_label(row)}: {row['read_error']}", self.engine.kb.version)
+
+    def _each_row(self, rows: Iterable[Row], answer_of: Callable[[Row], SlimAnswer]) -> pl.DataFrame:
         ids, answers, seq = [], [], []
         for row in rows:
-            self.stats.read_errors += 1
-            answer = error_answer(row.get("oncotree_code"), f"{row_label(row)}: {row['read_error']}",
-                                  self.engine.kb.version)
+            answer = answer_of(row)
             self._count(answer)
             ids.append(output_id(row))
             answers.append(answer)
             seq.append(int(row["__seq"]))
         return answers_frame(ids, answers, seq)
 
+    def _read_errors(self, rows: Iterable[Row]) -> pl.DataFrame:
+        return self._each_row(rows, self._read_error)
+
     def _rows_one_by_one(self, frame: pl.DataFrame) -> pl.DataFrame:
-        ids, answers, seq = [], [], []
-        for row in frame.iter_rows(named=True):
-            answer = assess_rows(self.engine, [row])
-            self._count(answer)
-            ids.append(output_id(row))
-            answers.append(answer)
-            seq.append(int(row["__seq"]))
-        return answers_frame(ids, answers, seq)
+        return self._each_row(frame.iter_rows(named=True), lambda row: assess_rows(self.engine, [row]))
 
     def _vectorized(self, frame: pl.DataFrame) -> pl.DataFrame:
         if frame.height == 0:

@@ -165,6 +165,15 @@ def _model_bounds() -> dict[str, set[float]]:
     return out
 
 
+def _model_limits() -> set[float]:
+    """The input model's named plausibility limits (``MAX_*`` / ``MIN_*`` in model/case.py): validators that the
+    JSON Schema does not show. Every numeric column is cut at all of them (more cuts never change an answer)."""
+    import her2cds.model.case as case_module
+
+    return {float(v) for k, v in vars(case_module).items()
+            if k.startswith(("MAX_", "MIN_")) and isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def key_plan(kb: KnowledgeBase) -> KeyPlan:
     cuts = kb_cuts(kb)
     known = set(get_args(Measure))
@@ -175,10 +184,11 @@ def key_plan(kb: KnowledgeBase) -> KeyPlan:
     for name, (measure, expr) in RECOUNT.items():
         intervals.append(Interval(f"k_{name}", expr, tuple(sorted(cuts.get(measure, {0.0})))))
     bounds = _model_bounds()
+    limits = _model_limits()
     numeric = tuple(c.name for c in CASE_COLUMNS if c.kind in ("float", "int"))
     for name in numeric:
         if name not in EXACT:
-            intervals.append(Interval(f"k_raw.{name}", Col(name), tuple(sorted(bounds.get(name, {0.0})))))
+            intervals.append(Interval(f"k_raw.{name}", Col(name), tuple(sorted(bounds.get(name, {0.0}) | limits))))
     categorical = tuple(c.name for c in CASE_COLUMNS
                         if c.name not in NOT_IN_KEY and (c.kind not in ("float", "int") or c.name in EXACT))
     assert all(name in BY_NAME for name in categorical)

@@ -12,7 +12,9 @@ from her2cds.cohort.slim import SlimAnswer, error_answer, slim_answer
 from her2cds.engine import Engine
 from her2cds.errors import InvalidInputError
 
-_BY_PATH = {".".join(c.path[1:] if c.specimen else c.path): c.name for c in CASE_COLUMNS}
+_BY_PATH: dict[str, str] = {}
+for _col in CASE_COLUMNS:  # the first column of a path names it (the number, not its bound column)
+    _BY_PATH.setdefault(".".join(_col.path[1:] if _col.specimen else _col.path), _col.name)
 _SPECIMEN = re.compile(r"^specimens\[(\d+)\]\.?")
 
 
@@ -32,12 +34,16 @@ def _where(field: str, rows: Sequence[Row]) -> str:
     return f"{row_label(row)}, column {column}" if column else row_label(row)
 
 
+def describe_problems(exc: InvalidInputError, rows: Sequence[Row]) -> str:
+    """The engine's field problems, each named by file, row and canonical column."""
+    return "; ".join(f"{_where(p.field, rows)}: {p.render()}" for p in exc.problems)
+
+
 def assess_rows(engine: Engine, rows: Sequence[Row]) -> SlimAnswer:
     """One patient's rows -> the slim answer, or an error answer naming row, column and value."""
     case = case_from_rows(rows)
     try:
         assessment = engine.assess(case)
     except InvalidInputError as exc:
-        parts = [f"{_where(p.field, rows)}: {p.render()}" for p in exc.problems]
-        return error_answer(rows[0].get("oncotree_code"), "; ".join(parts), engine.kb.version)
+        return error_answer(rows[0].get("oncotree_code"), describe_problems(exc, rows), engine.kb.version)
     return slim_answer(assessment)

@@ -13,7 +13,7 @@ import polars as pl
 
 from her2cds.cohort.local import LocalEngine, Stats, patient_key_expr
 from her2cds.cohort.mapping import TableMapping
-from her2cds.cohort.sources import Source, open_sources
+from her2cds.cohort.sources import open_sources
 from her2cds.cohort.writers import SlimWriter, output_format
 from her2cds.engine import Engine, default_engine
 
@@ -32,6 +32,7 @@ class Options:
     progress: IO[str] | None = None
     spark_master: str = "local[2]"
     criteria: str = "current"
+    full: Path | None = None  # also every patient's whole assessment, JSON Lines (per-case engine speed)
 
 
 class Progress:
@@ -52,14 +53,17 @@ class Progress:
             self.stream.write("\n")
 
 
-def grouped_patients(source: Source) -> list[str]:
-    """Patient keys with more than one row in ``source`` (read with only the id columns)."""
-    if "patient_id" not in source.frame.collect_schema():
+def grouped_patients(frame: pl.LazyFrame) -> list[int]:
+    """Hashes of the patient keys with more than one row (a streaming pass over the id columns only).
+
+    Hashes keep the pass small for tens of millions of rows; a collision only sends a one-row patient through
+    the per-case path, which answers it the same way."""
+    if "patient_id" not in frame.collect_schema():
         return []
-    keys = (source.frame.select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
-            .group_by("patient_id").agg(pl.len().alias("n"), pl.first("source"), pl.first("row"))
-            .filter(pl.col("n") > 1).select(patient_key_expr().alias("k")).collect())
-    return keys.get_column("k").to_list()
+    hashes = (frame.select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
+              .select(patient_key_expr().hash().alias("h")).group_by("h").len()
+              .filter(pl.col("len") > 1).select("h").collect(engine="streaming"))
+    return hashes.get_column("h").to_list()
 
 
 def extra_columns(options: Options) -> tuple[str, ...]:
@@ -80,6 +84,10 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
 
         criteria_expr(engine.ck, options.criteria)
     sources = open_sources(options.inputs, options.fmt, options.mapping)
+    if options.full is not None:
+        from her2cds.cohort.full import write_full
+
+        write_full(sources, options.full, engine, options.chunk_rows, grouped_patients)
     if options.engine == "spark":
         from her2cds.cohort.spark import run_spark
 
@@ -88,7 +96,7 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
     progress = Progress(options.progress)
     with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
         for source in sources:
-            grouped = grouped_patients(source)
+            grouped = grouped_patients(source.frame)
             for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):
                 writer.write(local.evaluate(batch, grouped))
                 progress.update(local.stats.rows)

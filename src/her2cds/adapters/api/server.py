@@ -44,16 +44,43 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
+class _HeaderDeadline:
+    """Mixin for uvicorn's HTTP protocols: a connection whose request headers are not complete within
+    ``header_timeout`` seconds of its start (or of the first byte of the next request) is closed."""
+
+    header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_pending(self) -> bool:
+        return True
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if self._headers_pending() and not self.transport.is_closing():
+            self.transport.close()
+
+
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol (httptools when installed, else h11), closing a connection whose request headers
-    are not complete within ``seconds``: a client trickling header bytes would otherwise hold it open forever."""
+    """uvicorn's HTTP protocol (httptools when installed, else h11) with a request-header deadline of ``seconds``:
+    a client trickling header bytes would otherwise hold a connection open forever."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
         return _h11_header_timeout(seconds)
 
-    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
-        _header_timer: asyncio.TimerHandle | None = None
+    class HeaderTimeoutHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
+        header_timeout = seconds
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -61,8 +88,7 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            if self._header_timer is None:  # the next request has begun: its headers are on the clock
-                self._arm()
+            self._arm()  # the next request has begun: its headers are on the clock
 
         def on_headers_complete(self) -> None:
             self._disarm()
@@ -72,19 +98,6 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
             self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._header_timer = self.loop.call_later(seconds, self._expire)
-
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _expire(self) -> None:
-            self._header_timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
-
     return HeaderTimeoutHttpToolsProtocol
 
 
@@ -92,8 +105,8 @@ def _h11_header_timeout(seconds: float) -> type[asyncio.Protocol]:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11Protocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
+    class HeaderTimeoutH11Protocol(_HeaderDeadline, H11Protocol):
+        header_timeout = seconds
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -101,9 +114,8 @@ def _h11_header_timeout(seconds: float) -> type[asyncio.Protocol]:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                if self._header_timer is None:  # the next request has begun: its headers are on the clock
-                    self._arm()
+            if self._headers_pending() and not self.transport.is_closing():
+                self._arm()  # the next request has begun: its headers are on the clock
             else:
                 self._disarm()
 
@@ -111,18 +123,8 @@ def _h11_header_timeout(seconds: float) -> type[asyncio.Protocol]:
             self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._header_timer = self.loop.call_later(seconds, self._expire)
-
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _expire(self) -> None:
-            self._header_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self.transport.close()
+        def _headers_pending(self) -> bool:
+            return self.conn.their_state is h11.IDLE
 
     return HeaderTimeoutH11Protocol
 

@@ -48,9 +48,9 @@ VALUES: dict[str, dict[str, str | int | float | bool | None]] = {
              "metastatic": "metastasis", "recurrence": None, "local recurrence": None},
     "ihc_score": {"0": "0", "1+": "1+", "2+": "2+", "3+": "3+", "1": "1+", "2": "2+", "3": "3+"},
     "ihc_result": {"positive": "positive", "negative": "negative", "equivocal": "equivocal",
-                   "indeterminate": "indeterminate"},
-    "ish_result": {"positive": "positive", "negative": "negative", "equivocal": "equivocal",
-                   "indeterminate": "indeterminate", "amplified": "positive", "not amplified": "negative"},
+                   "indeterminate": None},
+    "ish_result": {"positive": "amplified", "negative": "not_amplified", "equivocal": "equivocal",
+                   "indeterminate": None, "amplified": "amplified", "not amplified": "not_amplified"},
 }
 CONSTANTS: dict[str, str | int | float | bool | None] = {"procedure": "resection"}  # docs/decisions.md D12.2
 

@@ -131,7 +131,7 @@ def derive(frame: pl.DataFrame) -> pl.DataFrame:
         __her2=her2,
         __her2_bound=her2_bound,
         __probe=pl.when(single_only & number(single).is_not_null()).then(pl.lit("single")).otherwise(None),
-        __ish_result=ish.replace_strict({"0": "negative", "2": "equivocal", "3": "positive"}, default=None,
+        __ish_result=ish.replace_strict({"0": "not_amplified", "2": "equivocal", "3": "amplified"}, default=None,
                                         return_dtype=pl.String),
         __reported=overall.replace_strict({"1": "positive", "0": "negative or equivocal"}, default=None,
                                           return_dtype=pl.String),

@@ -30,9 +30,9 @@ VALUES: dict[str, dict[str, str | int | float | bool | None]] = {
     "setting": dict(STAGES),
     "ihc_score": {"0": "0", "1+": "1+", "2+": "2+", "3+": "3+"},
     "ihc_result": {"positive": "positive", "negative": "negative", "equivocal": "equivocal",
-                   "indeterminate": "indeterminate"},
-    "ish_result": {"positive": "positive", "negative": "negative", "equivocal": "equivocal",
-                   "indeterminate": "indeterminate", "not performed": None},
+                   "indeterminate": None},
+    "ish_result": {"positive": "amplified", "negative": "not_amplified", "equivocal": "equivocal",
+                   "indeterminate": None, "not performed": None},
 }
 _STUDY = re.compile(r"clinical_patient_([a-z]+)\.txt$", re.IGNORECASE)
 
