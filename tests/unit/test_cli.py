@@ -47,7 +47,7 @@ def test_assess_yaml_and_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: 
 def test_assess_text_has_table_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["assess", "--example", "--format", "text"], capsys)
     assert code == 0
-    assert "PATIENT HER2: POSITIVE" in out
+    assert "PATIENT - NEXT:" in out and "HER2 POSITIVE" in out
     assert "SPECIMENS (date order)" in out
     assert "RULE TRACE" in out and "cap-ascp-asco-2016.gea.ish.positive" in out
     assert "knowledge base" in out

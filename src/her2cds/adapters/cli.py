@@ -134,10 +134,14 @@ def cmd_assess(args: argparse.Namespace) -> int:
                                    bundle_type="transaction" if args.output == "fhir-transaction" else "collection"),
               sys.stdout)
     elif args.format == "text":
+        import shutil
+
         from her2cds.render.terminal import escape_controls
         from her2cds.render.text import render_text
 
-        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace)))
+        width = max(shutil.get_terminal_size((100, 24)).columns, 60)
+        sys.stdout.write(escape_controls(render_text(assessment, _therapy_text(), trace=not args.no_trace,
+                                                     width=width)))
     else:
         sys.stdout.write(shape.text(assessment))
     return EXIT_OK

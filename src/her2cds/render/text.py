@@ -3,10 +3,47 @@ recommendations, therapies and the rule trace."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from her2cds.model.assessment import Assessment, SpecimenResult
+
+# a knowledge-base id in parentheses inside a basis text: shown in the trace, not in the report body
+_RULE_ID = re.compile(r"\s*\((?:[a-z0-9][a-z0-9+-]*\.)+[a-z0-9][a-z0-9+-]*\)")
+
+
+def _plain(text: str) -> str:
+    """A text without the rule ids it cites (they are in the trace)."""
+    return _RULE_ID.sub("", text)
+
+
+def _wrap(lines: Sequence[str], width: int | None) -> list[str]:
+    """Wrap prose lines to ``width``, continuation lines indented under the text; tables are not wrapped."""
+    if not width:
+        return list(lines)
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width or line.startswith("\x00"):
+            out.append(line.removeprefix("\x00"))
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        out += textwrap.wrap(line, width=width, subsequent_indent=" " * (indent + 4), break_on_hyphens=False)
+    return out
+
+
+def _next_step(a: Assessment) -> str:
+    """What to do next, in words: the first recommendation, else the first need, else nothing further."""
+    if a.recommendations:
+        r = a.recommendations[0]
+        return r.text + (f" (specimen {r.specimen})" if r.specimen else "")
+    if a.her2.needs:
+        n = a.her2.needs[0]
+        return f"provide {n.field}: {n.reason}"
+    if a.her2.status.value in ("positive", "negative"):
+        return "no further HER2 testing is needed for this result"
+    return "obtain an adequate tissue specimen for HER2 IHC/ISH"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -18,17 +55,20 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _ish(s: SpecimenResult) -> str:
+    """E.g. "ratio 2.95, HER2 6.2/cell, group 1, positive"."""
     if s.ish is None:
         return "-"
     parts = []
-    if s.ish.group is not None:
-        parts.append(f"G{s.ish.group}")
     if s.ish.ratio is not None:
-        parts.append(f"r{s.ish.ratio:.2f}")
+        parts.append(f"ratio {s.ish.ratio:.2f}")
     if s.ish.her2_per_cell is not None:
-        parts.append(f"cn{s.ish.her2_per_cell:g}")
+        parts.append(f"HER2 {s.ish.her2_per_cell:g}/cell")
+    elif s.ish.her2_per_cell_derived is not None:
+        parts.append(f"HER2 {s.ish.her2_per_cell_derived}/cell (derived)")
+    if s.ish.group is not None:
+        parts.append(f"group {s.ish.group}")
     parts.append(s.ish.status.value if s.ish.final else "not final")
-    return " ".join(parts)
+    return ", ".join(parts)
 
 
 def _ngs(s: SpecimenResult) -> str:
@@ -42,21 +82,24 @@ def _ngs(s: SpecimenResult) -> str:
 
 
 def render_text(
-    a: Assessment, therapies_text: Callable[[Sequence[Any]], str] | None = None, *, trace: bool = True
+    a: Assessment, therapies_text: Callable[[Sequence[Any]], str] | None = None, *, trace: bool = True,
+    width: int | None = None,
 ) -> str:
+    """The report; ``width`` wraps prose to the terminal (tables stay whole). Ids live in the trace section."""
     out: list[str] = []
     title = f"HER2 assessment{f' - {a.id}' if a.id else ''}"
     out += [title, "=" * len(title)]
     t = a.tumor
-    out.append(f"Tumor: {t.name} ({t.oncotree_code}); family {t.family}; setting {t.setting or 'not given'}")
-    fallback = " (fallback: no tumor-specific guideline)" if t.scoring_fallback else ""
-    out.append(f"Scoring system: {t.scoring_system}{fallback}")
+    out.append(f"Tumor: {t.name} ({t.oncotree_code}); setting {t.setting or 'not given'}"
+               + ("; no tumor-specific HER2 guideline - scored on the gastric criteria" if t.scoring_fallback else ""))
     out.append("")
     h = a.her2
-    out.append(f"PATIENT HER2: {h.status.value.upper()}"
+    out.append(f"PATIENT - NEXT: {_next_step(a)}")
+    out.append(f"  HER2 {h.status.value.upper()}"
                + (f"  IHC {h.ihc_score.value}" if h.ihc_score else "")
                + (f"  category {h.category.value}" if h.category else ""))
-    out.append(f"  basis: {h.basis}")
+    out.append(f"  basis: {_plain(h.basis)}")
+    out += [f"  needs {n.field}: {n.reason}" for n in h.needs]
     amp = {True: "yes", False: "no", None: "not assessed"}
     out.append(f"  ERBB2 amplified: {amp[h.erbb2_amplified]} (ISH {amp[h.ish_amplified]}, NGS {amp[h.ngs_amplified]})")
     if h.erbb2_activating_mutations:
@@ -84,7 +127,8 @@ def render_text(
             for s in ordered
         ]
         out += ["SPECIMENS (date order)"]
-        out += _table(["id", "date", "site", "procedure", "IHC", "ISH", "NGS", "status"], rows)
+        out += ["\x00" + line for line in _table(["id", "date", "site", "procedure", "IHC", "ISH", "NGS", "status"],
+                                                   rows)]
         out.append("")
     else:
         out += ["SPECIMENS: none", ""]
@@ -97,14 +141,14 @@ def render_text(
         out += [f"  > {r.code}{f' [{r.specimen}]' if r.specimen else ''}: {r.text}" for r in a.recommendations]
         out.append("")
     if therapies_text is not None and a.therapies:
-        out.append(therapies_text(a.therapies))
+        out += therapies_text(a.therapies).splitlines()
         out.append("")
     if a.warnings:
         out.append("INPUT WARNINGS")
         out += [f"  ~ {w.code}{f' ({w.field})' if w.field else ''}: {w.text}" for w in a.warnings]
         out.append("")
     if trace:
-        out.append("RULE TRACE")
+        out.append(f"RULE TRACE (tumor family {t.family}; scoring system {t.scoring_system})")
         for e in a.trace:
             where = f"[{e.specimen}] " if e.specimen else ""
             out.append(f"  - {where}{e.rule} ({', '.join(e.sources)}): {e.detail}")
@@ -112,4 +156,4 @@ def render_text(
     v = a.versions
     out.append(f"her2cds {v.engine}; knowledge base {v.knowledge_base} as of {v.as_of}; OncoTree {v.oncotree}")
     out.append(a.disclaimer)
-    return "\n".join(out) + "\n"
+    return "\n".join(_wrap(out, width)) + "\n"
