@@ -51,6 +51,16 @@ def _therapy_reasons(option: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def regulatory_label(record: Mapping[str, Any]) -> str:
+    """'FDA regular 2010-10-01', or both dates when an accelerated approval became regular (never the first date
+    under the current pathway's name)."""
+    agency, status, first = record.get("agency") or "", record.get("status") or "", record.get("approval_date")
+    converted = record.get("regular_approval_date")
+    if record.get("initial_status") == "accelerated" and converted:
+        return f"{agency} accelerated {first or 'date not recorded'}, regular {converted}"
+    return f"{agency} {status} {first}" if first else f"{agency} {status}"
+
+
 def therapy_groups(assessment: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Eligible first, then insufficient data (with what is needed), then close misses (with the reason)."""
     groups: dict[str, list[dict[str, Any]]] = {"eligible": [], "insufficient_data": [], "not_eligible": []}
@@ -58,6 +68,7 @@ def therapy_groups(assessment: Mapping[str, Any]) -> dict[str, list[dict[str, An
         outcome = str(option.get("outcome") or ("eligible" if option.get("eligible") else "not_eligible"))
         item = dict(option)
         item["reasons"] = _therapy_reasons(option)
+        item["reg_labels"] = [regulatory_label(r) for r in option.get("regulatory") or []]
         groups.setdefault(outcome, []).append(item)
     return groups
 
