@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import gc
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +29,7 @@ from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
+from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -68,12 +70,26 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
+@dataclass(slots=True)
+class SpecimenStage:
+    """What :meth:`Engine.specimen_stage` found; :meth:`Engine.patient_stage` finishes it (once: ``col`` grows)."""
+
+    case: Case
+    lineage: tuple[str, ...]
+    family: Family
+    system: CompiledSystem
+    col: Collector
+    findings: list[SpecimenFinding]
+    her2: Her2Summary
+
+
 class Engine:
     """Assesses cases against one knowledge base. Immutable after construction; thread-safe."""
 
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
         self.kb = kb or default_knowledge_base()
         self.ck: CompiledKnowledge = compile_knowledge(self.kb)
+        self.therapy: TherapyKnowledge | None = compile_therapy(self.kb.therapy) if self.kb.therapy else None
         self.versions = Versions(
             engine=__version__, knowledge_base=self.kb.version, as_of=self.kb.meta.as_of,
             oncotree=self.kb.tumor_release,
@@ -107,6 +123,12 @@ class Engine:
         return lineage, family, self.ck.systems[system_id], explicit
 
     def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+        return self.patient_stage(self.specimen_stage(data))
+
+    def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
+        """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
+        patient-level HER2 summary and the flags and recommendations so far. Its findings depend on the tumor only
+        through its family and scoring system (cohort mode keys on that: docs/decisions.md D12.4)."""
         case = parse_case(data)
         lineage, family, system, explicit = self.resolve_tumor(case)
         col = Collector(self.kb)
@@ -132,6 +154,13 @@ class Engine:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
         flag_heterogeneity(findings, ck, col)
+        return SpecimenStage(case, lineage, family, system, col, findings, her2)
+
+    def patient_stage(self, stage: SpecimenStage) -> Assessment:
+        """The second stage of :meth:`assess` (testing advice, therapies, warnings); consumes ``stage``."""
+        case, lineage, family, system, col, findings, her2 = (
+            stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
+        ck = self.ck
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
@@ -173,7 +202,7 @@ class Engine:
                       text=f"{name} {value} is after the assessment date {assessed_on} (today).")
                 for name, value in case.dated_facts() if value > assessed_on
             ]
-        tk = self.kb.therapy
+        tk = self.therapy
         if tk is None:
             return [], warnings
         facts = facts_from(case, her2, lineage, assessed_on)
