@@ -18,8 +18,10 @@ from her2cds.adapters.api.errors import ERROR_RESPONSES, envelope, error_body, s
 from her2cds.adapters.api.fhir_json import assessment_bundle, batch_response, patient_reference, with_warnings
 from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, parse_body, read_body
 from her2cds.adapters.api.state import Assessor
+from her2cds.adapters.region import with_region
 from her2cds.errors import FieldProblem, Her2CdsError, InvalidInputError
 from her2cds.model.assessment import Assessment, ExpandedAssessment
+from her2cds.model.case import Region
 
 log = logging.getLogger("her2cds.api")
 
@@ -44,6 +46,12 @@ Expand = Annotated[
     Literal["therapies"] | None,
     Query(description="`therapies`: therapy options in full (regulatory status, evidence, sources inline), as "
           "`her2cds assess --expand`; by default they are compact and the indication text is at /v1/knowledge/{id}"),
+]
+RegionParam = Annotated[
+    Literal["us", "eu"] | None,
+    Query(description="whose regulatory status the therapy options show: `us` (FDA, the default) or `eu` "
+                      "(European Commission decisions; each option then has `region_status`). A case's own "
+                      "`region` field wins; as `her2cds assess --region`"),
 ]
 
 
@@ -79,22 +87,26 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("Case"),
 )
-async def assess(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
-    return await state.engine.run(_assess_one, assessor, await read_body(request), media, expand)
+    return await state.engine.run(_assess_one, assessor, await read_body(request), media, expand, region)
 
 
-def _assess_one(assessor: Assessor, raw: bytes, media: str, expand: str | None) -> Response:
+def _assess_one(assessor: Assessor, raw: bytes, media: str, expand: str | None, region: Region | None) -> Response:
     """Parse, assess and serialize one case (on an engine worker)."""
     body = parse_body(raw)
     if not isinstance(body, dict):
         raise InvalidInputError.single(
             "", f"expected one case as a JSON object, got {_json_type(body)}", has_value=False
         )
-    return _render(assessor(body), media, expand)
+    return _render(assessor(with_region(body, region)), media, expand)
 
 
-def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tuple[int, Any]]:
+def _assess_items(
+    assessor: Assessor, items: list[Any], fhir: bool, region: Region | None = None
+) -> list[tuple[int, Any]]:
     """Assess every item of a batch (on an engine worker), one result per item."""
     results: list[tuple[int, Any]] = []
     for index, item in enumerate(items):
@@ -103,7 +115,7 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
                 raise InvalidInputError.single(
                     "", f"expected a case (JSON object), got {_json_type(item)}", has_value=False
                 )
-            assessment = assessor(item)
+            assessment = assessor(with_region(item, region))
             results.append((200, assessment_bundle(assessment) if fhir else assessment))
         except Her2CdsError as exc:
             status = status_for(exc)
@@ -147,7 +159,9 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
     },
     openapi_extra=examples.request_body("CaseBatch"),
 )
-async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_batch(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     body = await state.engine.run(parse_body, await read_body(request))
     if not isinstance(body, list):
@@ -156,7 +170,7 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
     if len(body) > limit:
         raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
     fhir = media == FHIR_JSON
-    results = await state.engine.run(_assess_items, assessor, body, fhir)
+    results = await state.engine.run(_assess_items, assessor, body, fhir, region)
     if fhir:
         return Response(json.dumps(batch_response(results)), media_type=FHIR_JSON)
     parts: list[str] = []
@@ -180,12 +194,14 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
-async def assess_fhir(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_fhir(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
-    return await state.engine.run(_assess_bundle, assessor, await read_body(request), media, expand)
+    return await state.engine.run(_assess_bundle, assessor, await read_body(request), media, expand, region)
 
 
-def _assess_bundle(assessor: Assessor, raw: bytes, media: str, expand: str | None) -> Response:
+def _assess_bundle(assessor: Assessor, raw: bytes, media: str, expand: str | None, region: Region | None) -> Response:
     """Parse, convert, assess and serialize one FHIR Bundle (on an engine worker)."""
     body = parse_body(raw)
     if not isinstance(body, dict):
@@ -198,7 +214,7 @@ def _assess_bundle(assessor: Assessor, raw: bytes, media: str, expand: str | Non
 
     conversion = inbound.bundle_to_case(body)
     try:
-        assessment = assessor(conversion.case)
+        assessment = assessor(with_region(conversion.case, region))
     except InvalidInputError as exc:
         problems = [
             FieldProblem(p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value)
