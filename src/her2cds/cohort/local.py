@@ -86,10 +86,27 @@ def output_id_expr() -> pl.Expr:
     return pl.when(pl.col("patient_id").is_not_null()).then(pl.col("patient_id")).otherwise(label)
 
 
+def _list_column(name: str, lists: Sequence[list[str]]) -> pl.Series:
+    """A list column from Python lists, built from one flat array and offsets (polars' nested constructor goes
+    list by list)."""
+    import pyarrow as pa
+
+    offsets = [0]
+    for values in lists:
+        offsets.append(offsets[-1] + len(values))
+    flat = pl.Series([v for values in lists for v in values], dtype=pl.String()).to_arrow()
+    array = pa.LargeListArray.from_arrays(pl.Series(offsets, dtype=pl.Int64()).to_arrow(), flat)
+    series = pl.Series(name, array)  # (polars-made Arrow arrays: pa.array() on Python lists would import pandas)
+    return series.cast(ANSWER_SCHEMA[name])
+
+
 def answer_table(answers: Sequence[SlimAnswer]) -> pl.DataFrame:
     """The slim columns but ``id`` of ``answers``, one row each."""
-    return pl.DataFrame({name: [a[name] for a in answers] for name in ANSWER_COLUMNS},
-                        schema={name: ANSWER_SCHEMA[name] for name in ANSWER_COLUMNS})
+    return pl.DataFrame([
+        _list_column(name, [a[name] for a in answers]) if name in SLIM_LIST_COLUMNS
+        else pl.Series(name, [a[name] for a in answers], dtype=ANSWER_SCHEMA[name])
+        for name in ANSWER_COLUMNS
+    ])
 
 
 def answers_frame(ids: Sequence[str], answers: Sequence[SlimAnswer], seq: Sequence[int]) -> pl.DataFrame:
