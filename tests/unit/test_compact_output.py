@@ -21,7 +21,7 @@ from tests.golden import load_cases
 # the compact option: always these ...
 COMPACT_ALWAYS = {"id", "title", "drugs", "eligible", "outcome", "criteria"}
 # ... and these only when they hold something (an empty list or null is left out)
-COMPACT_WHEN_SET = {"needs", "line_of_therapy", "alternatives"}
+COMPACT_WHEN_SET = {"needs", "line_of_therapy", "alternatives", "region_status"}
 FULL_ONLY = set(TherapyOption.model_fields) - COMPACT_ALWAYS - COMPACT_WHEN_SET
 BREAST = examples.load("breast-her2-low")  # the example with the most therapy options
 GOLDEN = [c.case.input for c in load_cases() if c.case.expect is not None]

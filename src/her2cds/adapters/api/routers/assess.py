@@ -24,6 +24,12 @@ Expand = Annotated[
           "(regulatory status, evidence, sources, criterion texts and reasons inline) and trace entries with their "
           "sources; by default both are compact and the fixed text is at /v1/knowledge/{id}"),
 ]
+RegionParam = Annotated[
+    Literal["us", "eu"] | None,
+    Query(description="whose regulatory status the therapy options show: `us` (FDA, the default) or `eu` "
+                      "(European Commission decisions; each option then has `region_status`). A case's own "
+                      "`region` field wins; as `her2cds assess --region`"),
+]
 
 
 _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -48,11 +54,13 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("Case"),
 )
-async def assess(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
-        jobs.assess_one, state.engine_context(assessor), raw, media, expand, request_id=request_id(request)
+        jobs.assess_one, state.engine_context(assessor), raw, media, expand, region, request_id=request_id(request)
     )
     return reply_response(reply)
 
@@ -88,7 +96,9 @@ async def assess(request: Request, assessor: AssessorDep, state: StateDep, expan
     },
     openapi_extra=examples.request_body("CaseBatch"),
 )
-async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_batch(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
@@ -98,6 +108,7 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
         media,
         expand,
         state.settings.max_batch_items,
+        region,
         request_id=request_id(request),
     )
     return reply_response(reply)
@@ -114,10 +125,12 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
-async def assess_fhir(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_fhir(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
-        jobs.assess_fhir, state.engine_context(assessor), raw, media, expand, request_id=request_id(request)
+        jobs.assess_fhir, state.engine_context(assessor), raw, media, expand, region, request_id=request_id(request)
     )
     return reply_response(reply)
