@@ -16,9 +16,16 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, TumorSummary, Versions
+from her2cds.model.assessment import (
+    Assessment,
+    Her2Summary,
+    InputWarning,
+    SpecimenResult,
+    TumorSummary,
+    Versions,
+)
 from her2cds.model.case import Case, Specimen
-from her2cds.model.therapy import TherapyOption
+from her2cds.model.therapy import TherapySummary
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
@@ -27,7 +34,9 @@ from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
-from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
+from her2cds.therapy import facts_from, history_notes, unrecognised_agents
+from her2cds.therapy.matching import Option, evaluate_options, to_option
+from her2cds.therapy.output import CompactOptions
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -68,6 +77,28 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
+_NO_THERAPIES = ',"therapies":[]'
+_TRACE = ',"trace":'  # the field after therapies: the pair occurs once in a document (quotes in values are escaped)
+
+
+class Evaluation:
+    """One case assessed, as plain data: what :class:`Assessment` is built from (D14.4)."""
+
+    __slots__ = ("assessed_on", "collector", "her2", "id", "options", "specimens", "tumor", "warnings")
+
+    def __init__(self, case_id: str | None, her2: Her2Summary, tumor: TumorSummary, specimens: list[SpecimenResult],
+                 collector: Collector, options: list[Option], warnings: list[InputWarning],
+                 assessed_on: dt.date) -> None:
+        self.id = case_id
+        self.her2 = her2
+        self.tumor = tumor
+        self.specimens = specimens
+        self.collector = collector
+        self.options = options
+        self.warnings = warnings
+        self.assessed_on = assessed_on
+
+
 class Engine:
     """Assesses cases against one knowledge base. Immutable after construction; thread-safe."""
 
@@ -82,6 +113,7 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
+        self._compact = CompactOptions(self.kb.therapy) if self.kb.therapy is not None else None
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -106,7 +138,9 @@ class Engine:
         explicit = case.tumor.scoring_system is not None
         return lineage, family, self.ck.systems[system_id], explicit
 
-    def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+    def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
+        """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the
+        output from it."""
         case = parse_case(data)
         lineage, family, system, explicit = self.resolve_tumor(case)
         col = Collector(self.kb)
@@ -134,29 +168,51 @@ class Engine:
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
-        therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
-        tumor_name = self.kb.tumor_types[case.tumor.oncotree_code].name
+        options, warnings = self._therapies(case, her2, lineage, assessed_on)
+        tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         counts = count_warnings([(f.index, f.specimen.id, f.ish.outcome if f.ish else None,
                                   f.specimen.ish.cells_counted if f.specimen.ish else None) for f in findings])
-        warnings = plausibility_warnings(case, tumor_name) + finding_warnings(findings) + counts + warnings
-        tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
+        warnings = plausibility_warnings(case, tumor_node.name) + finding_warnings(findings) + counts + warnings
+        tumor = build(TumorSummary,
+            oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
+            scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
+        )
+        return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on)
+
+    def _assessment(self, ev: Evaluation, therapies: list[TherapySummary]) -> Assessment:
+        col = ev.collector
         return build(Assessment,
-            id=case.id,
-            tumor=build(TumorSummary,
-                oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
-                scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
-            ),
-            her2=her2,
-            specimens=[f.result for f in findings],
+            id=ev.id,
+            tumor=ev.tumor,
+            her2=ev.her2,
+            specimens=ev.specimens,
             recommendations=col.recommendations(),
             flags=col.flags(),
             therapies=therapies,
             trace=col.trace,
-            warnings=warnings,
-            assessed_on=assessed_on,
+            warnings=ev.warnings,
+            assessed_on=ev.assessed_on,
             versions=self.versions,
             disclaimer=self._disclaimer,
         )
+
+    def assessment(self, ev: Evaluation) -> Assessment:
+        """The pydantic :class:`Assessment` of an evaluation (every therapy option in its full form)."""
+        tk = self.kb.therapy
+        therapies: list[TherapySummary] = [to_option(o, tk) for o in ev.options] if tk is not None else []
+        return self._assessment(ev, therapies)
+
+    def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+        return self.assessment(self.evaluate(data))
+
+    def document(self, ev: Evaluation) -> str:
+        """The default JSON document of an evaluation, written directly: equal to
+        ``self.assessment(ev).model_dump_json()`` (tested), without building the therapy option objects."""
+        text = self._assessment(ev, []).model_dump_json()
+        if not ev.options or self._compact is None:
+            return text
+        at = text.index(_NO_THERAPIES + _TRACE)
+        return f"{text[:at]},\"therapies\":{self._compact.options(ev.options)}{text[at + len(_NO_THERAPIES):]}"
 
     def _specimen(self, spec: Specimen, index: int, system: CompiledSystem, col: Collector) -> SpecimenFinding:
         """Interpret one specimen. No memo (D14.2): on distinct cases it cost more in memory and garbage
@@ -165,7 +221,7 @@ class Engine:
 
     def _therapies(
         self, case: Case, her2: Her2Summary, lineage: tuple[str, ...], assessed_on: dt.date
-    ) -> tuple[list[TherapyOption], list[InputWarning]]:
+    ) -> tuple[list[Option], list[InputWarning]]:
         warnings = [build(InputWarning, code=code, field=field, text=text) for code, field, text in history_notes(case)]
         if case.assessed_on is None:  # explicit assessed_on is checked on input; today's date only here
             warnings += [
@@ -183,12 +239,13 @@ class Engine:
                        "are reported as unknown.")
             for agent in unrecognised_agents(facts, tk)
         ]
-        return match_therapies(facts, tk, include_unverified=case.include_unverified), warnings
+        return evaluate_options(facts, tk, include_unverified=case.include_unverified), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:
-        """The assessment as a JSON document (serialized directly, never through Python dicts)."""
-        assessment = self.assess(data)
-        return (assessment.expanded() if expand else assessment).model_dump_json()
+        """The assessment as a JSON document (the default one written directly, never through Python dicts)."""
+        if expand:
+            return self.assess(data).expanded().model_dump_json()
+        return self.document(self.evaluate(data))
 
 
 @functools.cache

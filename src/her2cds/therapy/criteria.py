@@ -18,6 +18,7 @@ from her2cds.errors import KnowledgeBaseError
 from her2cds.model.enums import Category, IhcScore, RasStatus, ReceptorStatus, Setting, Status
 from her2cds.model.therapy import CriterionOutcome
 from her2cds.therapy import history
+from her2cds.therapy.board import HISTORY_ATTRS
 from her2cds.therapy.drugs import DrugTable, Resolution
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.schema import Criterion, Histology
@@ -208,6 +209,11 @@ class Node:
     id: str
     text: str
     reads: frozenset[str]
+
+    @functools.cached_property
+    def reads_history(self) -> bool:
+        """Whether the criterion reads the treatment history (its reason is then listed in ``history_used``)."""
+        return bool(self.reads & HISTORY_ATTRS)
 
     def evaluate(self, ctx: Context) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError

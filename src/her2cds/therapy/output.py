@@ -1,0 +1,60 @@
+"""The compact therapy options of the default document, written directly as JSON text (D14.4).
+
+The compact form (:class:`~her2cds.model.therapy.TherapySummary`) of an evaluated option is its indication's
+fixed head (``id``, ``title``, ``drugs``), then what the case decided. The fixed parts are encoded once per
+knowledge base (:class:`CompactOptions`, built with the engine); per case only the decided values are encoded.
+The text equals pydantic's ``model_dump_json`` of the same options (tested on every golden case and on
+generated cases): strings go through the same escaping as ``json.dumps(..., ensure_ascii=False)``, which is
+serde_json's (quote, backslash and control characters only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from json.encoder import encode_basestring as _quote  # the C encoder json.dumps uses with ensure_ascii=False
+from typing import Final
+
+from her2cds.therapy.knowledge import TherapyKnowledge
+from her2cds.therapy.matching import Option
+
+_RESULTS: Final = ("met", "not_met", "unknown")
+
+
+def quote(text: str) -> str:
+    """``text`` as a JSON string, exactly as pydantic (serde_json) writes it."""
+    return _quote(text)
+
+
+def strings(items: Sequence[str]) -> str:
+    """A JSON array of strings."""
+    return f"[{','.join(map(_quote, items))}]" if items else "[]"
+
+
+class CompactOptions:
+    """Encodes evaluated options in their compact form. Immutable after construction; thread-safe."""
+
+    def __init__(self, tk: TherapyKnowledge) -> None:
+        heads: list[str] = []
+        criteria: list[tuple[dict[str, str], ...]] = []
+        for ind in tk.indications:
+            entry = ind.entry
+            heads.append(f'{{"id":{_quote(entry.id)},"title":{_quote(entry.title)},"drugs":{strings(entry.drugs)},'
+                         '"eligible":')
+            ids = ("tumor", ind.setting_node.id, *(node.id for node in ind.nodes))
+            criteria.append(tuple({r: f'{{"id":{_quote(cid)},"result":"{r}"}}' for r in _RESULTS} for cid in ids))
+        self._heads = tuple(heads)
+        self._criteria = tuple(criteria)
+
+    def option(self, option: Option) -> str:
+        index = option.ind.index
+        fragments = self._criteria[index]
+        decided = ",".join([fragments[i][result] for i, result in enumerate(option.results)])
+        line = "null" if option.line_of_therapy is None else _quote(option.line_of_therapy)
+        eligible = "true" if option.outcome == "eligible" else "false"
+        return (f'{self._heads[index]}{eligible},"outcome":"{option.outcome}","criteria":[{decided}],'
+                f'"needs":{strings(option.needs)},"line_of_therapy":{line},'
+                f'"history_used":{strings(option.history_used)},"alternatives":{strings(option.alternatives)}}}')
+
+    def options(self, options: Sequence[Option]) -> str:
+        """A JSON array of the options' compact forms."""
+        return f"[{','.join([self.option(o) for o in options])}]"
