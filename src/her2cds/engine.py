@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import json.encoder
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,12 +22,13 @@ from her2cds.model.assessment import (
     Her2Summary,
     InputWarning,
     SpecimenResult,
+    TraceEntry,
     TumorSummary,
     Versions,
 )
 from her2cds.model.case import Case, Specimen
 from her2cds.model.therapy import TherapySummary
-from her2cds.rules.collector import Collector
+from her2cds.rules.collector import Collector, TraceRecord
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import check_reported_status
@@ -77,8 +79,10 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
-_NO_THERAPIES = ',"therapies":[]'
-_TRACE = ',"trace":'  # the field after therapies: the pair occurs once in a document (quotes in values are escaped)
+_EMPTY = ',"therapies":[],"trace":[]'
+_AFTER = ',"assessed_on":'  # the field after trace: the triple occurs once in a document (quotes in values are
+# always escaped), so the directly written parts go in its place
+_quote = json.encoder.encode_basestring  # the string escaping of json.dumps(ensure_ascii=False) and of pydantic
 
 
 class Evaluation:
@@ -113,6 +117,7 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
+        self._trace_heads: dict[str, str] = {}
         self._compact = CompactOptions(self.kb.therapy) if self.kb.therapy is not None else None
 
     # ------------------------------------------------------------------------------------------
@@ -179,7 +184,7 @@ class Engine:
         )
         return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on)
 
-    def _assessment(self, ev: Evaluation, therapies: list[TherapySummary]) -> Assessment:
+    def _assessment(self, ev: Evaluation, therapies: list[TherapySummary], trace: list[TraceEntry]) -> Assessment:
         col = ev.collector
         return build(Assessment,
             id=ev.id,
@@ -189,7 +194,7 @@ class Engine:
             recommendations=col.recommendations(),
             flags=col.flags(),
             therapies=therapies,
-            trace=col.trace,
+            trace=trace,
             warnings=ev.warnings,
             assessed_on=ev.assessed_on,
             versions=self.versions,
@@ -200,19 +205,29 @@ class Engine:
         """The pydantic :class:`Assessment` of an evaluation (every therapy option in its full form)."""
         tk = self.kb.therapy
         therapies: list[TherapySummary] = [to_option(o, tk) for o in ev.options] if tk is not None else []
-        return self._assessment(ev, therapies)
+        return self._assessment(ev, therapies, ev.collector.trace_entries())
 
     def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
         return self.assessment(self.evaluate(data))
 
     def document(self, ev: Evaluation) -> str:
         """The default JSON document of an evaluation, written directly: equal to
-        ``self.assessment(ev).model_dump_json()`` (tested), without building the therapy option objects."""
-        text = self._assessment(ev, []).model_dump_json()
-        if not ev.options or self._compact is None:
-            return text
-        at = text.index(_NO_THERAPIES + _TRACE)
-        return f"{text[:at]},\"therapies\":{self._compact.options(ev.options)}{text[at + len(_NO_THERAPIES):]}"
+        ``self.assessment(ev).model_dump_json()`` (tested), without building therapy option or trace objects."""
+        text = self._assessment(ev, [], []).model_dump_json()
+        at = text.index(_EMPTY + _AFTER)
+        therapies = self._compact.options(ev.options) if ev.options and self._compact is not None else "[]"
+        return f'{text[:at]},"therapies":{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
+
+    def _trace(self, records: list[TraceRecord]) -> str:
+        heads = self._trace_heads
+        parts = []
+        for rule, sources, detail, specimen in records:
+            head = heads.get(rule)
+            if head is None:  # one per rule id and source list: static text (no case data)
+                head = heads.setdefault(rule, f'{{"rule":{_quote(rule)},"sources":[{",".join(map(_quote, sources))}],'
+                                              '"detail":')
+            parts.append(f'{head}{_quote(detail)},"specimen":{"null" if specimen is None else _quote(specimen)}}}')
+        return f"[{','.join(parts)}]"
 
     def _specimen(self, spec: Specimen, index: int, system: CompiledSystem, col: Collector) -> SpecimenFinding:
         """Interpret one specimen. No memo (D14.2): on distinct cases it cost more in memory and garbage

@@ -10,20 +10,28 @@ from her2cds.model._build import build
 from her2cds.model.assessment import Flag, Recommendation, TraceEntry
 from her2cds.rules.compiled import CompiledRule
 
+TraceRecord = tuple[str, tuple[str, ...], str, str | None]
+"""One trace entry as plain data: (rule id, the rule's source ids, detail, specimen id or None); the pydantic
+:class:`TraceEntry` is built from it only at the edge (D14.4)."""
+
 
 @dataclass
 class Collector:
     kb: KnowledgeBase
-    trace: list[TraceEntry] = field(default_factory=list)
+    trace: list[TraceRecord] = field(default_factory=list)
     _recs: dict[tuple[str, str | None], Recommendation] = field(default_factory=dict)
     _flags: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
-        self.trace.append(
-            build(TraceEntry,
-                rule=rule.rule.id, sources=rule.sources, detail=detail or rule.text, specimen=specimen
-            )
-        )
+        self.trace.append((rule.rule.id, rule.sources, detail or rule.text, specimen))
+
+    def record(self, rule_id: str, sources: tuple[str, ...], detail: str, specimen: str | None = None) -> None:
+        """A trace entry for a knowledge-base entry that is not a compiled rule (e.g. a testing indication)."""
+        self.trace.append((rule_id, sources, detail, specimen))
+
+    def trace_entries(self) -> list[TraceEntry]:
+        return [build(TraceEntry, rule=rule, sources=sources, detail=detail, specimen=specimen)
+                for rule, sources, detail, specimen in self.trace]
 
     def _code(self, code: str) -> tuple[str, list[str]]:
         try:

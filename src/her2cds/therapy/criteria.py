@@ -12,7 +12,7 @@ import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.model.enums import Category, IhcScore, RasStatus, ReceptorStatus, Setting, Status
@@ -196,8 +196,7 @@ class Context:
         return bool(self.facts.prior_agents) or self.facts.prior_lines == 0
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     result: CriterionOutcome
     reason: str
     needs: tuple[str, ...] = ()
@@ -494,13 +493,13 @@ class AllNode(Node):
 
     def evaluate(self, ctx: Context) -> Outcome:
         outs = [c.evaluate(ctx) for c in self.children]
-        failed = [o for o in outs if o.result == NOT_MET]
-        if failed:
-            return Outcome(NOT_MET, "; ".join(o.reason for o in failed))
-        unknown = [o for o in outs if o.result == UNKNOWN]
-        if unknown:
-            return Outcome(UNKNOWN, "; ".join(o.reason for o in unknown), _merge(unknown))
-        return Outcome(MET, "; ".join(o.reason for o in outs))
+        results = [o[0] for o in outs]
+        if NOT_MET in results:
+            return Outcome(NOT_MET, "; ".join([o[1] for o in outs if o[0] == NOT_MET]))
+        if UNKNOWN in results:
+            unknown = [o for o in outs if o[0] == UNKNOWN]
+            return Outcome(UNKNOWN, "; ".join([o[1] for o in unknown]), _merge(unknown))
+        return Outcome(MET, "; ".join([o[1] for o in outs]))
 
 
 class AnyNode(Node):
@@ -510,13 +509,12 @@ class AnyNode(Node):
 
     def evaluate(self, ctx: Context) -> Outcome:
         outs = [c.evaluate(ctx) for c in self.children]
-        passed = [o for o in outs if o.result == MET]
-        if passed:
-            return Outcome(MET, "; ".join(o.reason for o in passed))
-        unknown = [o for o in outs if o.result == UNKNOWN]
-        if unknown:
-            return Outcome(UNKNOWN, "; ".join(o.reason for o in outs), _merge(unknown))
-        return Outcome(NOT_MET, "; ".join(o.reason for o in outs))
+        results = [o[0] for o in outs]
+        if MET in results:
+            return Outcome(MET, "; ".join([o[1] for o in outs if o[0] == MET]))
+        if UNKNOWN in results:
+            return Outcome(UNKNOWN, "; ".join([o[1] for o in outs]), _merge([o for o in outs if o[0] == UNKNOWN]))
+        return Outcome(NOT_MET, "; ".join([o[1] for o in outs]))
 
 
 class NotNode(Node):

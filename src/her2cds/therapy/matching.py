@@ -26,7 +26,7 @@ from typing import Any, Final
 from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
 from her2cds.therapy.board import alternatives_for, line_of_therapy
-from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Outcome, decide_squamous
+from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, Outcome, decide_squamous
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
 
@@ -46,10 +46,20 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Hit:
+    """An indication a lineage reaches: its criteria in output order, and its tumor criterion's outcome (a
+    function of the lineage alone)."""
+
+    ind: CompiledIndication
+    nodes: tuple[Node, ...]
+    tumor: Outcome
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """The indications a lineage reaches."""
 
-    hits: tuple[tuple[int, TumorKind, str], ...]
+    hits: tuple[_Hit, ...]
 
 
 def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
@@ -66,7 +76,11 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     for idx, excluded in tk.agnostic:
         if not excluded.intersection(lineage):
             found[idx] = ("any_solid", facts.tumor_code)
-    plan = _Plan(hits=tuple((idx, kind, hit) for idx, (kind, hit) in found.items()))
+    hits = []
+    for idx, (kind, hit) in found.items():
+        ind = tk.indications[idx]
+        hits.append(_Hit(ind, (ind.setting_node, *ind.nodes), _tumor_outcome(ind, facts.tumor_code, kind, hit)))
+    plan = _Plan(hits=tuple(hits))
     _keep(tk.plans, facts.lineage, plan, tk.memo_limit)
     return plan
 
@@ -112,16 +126,15 @@ def _tumor_outcome(ind: CompiledIndication, code: str, kind: TumorKind, hit: str
     return Outcome(NOT_MET, f"OncoTree {code}{via} is outside {ts.text}; required: {ts.text}{note}")
 
 
-def _evaluate(ind: CompiledIndication, ctx: Context, kind: TumorKind, hit: str, lines: dict[int, str]) -> Option:
-    entry = ind.entry
-    outs = [_tumor_outcome(ind, ctx.facts.tumor_code, kind, hit)]
+def _evaluate(hit: _Hit, ctx: Context, lines: dict[int, str]) -> Option:
+    outs = [hit.tumor]
     history_used: list[str] = []
-    for node in (ind.setting_node, *ind.nodes):
+    for node in hit.nodes:
         out = node.evaluate(ctx)
         outs.append(out)
         if node.reads_history:
             history_used.append(f"{node.id}: {out.reason}")
-    results = tuple(out.result for out in outs)
+    results = tuple([out[0] for out in outs])
     needs: tuple[str, ...] = ()
     outcome: OptionOutcome
     if NOT_MET in results:
@@ -133,16 +146,17 @@ def _evaluate(ind: CompiledIndication, ctx: Context, kind: TumorKind, hit: str, 
     if outcome != "eligible":
         found: list[str] = []
         for out in outs:
-            for need in out.needs:
+            for need in out[2]:
                 if need not in found:
                     found.append(need)
         needs = tuple(found)
+    entry = hit.ind.entry
     order = entry.line.order
     if order == 0:  # perioperative: the indication's own text
         line = entry.line.text
     else:  # advanced disease: the same for every indication of this line on the case
         line = lines.get(order) or lines.setdefault(order, line_of_therapy(ctx.facts, order, entry.line.text))
-    return Option(ind, tuple(outs), results, needs, outcome, line, tuple(history_used))
+    return Option(hit.ind, tuple(outs), results, needs, outcome, line, tuple(history_used))
 
 
 def _criterion(
@@ -218,12 +232,11 @@ def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unver
     ctx = _context(facts, tk)
     lines: dict[int, str] = {}
     ranked: list[tuple[SortKey, Option]] = []
-    indications = tk.indications
-    for idx, kind, hit in plan.hits:
-        ind = indications[idx]
+    for hit in plan.hits:
+        ind = hit.ind
         if ind.entry.status == "unverified" and not include_unverified:
             continue
-        option = _evaluate(ind, ctx, kind, hit, lines)
+        option = _evaluate(hit, ctx, lines)
         ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, ind.entry.id), option))
     ranked.sort(key=_first)
     options = [option for _, option in ranked]

@@ -18,6 +18,8 @@ from her2cds.therapy.knowledge import TherapyKnowledge
 from her2cds.therapy.matching import Option
 
 _RESULTS: Final = ("met", "not_met", "unknown")
+_ELIGIBLE: Final = {outcome: f'{"true" if outcome == "eligible" else "false"},"outcome":"{outcome}",'
+                    for outcome in ("eligible", "insufficient_data", "not_eligible")}
 
 
 def quote(text: str) -> str:
@@ -45,16 +47,20 @@ class CompactOptions:
         self._heads = tuple(heads)
         self._criteria = tuple(criteria)
 
-    def option(self, option: Option) -> str:
-        index = option.ind.index
-        fragments = self._criteria[index]
-        decided = ",".join([fragments[i][result] for i, result in enumerate(option.results)])
-        line = "null" if option.line_of_therapy is None else _quote(option.line_of_therapy)
-        eligible = "true" if option.outcome == "eligible" else "false"
-        return (f'{self._heads[index]}{eligible},"outcome":"{option.outcome}","criteria":[{decided}],'
-                f'"needs":{strings(option.needs)},"line_of_therapy":{line},'
-                f'"history_used":{strings(option.history_used)},"alternatives":{strings(option.alternatives)}}}')
-
     def options(self, options: Sequence[Option]) -> str:
         """A JSON array of the options' compact forms."""
-        return f"[{','.join([self.option(o) for o in options])}]"
+        heads, criteria = self._heads, self._criteria
+        parts = []
+        for option in options:
+            index = option.ind.index
+            fragments = criteria[index]
+            decided = ",".join([fragments[i][result] for i, result in enumerate(option.results)])
+            line = "null" if option.line_of_therapy is None else _quote(option.line_of_therapy)
+            needs, used, alternatives = option.needs, option.history_used, option.alternatives
+            parts.append(
+                f'{heads[index]}{_ELIGIBLE[option.outcome]}"criteria":[{decided}],'
+                f'"needs":{strings(needs) if needs else "[]"},"line_of_therapy":{line},'
+                f'"history_used":{strings(used) if used else "[]"},'
+                f'"alternatives":{strings(alternatives) if alternatives else "[]"}}}'
+            )
+        return f"[{','.join(parts)}]"
