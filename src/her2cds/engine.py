@@ -8,6 +8,7 @@ import functools
 import gc
 import json.encoder
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,6 +104,19 @@ class Evaluation:
         self.assessed_on = assessed_on
 
 
+@dataclass(slots=True)
+class SpecimenStage:
+    """What :meth:`Engine.specimen_stage` found; :meth:`Engine.patient_stage` finishes it (once: ``col`` grows)."""
+
+    case: Case
+    lineage: tuple[str, ...]
+    family: Family
+    system: CompiledSystem
+    col: Collector
+    findings: list[SpecimenFinding]
+    her2: Her2Summary
+
+
 class Engine:
     """Assesses cases against one knowledge base. Immutable after construction; thread-safe."""
 
@@ -146,6 +160,12 @@ class Engine:
     def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
         """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the
         output from it."""
+        return self._finish(self.specimen_stage(data))
+
+    def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
+        """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
+        patient-level HER2 summary and the flags and recommendations so far. Its findings depend on the tumor only
+        through its family and scoring system (cohort mode keys on that: docs/decisions.md D12.4)."""
         case = parse_case(data)
         lineage, family, system, explicit = self.resolve_tumor(case)
         col = Collector(self.kb)
@@ -171,6 +191,16 @@ class Engine:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
         flag_heterogeneity(findings, ck, col)
+        return SpecimenStage(case, lineage, family, system, col, findings, her2)
+
+    def patient_stage(self, stage: SpecimenStage) -> Assessment:
+        """The second stage of :meth:`assess` (testing advice, therapies, warnings); consumes ``stage``."""
+        return self.assessment(self._finish(stage))
+
+    def _finish(self, stage: SpecimenStage) -> Evaluation:
+        case, lineage, family, system, col, findings, her2 = (
+            stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
+        ck = self.ck
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         options, warnings = self._therapies(case, her2, lineage, assessed_on)
