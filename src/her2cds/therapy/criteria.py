@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from her2cds.errors import KnowledgeBaseError
@@ -182,6 +182,9 @@ def decide_squamous(facts: TherapyFacts, histology: Histology) -> Squamous:
     return Squamous(None, "histology not reported and not implied by the OncoTree code")
 
 
+Observation = tuple[bool | None, str, str | None]  # (truth of the fact, what was observed, extra need)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Facts plus what is derived once per case (agent resolution, squamous histology)."""
@@ -190,6 +193,9 @@ class Context:
     resolution: Resolution
     squamous: Squamous
     regimens: tuple[tuple[RegimenFact, Resolution], ...] = ()
+    # what each distinct leaf test observed on this case (Leaf.key -> observation): indications repeat the same
+    # tests (HER2 status, setting, prior classes ...), which are then observed once per case. Local to one case.
+    observed: dict[str, Observation] = field(default_factory=dict)
 
     @property
     def history_complete(self) -> bool:
@@ -219,7 +225,6 @@ class Node:
 
 
 # ------------------------------------------------------------------------------------------ leaves
-Observation = tuple[bool | None, str, str | None]  # (truth of the fact, what was observed, extra need)
 
 
 class Leaf(Node):
@@ -235,9 +240,16 @@ class Leaf(Node):
         self._observe = observe
         self._need = crit.need or _NEEDS[fact]
         self._explain = crit.explain_not_met
+        # the test's parameters: leaves with the same key observe the same thing (a string: its hash is cached)
+        self.key = repr((fact, crit.in_, crit.op, crit.value, crit.equals, crit.classes, crit.settings, crit.months,
+                         crit.drugs))
 
     def evaluate(self, ctx: Context) -> Outcome:
-        truth, observed, extra_need = self._observe(ctx)
+        seen = ctx.observed
+        found = seen.get(self.key)
+        if found is None:
+            found = seen[self.key] = self._observe(ctx)
+        truth, observed, extra_need = found
         if truth is True:
             return Outcome(MET, observed)
         if truth is False:
