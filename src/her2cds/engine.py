@@ -38,6 +38,7 @@ from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, unrecognised_agents
+from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 from her2cds.therapy.matching import Option, evaluate_options, to_option
 from her2cds.therapy.output import CompactOptions
 
@@ -123,6 +124,7 @@ class Engine:
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
         self.kb = kb or default_knowledge_base()
         self.ck: CompiledKnowledge = compile_knowledge(self.kb)
+        self.therapy: TherapyKnowledge | None = compile_therapy(self.kb.therapy) if self.kb.therapy else None
         self.versions = Versions(
             engine=__version__, knowledge_base=self.kb.version, as_of=self.kb.meta.as_of,
             oncotree=self.kb.tumor_release,
@@ -132,7 +134,7 @@ class Engine:
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
         self._trace_heads: dict[str, str] = {}
-        self._compact = CompactOptions(self.kb.therapy) if self.kb.therapy is not None else None
+        self._compact = CompactOptions(self.therapy) if self.therapy is not None else None
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -233,7 +235,7 @@ class Engine:
 
     def assessment(self, ev: Evaluation) -> Assessment:
         """The pydantic :class:`Assessment` of an evaluation (every therapy option in its full form)."""
-        tk = self.kb.therapy
+        tk = self.therapy
         therapies: list[TherapySummary] = [to_option(o, tk) for o in ev.options] if tk is not None else []
         return self._assessment(ev, therapies, ev.collector.trace_entries())
 
@@ -274,7 +276,7 @@ class Engine:
                       text=f"{name} {value} is after the assessment date {assessed_on} (today).")
                 for name, value in case.dated_facts() if value > assessed_on
             ]
-        tk = self.kb.therapy
+        tk = self.therapy
         if tk is None:
             return [], warnings
         facts = facts_from(case, her2, lineage, assessed_on)

@@ -27,7 +27,7 @@ def _leaves(node: Node) -> list[Leaf]:
 
 def test_leaves_sharing_a_key_observe_the_same() -> None:
     engine = default_engine()
-    tk = engine.kb.therapy
+    tk = engine.therapy
     assert tk is not None
     groups: dict[str, list[Leaf]] = defaultdict(list)
     for ind in tk.indications:

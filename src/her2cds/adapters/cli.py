@@ -248,6 +248,10 @@ def cmd_kb(args: argparse.Namespace) -> int:
         try:
             kb = load_knowledge_base(root)
             code_map = load_code_map(root)
+            if kb.therapy is not None:  # compiling the criteria checks their values (D11.1)
+                from her2cds.therapy.knowledge import compile_therapy
+
+                compile_therapy(kb.therapy)
         except KnowledgeBaseError as exc:
             sys.stderr.write(f"her2cds: knowledge base is NOT valid: {exc}\n")
             return EXIT_BATCH_ERRORS

@@ -45,9 +45,7 @@ from her2cds.knowledge.schema import (
 _M = TypeVar("_M", bound=BaseModel)
 
 if TYPE_CHECKING:
-    from her2cds.therapy.knowledge import TherapyKnowledge
-
-
+    from her2cds.knowledge.therapy import TherapyData
 
 @dataclass(frozen=True)
 class TumorType:
@@ -86,7 +84,7 @@ class KnowledgeBase:
     variants_transcript: str
     codes: Mapping[str, CodeDef]
     testing: tuple[TestingIndication, ...]
-    therapy: TherapyKnowledge | None = None
+    therapy: TherapyData | None = None
 
     @property
     def version(self) -> str:
@@ -316,10 +314,10 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         testing=tuple(parse_file(TestingFile, root / "testing.yaml").indications),
     )
     from her2cds.knowledge.checks import check_integrity
-    from her2cds.therapy.knowledge import load_therapy_knowledge
+    from her2cds.knowledge.therapy import load_therapy_data
 
     check_integrity(kb)
-    return dataclasses.replace(kb, therapy=load_therapy_knowledge(root, sources, tumor_types))
+    return dataclasses.replace(kb, therapy=load_therapy_data(root, sources, tumor_types))
 
 
 @functools.cache
