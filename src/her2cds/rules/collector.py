@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
@@ -10,9 +11,14 @@ from her2cds.model._build import build
 from her2cds.model.assessment import Flag, Recommendation, TraceEntry
 from her2cds.rules.compiled import CompiledRule
 
-TraceRecord = tuple[str, tuple[str, ...], str, str | None]
-"""One trace entry as plain data: (rule id, the rule's source ids, detail, specimen id or None); the pydantic
-:class:`TraceEntry` is built from it only at the edge (D14.4)."""
+
+class TraceRecord(NamedTuple):
+    """One trace entry as plain data; the pydantic :class:`TraceEntry` is built from it only at the edge (D14.8)."""
+
+    rule: str
+    sources: tuple[str, ...]
+    detail: str
+    specimen: str | None
 
 
 @dataclass
@@ -23,11 +29,11 @@ class Collector:
     _flags: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
-        self.trace.append((rule.rule.id, rule.sources, detail or rule.text, specimen))
+        self.trace.append(TraceRecord(rule.rule.id, rule.sources, detail or rule.text, specimen))
 
     def record(self, rule_id: str, sources: tuple[str, ...], detail: str, specimen: str | None = None) -> None:
         """A trace entry for a knowledge-base entry that is not a compiled rule (e.g. a testing indication)."""
-        self.trace.append((rule_id, sources, detail, specimen))
+        self.trace.append(TraceRecord(rule_id, sources, detail, specimen))
 
     def trace_entries(self) -> list[TraceEntry]:
         return [build(TraceEntry, rule=rule, sources=sources, detail=detail, specimen=specimen)

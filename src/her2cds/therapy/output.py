@@ -18,6 +18,7 @@ from her2cds.therapy.knowledge import TherapyKnowledge
 from her2cds.therapy.matching import Option
 
 _RESULTS: Final = ("met", "not_met", "unknown")
+_pick = dict.__getitem__  # (a criterion's fragments by result, its result) -> its fragment
 _ELIGIBLE: Final = {outcome: f'{"true" if outcome == "eligible" else "false"},"outcome":"{outcome}",'
                     for outcome in ("eligible", "insufficient_data", "not_eligible")}
 
@@ -53,8 +54,7 @@ class CompactOptions:
         parts = []
         for option in options:
             index = option.ind.index
-            fragments = criteria[index]
-            decided = ",".join([fragments[i][result] for i, result in enumerate(option.results)])
+            decided = ",".join(map(_pick, criteria[index], option.results))
             line = "null" if option.line_of_therapy is None else _quote(option.line_of_therapy)
             needs, used, alternatives = option.needs, option.history_used, option.alternatives
             parts.append(
