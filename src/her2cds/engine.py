@@ -41,6 +41,7 @@ from her2cds.therapy import facts_from, history_notes, unrecognised_agents
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 from her2cds.therapy.matching import Option, evaluate_options, to_option
 from her2cds.therapy.output import CompactOptions
+from her2cds.therapy.region import DEFAULT_REGION, apply_region
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -88,13 +89,16 @@ _quote = json.encoder.encode_basestring  # the string escaping of json.dumps(ens
 
 
 class Evaluation:
-    """One case assessed, as plain data: what :class:`Assessment` is built from (D14.4)."""
+    """One case assessed, as plain data: what :class:`Assessment` is built from (D14.8)."""
 
-    __slots__ = ("assessed_on", "collector", "her2", "id", "options", "specimens", "tumor", "warnings")
+    __slots__ = ("assessed_on", "collector", "her2", "id", "include_unverified", "options", "region", "specimens",
+                 "tumor", "warnings")
 
     def __init__(self, case_id: str | None, her2: Her2Summary, tumor: TumorSummary, specimens: list[SpecimenResult],
                  collector: Collector, options: list[Option], warnings: list[InputWarning],
-                 assessed_on: dt.date) -> None:
+                 assessed_on: dt.date, region: str | None = None, include_unverified: bool = False) -> None:
+        self.region = region  # the regulator whose status the options show (None: the default, us)
+        self.include_unverified = include_unverified
         self.id = case_id
         self.her2 = her2
         self.tumor = tumor
@@ -214,7 +218,8 @@ class Engine:
             oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
             scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
         )
-        return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on)
+        return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on,
+                          case.region, case.include_unverified)
 
     def _assessment(self, ev: Evaluation, therapies: list[TherapySummary], trace: list[TraceEntry]) -> Assessment:
         col = ev.collector
@@ -236,7 +241,10 @@ class Engine:
     def assessment(self, ev: Evaluation) -> Assessment:
         """The pydantic :class:`Assessment` of an evaluation (every therapy option in its full form)."""
         tk = self.therapy
-        therapies: list[TherapySummary] = [to_option(o, tk) for o in ev.options] if tk is not None else []
+        therapies: list[TherapySummary] = []
+        if tk is not None:
+            therapies += apply_region([to_option(o, tk) for o in ev.options], tk, ev.region,
+                                      include_unverified=ev.include_unverified)
         return self._assessment(ev, therapies, ev.collector.trace_entries())
 
     def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
@@ -245,6 +253,8 @@ class Engine:
     def document(self, ev: Evaluation) -> str:
         """The default JSON document of an evaluation, written directly: equal to
         ``self.assessment(ev).model_dump_json()`` (tested), without building therapy option or trace objects."""
+        if ev.region not in (None, DEFAULT_REGION):  # another regulator's status: from the full options
+            return self.assessment(ev).model_dump_json()
         text = self._assessment(ev, [], []).model_dump_json()
         at = text.index(_EMPTY + _AFTER)
         therapies = self._compact.options(ev.options) if ev.options and self._compact is not None else "[]"
@@ -286,6 +296,7 @@ class Engine:
                        "are reported as unknown.")
             for agent in unrecognised_agents(facts, tk)
         ]
+        apply_region([], tk, case.region)  # an unknown region is refused here, whatever the output
         return evaluate_options(facts, tk, include_unverified=case.include_unverified), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:

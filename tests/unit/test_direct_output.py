@@ -73,3 +73,14 @@ def test_default_document_builds_no_therapy_option_objects(monkeypatch: pytest.M
     assert json.loads(expected)["therapies"]
     with pytest.raises(AssertionError, match="pydantic therapy option"):
         engine.assess(case)
+
+
+def test_region_eu_document_equals_pydantic_and_unknown_region_is_refused() -> None:
+    engine = default_engine()
+    case = {**examples.load("breast-her2-low"), "region": "eu"}
+    direct = _check(engine, case)
+    assert all(t["region_status"] for t in json.loads(direct)["therapies"])
+    default = json.loads(_check(engine, examples.load("breast-her2-low")))
+    assert all(t["region_status"] is None for t in default["therapies"])
+    with pytest.raises(InvalidInputError):
+        engine.assess_json({**examples.load("breast-her2-low"), "region": "mars"})

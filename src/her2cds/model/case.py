@@ -399,6 +399,10 @@ class History(_Strict):
     surgery: Surgery | None = None
 
 
+#: The regulatory region a case is assessed for (docs/therapy.md "Regions").
+Region = Literal["us", "eu"]
+
+
 class Case(_Strict):
     id: Annotated[str, Field(max_length=128)] | None = None
     _id_as_text = field_validator("id", mode="before")(_int_as_text)
@@ -411,6 +415,11 @@ class Case(_Strict):
     )
     include_unverified: bool = Field(
         default=False, description="opt-in: also list unverified therapy entries (e.g. guideline-only options)"
+    )
+    region: Region | None = Field(
+        default=None,
+        description="whose regulatory status the therapies show: us (FDA; the default) or eu (European Commission "
+        "decisions on EMA opinions); `--region` / `region=` set it for cases that do not",
     )
 
     @model_validator(mode="after")

@@ -86,7 +86,7 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
 
 
 class Option:
-    """One indication evaluated on the case, as plain data (D14.4): the pydantic :class:`TherapyOption` is
+    """One indication evaluated on the case, as plain data (D14.8): the pydantic :class:`TherapyOption` is
     built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
     from it directly (:mod:`her2cds.therapy.output`)."""
 

@@ -1,4 +1,4 @@
-"""The compact therapy options of the default document, written directly as JSON text (D14.4).
+"""The compact therapy options of the default document, written directly as JSON text (D14.8).
 
 The compact form (:class:`~her2cds.model.therapy.TherapySummary`) of an evaluated option is its indication's
 fixed head (``id``, ``title``, ``drugs``), then what the case decided. The fixed parts are encoded once per
@@ -49,7 +49,7 @@ class CompactOptions:
         self._criteria = tuple(criteria)
 
     def options(self, options: Sequence[Option]) -> str:
-        """A JSON array of the options' compact forms."""
+        """A JSON array of the options' compact forms, for the default region (``region_status`` null)."""
         heads, criteria = self._heads, self._criteria
         parts = []
         for option in options:
@@ -61,6 +61,6 @@ class CompactOptions:
                 f'{heads[index]}{_ELIGIBLE[option.outcome]}"criteria":[{decided}],'
                 f'"needs":{strings(needs) if needs else "[]"},"line_of_therapy":{line},'
                 f'"history_used":{strings(used) if used else "[]"},'
-                f'"alternatives":{strings(alternatives) if alternatives else "[]"}}}'
+                f'"alternatives":{strings(alternatives) if alternatives else "[]"},"region_status":null}}'
             )
         return f"[{','.join(parts)}]"
