@@ -262,14 +262,15 @@ class Engine:
         return f'{text[:at]},"therapies":{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
 
     def _trace(self, records: list[TraceRecord]) -> str:
+        """The compact trace (D14.5): rule id, detail and, for a specimen-level rule, the specimen."""
         heads = self._trace_heads
         parts = []
-        for rule, sources, detail, specimen in records:
+        for rule, _, detail, specimen in records:
             head = heads.get(rule)
-            if head is None:  # one per rule id and source list: static text (no case data)
-                head = heads.setdefault(rule, f'{{"rule":{_quote(rule)},"sources":[{",".join(map(_quote, sources))}],'
-                                              '"detail":')
-            parts.append(f'{head}{_quote(detail)},"specimen":{"null" if specimen is None else _quote(specimen)}}}')
+            if head is None:  # one per rule id: static text (no case data)
+                head = heads.setdefault(rule, f'{{"rule":{_quote(rule)},"detail":')
+            parts.append(f'{head}{_quote(detail)}}}' if specimen is None
+                         else f'{head}{_quote(detail)},"specimen":{_quote(specimen)}}}')
         return f"[{','.join(parts)}]"
 
     def _specimen(

@@ -90,18 +90,24 @@ class Option:
     built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
     from it directly (:mod:`her2cds.therapy.output`)."""
 
-    __slots__ = ("alternatives", "history_used", "ind", "line_of_therapy", "needs", "outcome", "outs", "results")
+    __slots__ = ("alternatives", "ind", "line_of_therapy", "needs", "outcome", "outs", "results")
 
     def __init__(self, ind: CompiledIndication, outs: tuple[Outcome, ...], results: tuple[str, ...],
-                 needs: tuple[str, ...], outcome: OptionOutcome, line: str, history_used: tuple[str, ...]) -> None:
+                 needs: tuple[str, ...], outcome: OptionOutcome, line: str) -> None:
         self.ind = ind
         self.outs = outs  # the tumor criterion's outcome, then the setting's, then each criterion's
         self.results = results  # the same, the result only
         self.needs = needs
         self.outcome: OptionOutcome = outcome
         self.line_of_therapy = line
-        self.history_used = history_used
         self.alternatives: tuple[str, ...] = ()
+
+    @property
+    def history_used(self) -> tuple[str, ...]:
+        """The reasons of the criteria that read the treatment history (expanded form only, D14.5)."""
+        nodes = (self.ind.setting_node, *self.ind.nodes)
+        return tuple(f"{node.id}: {out.reason}" for node, out in zip(nodes, self.outs[1:], strict=True)
+                     if node.reads_history)
 
     @property
     def id(self) -> str:
@@ -128,12 +134,7 @@ def _tumor_outcome(ind: CompiledIndication, code: str, kind: TumorKind, hit: str
 
 def _evaluate(hit: _Hit, ctx: Context, lines: dict[int, str]) -> Option:
     outs = [hit.tumor]
-    history_used: list[str] = []
-    for node in hit.nodes:
-        out = node.evaluate(ctx)
-        outs.append(out)
-        if node.reads_history:
-            history_used.append(f"{node.id}: {out.reason}")
+    outs += [node.evaluate(ctx) for node in hit.nodes]
     results = tuple([out[0] for out in outs])
     needs: tuple[str, ...] = ()
     outcome: OptionOutcome
@@ -156,7 +157,7 @@ def _evaluate(hit: _Hit, ctx: Context, lines: dict[int, str]) -> Option:
         line = entry.line.text
     else:  # advanced disease: the same for every indication of this line on the case
         line = lines.get(order) or lines.setdefault(order, line_of_therapy(ctx.facts, order, entry.line.text))
-    return Option(hit.ind, tuple(outs), results, needs, outcome, line, tuple(history_used))
+    return Option(hit.ind, tuple(outs), results, needs, outcome, line)
 
 
 def _criterion(

@@ -1,7 +1,7 @@
 """The compact therapy options of the default document, written directly as JSON text (D14.8).
 
-The compact form (:class:`~her2cds.model.therapy.TherapySummary`) of an evaluated option is its indication's
-fixed head (``id``, ``title``, ``drugs``), then what the case decided. The fixed parts are encoded once per
+The compact form (:class:`~her2cds.model.therapy.TherapySummary`, D14.5) of an evaluated option is its
+indication's fixed head (``id``, ``title``, ``drugs``), then what the case decided. The fixed parts are encoded once per
 knowledge base (:class:`CompactOptions`, built with the engine); per case only the decided values are encoded.
 The text equals pydantic's ``model_dump_json`` of the same options (tested on every golden case and on
 generated cases): strings go through the same escaping as ``json.dumps(..., ensure_ascii=False)``, which is
@@ -18,6 +18,9 @@ from her2cds.therapy.knowledge import TherapyKnowledge
 from her2cds.therapy.matching import Option
 
 _RESULTS: Final = ("met", "not_met", "unknown")
+_NEEDS: Final = '"needs":'
+_LINE: Final = '"line_of_therapy":'
+_ALTERNATIVES: Final = '"alternatives":'
 _pick = dict.__getitem__  # (a criterion's fragments by result, its result) -> its fragment
 _ELIGIBLE: Final = {outcome: f'{"true" if outcome == "eligible" else "false"},"outcome":"{outcome}",'
                     for outcome in ("eligible", "insufficient_data", "not_eligible")}
@@ -34,7 +37,9 @@ def strings(items: Sequence[str]) -> str:
 
 
 class CompactOptions:
-    """Encodes evaluated options in their compact form. Immutable after construction; thread-safe."""
+    """Encodes evaluated options in their compact form (D14.5: criteria as ``{id: result}``; empty ``needs`` /
+    ``alternatives``, a null ``line_of_therapy`` and ``history_used`` left out). Immutable after construction;
+    thread-safe."""
 
     def __init__(self, tk: TherapyKnowledge) -> None:
         heads: list[str] = []
@@ -44,23 +49,22 @@ class CompactOptions:
             heads.append(f'{{"id":{_quote(entry.id)},"title":{_quote(entry.title)},"drugs":{strings(entry.drugs)},'
                          '"eligible":')
             ids = ("tumor", ind.setting_node.id, *(node.id for node in ind.nodes))
-            criteria.append(tuple({r: f'{{"id":{_quote(cid)},"result":"{r}"}}' for r in _RESULTS} for cid in ids))
+            criteria.append(tuple({r: f'{_quote(cid)}:"{r}"' for r in _RESULTS} for cid in ids))
         self._heads = tuple(heads)
         self._criteria = tuple(criteria)
 
     def options(self, options: Sequence[Option]) -> str:
-        """A JSON array of the options' compact forms, for the default region (``region_status`` null)."""
+        """A JSON array of the options' compact forms, for the default region (``region_status`` left out)."""
         heads, criteria = self._heads, self._criteria
         parts = []
         for option in options:
             index = option.ind.index
             decided = ",".join(map(_pick, criteria[index], option.results))
-            line = "null" if option.line_of_therapy is None else _quote(option.line_of_therapy)
-            needs, used, alternatives = option.needs, option.history_used, option.alternatives
+            needs, line, alternatives = option.needs, option.line_of_therapy, option.alternatives
             parts.append(
-                f'{heads[index]}{_ELIGIBLE[option.outcome]}"criteria":[{decided}],'
-                f'"needs":{strings(needs) if needs else "[]"},"line_of_therapy":{line},'
-                f'"history_used":{strings(used) if used else "[]"},'
-                f'"alternatives":{strings(alternatives) if alternatives else "[]"},"region_status":null}}'
+                f'{heads[index]}{_ELIGIBLE[option.outcome]}"criteria":{{{decided}}}'
+                f'{f",{_NEEDS}{strings(needs)}" if needs else ""}'
+                f'{f",{_LINE}{_quote(line)}" if line is not None else ""}'
+                f'{f",{_ALTERNATIVES}{strings(alternatives)}" if alternatives else ""}}}'
             )
         return f"[{','.join(parts)}]"
