@@ -171,6 +171,11 @@ class OutputShape:
         self.paths = check_fields(fields, self.root) if fields is not None else None
         self.trace = trace
 
+    @property
+    def default(self) -> bool:
+        """Whether this is the default document (what ``Engine.assess_json`` writes)."""
+        return not self.summary and not self.expand and self.paths is None and self.trace
+
     def _shown(self, assessment: Assessment) -> Assessment:
         return assessment.expanded() if self.expand else assessment
 
