@@ -4,9 +4,9 @@ Regenerate after an intended API change (then review the diff):
 
     python -m tests.api.snapshot          # from the repository root
 
-Normalised so that unrelated edits do not churn it: the engine version and the day of the run (``assessed_on``
-in the response examples) are replaced by placeholders and the request examples are dropped (every example is
-executed by ``test_openapi_examples_run``).
+Normalised so that unrelated edits do not churn it: the engine version and the assessment date of the response
+examples (they are computed today) are replaced by placeholders and the request examples are dropped (every
+example is executed by ``test_openapi_examples_run``).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
 
 
 def _drop_examples(node: Any) -> Any:
-    """Drops request examples; in the response examples (assessments of the packaged cases, assessed today) the
-    day of the run becomes a placeholder, so that the snapshot does not go stale at midnight."""
     if isinstance(node, dict):
-        return {key: "<day of the run>" if key == "assessed_on" and isinstance(value, str) else _drop_examples(value)
-                for key, value in node.items() if key != "examples"}
+        return {
+            key: "<assessment date>" if key == "assessed_on" and isinstance(value, str) else _drop_examples(value)
+            for key, value in node.items()
+            if key != "examples"
+        }
     if isinstance(node, list):
         return [_drop_examples(item) for item in node]
     return node
