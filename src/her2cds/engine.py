@@ -22,7 +22,7 @@ from her2cds.model.therapy import TherapyOption
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
-from her2cds.rules.legacy import check_reported_status
+from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status, reread
 from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
@@ -131,6 +131,11 @@ class Engine:
         for finding in findings:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
+        reading = None
+        if case.criteria is not None and case.criteria != CURRENT:  # re-read under superseded criteria
+            check_criteria(ck, case.criteria, case.include_unverified)
+            reading = reread(case.criteria, findings, her2, system.system.breast_categories, ck, col,
+                             case.include_unverified)
         flag_heterogeneity(findings, ck, col)
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
@@ -148,6 +153,7 @@ class Engine:
             ),
             her2=her2,
             specimens=[f.result for f in findings],
+            criteria=reading,
             recommendations=col.recommendations(),
             flags=col.flags(),
             therapies=therapies,
