@@ -91,7 +91,8 @@ def _case_rows() -> list[dict[str, object]]:
         [{"ihc_score": "2+", "collected_on": "2006-12-20"}],
         [{"ihc_score": "2+"}],
         [{"ihc_score": "2+"}, {"ish_her2_per_cell": 3.0, "ish_cep17_per_cell": 2.0, "collected_on": "2009-03-01"}],
-        [{"ngs_erbb2_amplified": True, "collected_on": "2010-01-01"}, {"ihc_score": "3+", "collected_on": "2013-01-01"}],
+        [{"ngs_erbb2_amplified": True, "collected_on": "2010-01-01"},
+         {"ihc_score": "3+", "collected_on": "2013-01-01"}],
         [{"ihc_score": "2+", "collected_on": "2019-01-01"}, {"ihc_score": "3+", "collected_on": "2010-01-01"}],
         [{"oncotree_code": "STAD", "ihc_score": "3+", "collected_on": "2010-01-01"}],
         [{"ihc_result": "positive", "collected_on": "2010-01-01"}],
@@ -100,7 +101,7 @@ def _case_rows() -> list[dict[str, object]]:
     rows = []
     for i, spec in enumerate(specs):
         for row in spec:
-            full = {c: None for c in columns} | base | row | {"patient_id": f"P{i:02d}"}
+            full = dict.fromkeys(columns) | base | row | {"patient_id": f"P{i:02d}"}
             rows.append(full)
     return rows
 
