@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import gc
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,6 +69,19 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
+@dataclass(slots=True)
+class SpecimenStage:
+    """What :meth:`Engine.specimen_stage` found; :meth:`Engine.patient_stage` finishes it (once: ``col`` grows)."""
+
+    case: Case
+    lineage: tuple[str, ...]
+    family: Family
+    system: CompiledSystem
+    col: Collector
+    findings: list[SpecimenFinding]
+    her2: Her2Summary
+
+
 class Engine:
     """Assesses cases against one knowledge base. Immutable after construction; thread-safe."""
 
@@ -107,6 +121,12 @@ class Engine:
         return lineage, family, self.ck.systems[system_id], explicit
 
     def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+        return self.patient_stage(self.specimen_stage(data))
+
+    def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
+        """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
+        patient-level HER2 summary and the flags and recommendations so far. Its findings depend on the tumor only
+        through its family and scoring system (cohort mode keys on that: docs/decisions.md D12.4)."""
         case = parse_case(data)
         lineage, family, system, explicit = self.resolve_tumor(case)
         col = Collector(self.kb)
@@ -137,6 +157,13 @@ class Engine:
             reading = reread(case.criteria, findings, her2, system.system.breast_categories, ck, col,
                              case.include_unverified)
         flag_heterogeneity(findings, ck, col)
+        return SpecimenStage(case, lineage, family, system, col, findings, her2)
+
+    def patient_stage(self, stage: SpecimenStage) -> Assessment:
+        """The second stage of :meth:`assess` (testing advice, therapies, warnings); consumes ``stage``."""
+        case, lineage, family, system, col, findings, her2 = (
+            stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
+        ck = self.ck
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
