@@ -151,11 +151,6 @@ class Engine:
         for finding in findings:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
-        reading = None
-        if case.criteria is not None and case.criteria != CURRENT:  # re-read under superseded criteria
-            check_criteria(ck, case.criteria, case.include_unverified)
-            reading = reread(case.criteria, findings, her2, system.system.breast_categories, ck, col,
-                             case.include_unverified)
         flag_heterogeneity(findings, ck, col)
         return SpecimenStage(case, lineage, family, system, col, findings, her2)
 
@@ -164,6 +159,11 @@ class Engine:
         case, lineage, family, system, col, findings, her2 = (
             stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
         ck = self.ck
+        reading = None
+        if case.criteria is not None and case.criteria != CURRENT:  # re-read under superseded criteria
+            check_criteria(ck, case.criteria, case.include_unverified)
+            reading = reread(case.criteria, findings, her2, system.system.breast_categories, ck, col,
+                             case.include_unverified)
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         therapies, warnings = self._therapies(case, her2, lineage, assessed_on)

@@ -208,14 +208,15 @@ def read_naaccr(paths: Sequence[Path], user: TableMapping | None) -> list[Source
     out: list[Source] = []
     for path in paths:
         if not path.is_file():
-            raise UsageError(f"--format naaccr reads NAACCR XML, delimited or fixed-width exports: {path} is not a file")
+            raise UsageError(f"--format naaccr reads NAACCR XML, delimited or fixed-width exports: {path} is not "
+                             "a file")
         fixed = path.suffix.lower() != ".xml" and is_fixed_width(path)
         raw = read_xml(path) if path.suffix.lower() == ".xml" else read_fixed(path) if fixed else read_flat(path)
         if raw.height and "primarySite" not in raw.columns and "patientIdNumber" not in raw.columns:
             raise UsageError(f"{path}: no NAACCR items found (expected e.g. primarySite / 400, her2IhcSummary / 3850)")
         mapping = TableMapping(columns=COLUMNS, constants={"procedure": "resection"}).merged(user)  # D12.2
         rows = canonical_rows(derive(raw), mapping, path.name)
-        if fixed and raw[LINE_ERROR].is_not_null().any():  # a line that is not a version 18 record: an error row naming it (never dropped)
+        if fixed and raw[LINE_ERROR].is_not_null().any():  # a line that is no version 18 record: an error row
             errors = {i + 1: e for i, e in enumerate(raw[LINE_ERROR].to_list()) if e is not None}
             rows = rows.with_columns(pl.coalesce(
                 pl.col("row").replace_strict(errors, default=None, return_dtype=pl.String), pl.col("read_error"))
