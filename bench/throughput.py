@@ -111,7 +111,7 @@ def main() -> None:
 
     engine = default_engine()
     engine.assess(cases[0])  # warm-up: imports, compiled knowledge
-    tk = engine.kb.therapy
+    tk = engine.therapy
 
     rt, rt_gc = best_rate(chunks, json_round_trip)
     ap, ap_gc = best_rate(chunks, engine.assess)

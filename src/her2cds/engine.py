@@ -29,6 +29,7 @@ from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
+from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -88,6 +89,7 @@ class Engine:
     def __init__(self, kb: KnowledgeBase | None = None) -> None:
         self.kb = kb or default_knowledge_base()
         self.ck: CompiledKnowledge = compile_knowledge(self.kb)
+        self.therapy: TherapyKnowledge | None = compile_therapy(self.kb.therapy) if self.kb.therapy else None
         self.versions = Versions(
             engine=__version__, knowledge_base=self.kb.version, as_of=self.kb.meta.as_of,
             oncotree=self.kb.tumor_release,
@@ -206,7 +208,7 @@ class Engine:
                       text=f"{name} {value} is after the assessment date {assessed_on} (today).")
                 for name, value in case.dated_facts() if value > assessed_on
             ]
-        tk = self.kb.therapy
+        tk = self.therapy
         if tk is None:
             return [], warnings
         facts = facts_from(case, her2, lineage, assessed_on)

@@ -22,19 +22,31 @@ from her2cds import examples
 pytestmark = pytest.mark.slow
 
 HOST = "127.0.0.1"
-#: the server, with every assessment slowed down by HER2CDS_TEST_DELAY seconds (monkeypatched in the child)
-SERVER = """
-import os, sys, time
+#: patches her2cds.assess (in a worker process, or in the server for HER2CDS_ENGINE=thread): a case whose id
+#: starts with "hold" announces itself with a file "started-<pid>-<n>" in $TEST_GATE_DIR, then waits until a
+#: file "release" appears there (no timing: the test decides when the engine is busy and when it is done)
+HOLD = """
+import itertools, os, time
 import her2cds
-real = her2cds.assess
-delay = float(os.environ["HER2CDS_TEST_DELAY"])
-def slow(case):
-    time.sleep(delay)
-    return real(case)
-her2cds.assess = slow
-from her2cds.adapters.api import run
+_real, _gate, _count = her2cds.assess, os.environ["TEST_GATE_DIR"], itertools.count()
+def _held(case):
+    if str(case.get("id", "")).startswith("hold"):
+        open(os.path.join(_gate, f"started-{os.getpid()}-{next(_count)}"), "w").close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(_gate, "release")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return _real(case)
+her2cds.assess = _held
+"""
+WORKER = HOLD + "from her2cds.adapters.api.worker import main\nraise SystemExit(main(sys.argv[1:]))\n"
+SERVER = f"""
+import sys
+{HOLD}
+from her2cds.adapters.api import procpool, run
+procpool.worker_command = lambda level: [sys.executable, "-c", "import sys\\n" + {WORKER!r}, level]
 run("127.0.0.1", int(sys.argv[1]))
 """
+HELD_CASE = {**examples.load(), "id": "hold-1"}
 
 
 def _free_port() -> int:
@@ -44,10 +56,10 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(tmp_path: Path, delay: float = 0.0, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def server(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     log = (tmp_path / "server.log").open("wb")
-    environment = {**os.environ, "HER2CDS_TEST_DELAY": str(delay), "HER2CDS_LOG_LEVEL": "warning", **env}
+    environment = {**os.environ, "TEST_GATE_DIR": str(tmp_path), "HER2CDS_LOG_LEVEL": "warning", **env}
     process = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=log, stderr=log, env=environment)
     try:
         deadline = time.monotonic() + 60
@@ -106,11 +118,32 @@ def test_trickled_headers_are_cut_off(tmp_path: Path) -> None:
         assert httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200  # and keeps serving
 
 
-def test_sigterm_finishes_requests_in_flight(tmp_path: Path) -> None:
-    with server(tmp_path, delay=1.5) as (process, port):
-        sock = _post_raw(port, json.dumps(examples.load()).encode())
-        time.sleep(0.4)  # the request is on a worker now
+def _started(gate: Path, count: int = 1) -> list[int]:
+    """Wait until ``count`` held assessments have started; the pids of the processes running them."""
+    deadline = time.monotonic() + 30
+    while len(marks := sorted(gate.glob("started-*"))) < count:
+        assert time.monotonic() < deadline, "the held assessment never started"
+        time.sleep(0.01)
+    return [int(mark.name.split("-")[1]) for mark in marks]
+
+
+def _release(gate: Path) -> None:
+    (gate / "release").touch()
+
+
+ENGINES = pytest.mark.parametrize("engine", ["process", "thread"])
+
+
+@ENGINES
+def test_sigterm_finishes_requests_in_flight(tmp_path: Path, engine: str) -> None:
+    with server(tmp_path, HER2CDS_ENGINE=engine) as (process, port):
+        sock = _post_raw(port, json.dumps(HELD_CASE).encode())
+        (worker,) = _started(tmp_path)
         process.send_signal(signal.SIGTERM)
+        if worker != process.pid:  # a worker process: it ignores a SIGTERM sent to the whole group, too
+            os.kill(worker, signal.SIGTERM)
+        time.sleep(0.2)  # give the signals time to act
+        _release(tmp_path)
         with sock:
             answer = _read_all(sock)
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
@@ -118,20 +151,58 @@ def test_sigterm_finishes_requests_in_flight(tmp_path: Path) -> None:
         assert body["her2"]["status"]
         # uvicorn re-raises the signal once it has shut down cleanly (the default SIGTERM disposition)
         assert process.wait(20) in (0, -signal.SIGTERM)
+        if worker != process.pid:
+            with pytest.raises(ProcessLookupError):  # the worker process is gone too
+                _wait_gone(worker)
 
 
-def test_overload_answers_503_with_retry_after_on_the_wire(tmp_path: Path) -> None:
-    env = {"HER2CDS_WORKERS": "1", "HER2CDS_MAX_PENDING_REQUESTS": "1"}
-    with server(tmp_path, delay=1.0, **env) as (_, port):
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        os.kill(pid, 0)  # ProcessLookupError once it is gone (reaped by the server)
+        time.sleep(0.05)
+
+
+@ENGINES
+def test_saturated_engine_sheds_posts_with_503_and_healthz_answers(tmp_path: Path, engine: str) -> None:
+    env = {"HER2CDS_WORKERS": "1", "HER2CDS_MAX_PENDING_REQUESTS": "1", "HER2CDS_ENGINE": engine}
+    with server(tmp_path, **env) as (_, port):
+        first = _post_raw(port, json.dumps(HELD_CASE).encode())
+        _started(tmp_path)
         body = json.dumps(examples.load()).encode()
-        first = _post_raw(port, body)
-        time.sleep(0.3)
-        started = time.monotonic()
-        second = httpx.post(f"http://{HOST}:{port}/v1/assess", content=body,
-                            headers={"content-type": "application/json"}, timeout=10)
-        assert second.status_code == 503 and second.headers["retry-after"] == "1"
-        assert time.monotonic() - started < 0.5  # at once, not after queueing
-        health = httpx.get(f"http://{HOST}:{port}/healthz", timeout=10)
-        assert health.status_code == 200
+        for _ in range(3):
+            second = httpx.post(f"http://{HOST}:{port}/v1/assess", content=body,
+                                headers={"content-type": "application/json"}, timeout=10)
+            assert second.status_code == 503 and second.headers["retry-after"] == "1"
+            assert second.json()["error"]["code"] == "service_unavailable"
+            health = httpx.get(f"http://{HOST}:{port}/healthz", timeout=10)
+            assert health.status_code == 200
+        _release(tmp_path)
         with first:
             assert _read_all(first).startswith(b"HTTP/1.1 200")
+        again = httpx.post(f"http://{HOST}:{port}/v1/assess", content=body,
+                           headers={"content-type": "application/json"}, timeout=10)
+        assert again.status_code == 200
+
+
+def test_a_killed_worker_process_fails_its_request_cleanly_and_is_replaced(tmp_path: Path) -> None:
+    env = {"HER2CDS_WORKERS": "1", "HER2CDS_ENGINE": "process"}
+    with server(tmp_path, **env) as (process, port):
+        sock = _post_raw(port, json.dumps(HELD_CASE).encode())
+        (worker,) = _started(tmp_path)
+        assert worker != process.pid
+        os.kill(worker, signal.SIGKILL)
+        with sock:
+            answer = _read_all(sock)
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 500"), answer[:300]
+        assert b"application/json" in head
+        error = json.loads(payload)["error"]
+        assert error["code"] == "internal_error" and "engine worker stopped" in error["message"]
+        # the pool has started another worker: the next requests are answered (by a new process)
+        _release(tmp_path)
+        held_again = httpx.post(f"http://{HOST}:{port}/v1/assess", json={**HELD_CASE, "id": "hold-2"}, timeout=60)
+        assert held_again.status_code == 200
+        pids = _started(tmp_path, 2)
+        assert set(pids) - {worker, process.pid}
+        assert process.poll() is None

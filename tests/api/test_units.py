@@ -137,8 +137,12 @@ def test_run_passes_safe_options_to_uvicorn(monkeypatch: pytest.MonkeyPatch, cap
     assert calls[-1]["log_config"]["loggers"]["httpx"]["level"] == "WARNING"
     assert calls[-1]["timeout_graceful_shutdown"] >= 10  # SIGTERM drains the requests in flight
     assert issubclass(calls[-1]["http"], asyncio.Protocol)  # with the request-header timeout
-    assert switch == [0.001]
+    assert switch == []  # the default engine is worker processes: no engine thread shares the GIL
+    assert calls[-1]["app"].state.her2cds.engine.kind == "process"
     assert caplog.records == []
+    run("127.0.0.1", 8123, Settings(engine="thread"))
+    assert calls[-1]["app"].state.her2cds.engine.kind == "thread"
+    assert switch == [0.001]  # engine threads: the event loop takes the GIL back sooner
 
     with pytest.raises(UsageError, match="--insecure"):
         run("0.0.0.0", 8124, Settings())

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
+from her2cds.knowledge.therapy import all_criteria
+from her2cds.knowledge.therapy_schema import Criterion
 from her2cds.therapy import TherapyFacts, TherapyKnowledge, load_therapy_knowledge
 from her2cds.therapy.criteria import Context, compile_criterion, decide_squamous
-from her2cds.therapy.knowledge import all_criteria
-from her2cds.therapy.schema import Criterion
 
 OPS = {">=": operator.ge, ">": operator.gt, "<": operator.lt, "<=": operator.le, "==": operator.eq}
 ATTR = {"biomarker.pd_l1_cps": "pd_l1_cps", "history.prior_lines": "prior_lines"}

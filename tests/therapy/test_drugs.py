@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from her2cds.knowledge.drugs import compact
 from her2cds.therapy import TherapyKnowledge
-from her2cds.therapy.drugs import compact
 
 
 def test_every_drug_in_the_knowledge_base_resolves(tk: TherapyKnowledge) -> None:
@@ -23,7 +23,7 @@ def test_every_drug_in_the_knowledge_base_resolves(tk: TherapyKnowledge) -> None
 
 
 def test_every_class_in_the_knowledge_base_exists(tk: TherapyKnowledge) -> None:
-    from her2cds.therapy.knowledge import all_criteria
+    from her2cds.knowledge.therapy import all_criteria
 
     used = {c for ind in tk.indications for crit in all_criteria(ind.entry) for c in crit.classes or ()}
     used |= {c for r in tk.drugs.regimens.values() for c in r.classes}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from her2cds.knowledge.loader import KnowledgeBase
+from her2cds.knowledge.therapy import all_criteria
 from her2cds.model.therapy import TherapyOption
 from her2cds.therapy import TherapyKnowledge, match_therapies
-from her2cds.therapy.knowledge import all_criteria
 from tests.therapy.conftest import build_facts
 from tests.therapy.golden import TherapyCase, load_cases
 

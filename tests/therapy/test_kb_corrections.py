@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from her2cds.knowledge.therapy import all_criteria
 from her2cds.therapy import TherapyKnowledge
-from her2cds.therapy.knowledge import all_criteria
 
 
 @pytest.mark.parametrize(

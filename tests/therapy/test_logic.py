@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from her2cds.knowledge.therapy_schema import Criterion
 from her2cds.therapy import TherapyFacts, TherapyKnowledge
 from her2cds.therapy.criteria import Context, compile_criterion, decide_squamous
-from her2cds.therapy.schema import Criterion
 
 # Two independent leaves; the case decides whether each is met, not met or unknown.
 LEAF_A: dict[str, Any] = {"id": "a", "text": "metastatic", "fact": "setting", "in": ["metastatic"]}

@@ -127,7 +127,7 @@ def test_memoised_results_equal_fresh_results(kb: KnowledgeBase, tk: TherapyKnow
         cached = [o.model_dump(mode="json") for o in match_therapies(facts, tk)]
         computed = [o.model_dump(mode="json") for o in match_therapies(facts, fresh)]
         assert cached == computed
-    assert not fresh.memo and not fresh.case_memo
+    assert not fresh.plans and not fresh.criterion_memo
 
 
 def test_options_are_immutable(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
@@ -192,7 +192,7 @@ def test_every_indication_cites_an_fda_or_guideline_source(kb: KnowledgeBase, tk
 
 
 def test_entries_are_json_ready_and_unique(kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
-    entries = list(tk.entries())
+    entries = list(tk.data.entries())
     kinds = {e["kind"] for e in entries}
     assert kinds == {"drug_class", "drug", "regimen", "tumor_set", "trial", "indication"}
     ids = [e["id"] for e in entries]
@@ -206,6 +206,6 @@ def test_entries_are_json_ready_and_unique(kb: KnowledgeBase, tk: TherapyKnowled
 
 
 def test_every_knowledge_status_is_reported(tk: TherapyKnowledge) -> None:
-    statuses: dict[str, Any] = {e["id"]: e["status"] for e in tk.entries() if e["kind"] == "indication"}
+    statuses: dict[str, Any] = {e["id"]: e["status"] for e in tk.data.entries() if e["kind"] == "indication"}
     assert statuses["guideline.trastuzumab-carboplatin-paclitaxel.uterine-serous"] == "unverified"
     assert statuses["fda.zanidatamab.biliary-tract"] == "verified"

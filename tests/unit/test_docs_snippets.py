@@ -246,7 +246,7 @@ def _yaml_block(block: Block, workdir: Path) -> None:
         path.write_text(block.body, encoding="utf-8")
         load_mapping(path)
         return
-    from her2cds.therapy.schema import Indication
+    from her2cds.knowledge.therapy_schema import Indication
 
     assert isinstance(data, list) and data, f"{block.name}: a YAML block this test does not know how to check"
     unknown = _fields(Indication, data, "indication")

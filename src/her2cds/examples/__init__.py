@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from her2cds.errors import NotFoundError
 
 DEFAULT = "gastric-her2-positive"
+_HERE = Path(__file__).parent  # package data next to this module (importlib.resources costs start-up time)
 
 # one line per example: what it shows (listed by ``her2cds examples``; a test checks every example has one)
 DESCRIPTIONS = {
@@ -26,13 +27,13 @@ DESCRIPTIONS = {
 
 
 def names() -> list[str]:
-    return sorted(p.name.removesuffix(".json") for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+    return sorted(p.name.removesuffix(".json") for p in _HERE.iterdir() if p.name.endswith(".json"))
 
 
 def load(name: str = DEFAULT) -> dict[str, Any]:
     if name not in names():
         raise NotFoundError(f"no example named {name!r}; choose one of {', '.join(names())}")
-    data: dict[str, Any] = json.loads((resources.files(__name__) / f"{name}.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((_HERE / f"{name}.json").read_text(encoding="utf-8"))
     return data
 
 

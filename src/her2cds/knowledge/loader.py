@@ -46,9 +46,7 @@ from her2cds.knowledge.schema import (
 _M = TypeVar("_M", bound=BaseModel)
 
 if TYPE_CHECKING:
-    from her2cds.therapy.knowledge import TherapyKnowledge
-
-
+    from her2cds.knowledge.therapy import TherapyData
 
 @dataclass(frozen=True)
 class TumorType:
@@ -87,7 +85,7 @@ class KnowledgeBase:
     variants_transcript: str
     codes: Mapping[str, CodeDef]
     testing: tuple[TestingIndication, ...]
-    therapy: TherapyKnowledge | None = None
+    therapy: TherapyData | None = None
     criteria_sets: Mapping[str, CriteriaSet] = dataclasses.field(default_factory=dict)  # by guideline id
 
     @property
@@ -325,10 +323,10 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         criteria_sets=dict(sorted(criteria_sets.items(), key=lambda item: item[1].published_online)),
     )
     from her2cds.knowledge.checks import check_integrity
-    from her2cds.therapy.knowledge import load_therapy_knowledge
+    from her2cds.knowledge.therapy import load_therapy_data
 
     check_integrity(kb)
-    return dataclasses.replace(kb, therapy=load_therapy_knowledge(root, sources, tumor_types))
+    return dataclasses.replace(kb, therapy=load_therapy_data(root, sources, tumor_types))
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from her2cds.model.therapy import TherapyOption, TherapySummary
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TraceEntry(_Out):

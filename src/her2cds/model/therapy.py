@@ -29,7 +29,7 @@ KnowledgeStatus = Literal["verified", "unverified"]
 
 
 class _TherapyOut(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class CriterionStatus(_TherapyOut):

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from her2cds.errors import KnowledgeBaseError
+from her2cds.knowledge.drugs import DrugTable, Resolution
+from her2cds.knowledge.therapy_schema import Criterion, Histology
 from her2cds.model.enums import Category, IhcScore, RasStatus, ReceptorStatus, Setting, Status
 from her2cds.model.therapy import CriterionOutcome
 from her2cds.therapy import history
-from her2cds.therapy.drugs import DrugTable, Resolution
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
-from her2cds.therapy.schema import Criterion, Histology
 
 MET: Final = "met"
 NOT_MET: Final = "not_met"
@@ -570,14 +570,6 @@ def compile_criterion(crit: Criterion, table: DrugTable) -> Node:
                 "history.progressed_on"):
         return _history_leaf(crit, fact, table)
     raise KnowledgeBaseError(f"criterion {crit.id}: fact {fact!r} has no evaluator")  # pragma: no cover
-
-
-def walk(crit: Criterion) -> list[Criterion]:
-    """The criterion and all its descendants, depth first."""
-    out = [crit]
-    for child in (*(crit.all or ()), *(crit.any or ()), *((crit.not_,) if crit.not_ else ())):
-        out.extend(walk(child))
-    return out
 
 
 @functools.cache

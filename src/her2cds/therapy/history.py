@@ -12,7 +12,7 @@ import calendar
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from her2cds.therapy.drugs import Resolution
+from her2cds.knowledge.drugs import Resolution
 from her2cds.therapy.facts import LINE_SETTINGS, RegimenFact, TherapyFacts
 
 Observation = tuple[bool | None, str, str | None]

@@ -20,6 +20,7 @@ from her2cds.adapters.api import apidocs, examples, openapi_extras
 from her2cds.adapters.api.capacity import LoadSheddingMiddleware
 from her2cds.adapters.api.deps import get_assessor, require_api_token
 from her2cds.adapters.api.errors import ErrorBody, install_error_handlers
+from her2cds.adapters.api.jobs import EngineContext, warm_up
 from her2cds.adapters.api.middleware import (
     AllowedHostsMiddleware,
     BodySizeLimitMiddleware,
@@ -135,15 +136,20 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def _warm_up(app: FastAPI) -> None:
-    """Load the knowledge base and run one example case, so the first real request is not slow."""
-    from her2cds import examples as packaged
+    """Start the engine workers (each runs one example case) and load the knowledge base here too, so the
+    first real request is not slow."""
+    from her2cds.knowledge.loader import default_knowledge_base
 
-    provider = app.dependency_overrides.get(get_assessor, get_assessor)
-    assessor = provider()
-    if inspect.isawaitable(assessor):
-        assessor = await assessor
     state: AppState = app.state.her2cds
-    await state.engine.run(assessor, packaged.load(packaged.DEFAULT))
+    await state.engine.start()
+    if state.engine.kind == "thread":
+        provider = app.dependency_overrides.get(get_assessor, get_assessor)
+        assessor = provider()
+        if inspect.isawaitable(assessor):
+            assessor = await assessor
+        await state.engine.call(warm_up, EngineContext(assessor, default_knowledge_base()), request_id="warm-up")
+    else:
+        default_knowledge_base()
 
 
 @contextlib.asynccontextmanager
@@ -156,7 +162,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             state.http_client = None
-            state.engine.shutdown()  # in-flight assessments finish first (graceful drain)
+            await state.engine.aclose()  # after the server's drain: in-flight jobs finish first
 
 
 def _jwt_verifier(settings: Settings) -> CdsJwtVerifier | None:

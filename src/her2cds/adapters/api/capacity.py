@@ -1,8 +1,10 @@
 """Keeping the service responsive under overload (issue 10, issue 14 item 4).
 
-- **Engine off the event loop.** Every assessment (and FHIR conversion, and card building) runs in a bounded
-  pool of worker threads, one per CPU core by default (``HER2CDS_WORKERS``). The event loop only parses,
-  routes and writes, so ``/healthz`` and cheap GETs keep answering while the workers are busy.
+- **Engine off the event loop.** Every assessment (with its body parsing, FHIR conversion, card building and
+  serialization: :mod:`her2cds.adapters.api.jobs`) runs on an engine worker, one per CPU core by default
+  (``HER2CDS_WORKERS``): a worker process under ``her2cds serve`` (``HER2CDS_ENGINE=process``), a worker thread
+  in an embedded application (``thread``). The event loop only routes and writes, so ``/healthz`` and cheap
+  GETs keep answering while the workers are busy.
 - **Load shedding.** At most ``HER2CDS_MAX_PENDING_REQUESTS`` POST requests (the ones that reach the engine) are
   admitted at a time: running on a worker or waiting for one. A POST beyond that is answered at once with
   ``503 service_unavailable`` and ``Retry-After``, instead of joining an unbounded queue where it would time out.
@@ -14,15 +16,14 @@ import asyncio
 import functools
 import json
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from her2cds.adapters.api.errors import envelope
-
-T = TypeVar("T")
+from her2cds.adapters.api.jobs import EngineContext, Job, perform
+from her2cds.adapters.api.procpool import ProcessEngine, failed
 
 
 def default_workers() -> int:
@@ -33,24 +34,45 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class EnginePool:
-    """A bounded pool of engine worker threads, created on first use."""
+class ThreadEngine:
+    """The engine on a bounded pool of worker threads of the service process (``HER2CDS_ENGINE=thread``), created
+    on first use. The threads share the interpreter lock with the event loop: the process engine
+    (:mod:`her2cds.adapters.api.procpool`) keeps the event loop faster under load; this one needs no child
+    processes and honours dependency overrides of the assessor (tests, an embedded application)."""
+
+    kind = "thread"
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ThreadPoolExecutor | None = None
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on a worker thread; the caller's event loop stays free meanwhile."""
+    async def start(self) -> None:
+        """Nothing to start ahead: the threads are created on first use."""
+
+    async def call(self, job: Job, context: EngineContext | None, *args: Any, request_id: str = "-") -> Any:
+        """``job(context, *args)`` on a worker thread; its result, or the :class:`ServiceError` of its failure."""
+        if context is None:
+            context = EngineContext.default()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="her2cds-engine")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+        loop = asyncio.get_running_loop()
+        return failed(await loop.run_in_executor(self._executor, perform, job, context, args, request_id))
 
-    def shutdown(self) -> None:
+    async def aclose(self) -> None:
         """Finish the work already submitted, then stop the threads."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, functools.partial(executor.shutdown, wait=True))
+
+
+Engine = ThreadEngine | ProcessEngine
+
+
+def make_engine(kind: str, workers: int, log_level: str = "warning") -> Engine:
+    """The engine of ``HER2CDS_ENGINE``: ``process`` or ``thread``."""
+    if kind == "process":
+        return ProcessEngine(workers, log_level=log_level)
+    return ThreadEngine(workers)
 
 
 class Admission:

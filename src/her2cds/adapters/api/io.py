@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from her2cds.adapters.api.errors import ServiceError
 from her2cds.errors import MalformedInputError
+
+if TYPE_CHECKING:
+    from her2cds.adapters.api.jobs import Reply
 
 JSON = "application/json"
 FHIR_JSON = "application/fhir+json"
@@ -41,6 +44,16 @@ async def read_json(request: Request) -> Any:
     """The parsed JSON body (:func:`read_body` then :func:`parse_body`). Validation of the content is left to
     the library (one code path with the CLI)."""
     return parse_body(await read_body(request))
+
+
+def reply_response(reply: Reply) -> Response:
+    """The HTTP response of an engine job's :class:`~her2cds.adapters.api.jobs.Reply`."""
+    return Response(reply.body, status_code=reply.status, media_type=reply.media_type)
+
+
+def request_id(request: Request) -> str:
+    """The service's id of this request (for log lines)."""
+    return str(request.scope.get("her2cds.request_id", "-"))
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:

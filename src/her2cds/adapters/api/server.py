@@ -160,8 +160,11 @@ def run(
     settings = settings or Settings()
     logging.config.dictConfig(log_config(settings.log_level))
     check_exposure(host, settings, insecure=insecure)
-    # the event loop shares the GIL with the engine workers: let it take the GIL back sooner (default 5 ms)
-    sys.setswitchinterval(0.001)
+    if settings.engine == "auto":
+        settings = settings.model_copy(update={"engine": "process"})
+    if settings.engine == "thread":
+        # the event loop shares the GIL with the engine threads: let it take the GIL back sooner (default 5 ms)
+        sys.setswitchinterval(0.001)
     app = create_app(settings, loopback=is_loopback(host))
     uvicorn.run(
         app,

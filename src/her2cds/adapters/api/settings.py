@@ -117,7 +117,19 @@ class Settings(BaseSettings):
         ),
     )
     workers: int = Field(
-        default=0, ge=0, le=256, description="Engine worker threads. 0: one per CPU core available to the process."
+        default=0,
+        ge=0,
+        le=256,
+        description="Engine workers (processes or threads, see `engine`). 0: one per CPU core available.",
+    )
+    engine: Literal["auto", "process", "thread"] = Field(
+        default="auto",
+        description=(
+            "Where the engine runs: `process`, worker processes (the event loop never shares its interpreter lock "
+            "with the engine); `thread`, worker threads of the service process (no child processes; honours "
+            "dependency overrides of an embedding application). `auto`: `process` under `her2cds serve`, "
+            "`thread` in an application built with `create_app` and run by other means (e.g. tests)."
+        ),
     )
     max_pending_requests: int = Field(
         default=0,

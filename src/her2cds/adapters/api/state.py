@@ -4,22 +4,19 @@ replay cache and the shared HTTP client used to query FHIR servers."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
-from her2cds.adapters.api.capacity import Admission, EnginePool, default_workers
+from her2cds.adapters.api.capacity import Admission, Engine, default_workers, make_engine
+from her2cds.adapters.api.jobs import Assessor as Assessor
+from her2cds.adapters.api.jobs import EngineContext
 from her2cds.adapters.api.settings import Settings
 from her2cds.adapters.cdshooks.egress import FhirAccess, guarded_transport, parse_allowed
 from her2cds.adapters.cdshooks.feedback import FeedbackStore
 from her2cds.adapters.cdshooks.security import CdsJwtVerifier
 from her2cds.adapters.cdshooks.therapy_check import anti_her2_inns
-from her2cds.knowledge.loader import KnowledgeBase
-from her2cds.model.assessment import Assessment
-
-Assessor = Callable[[dict[str, Any]], Assessment]
+from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 
 
 @dataclass
@@ -39,9 +36,18 @@ class AppState:
         return found
 
     @functools.cached_property
-    def engine(self) -> EnginePool:
-        """The bounded pool the engine runs on (off the event loop)."""
-        return EnginePool(self.settings.workers or default_workers())
+    def engine(self) -> Engine:
+        """The bounded pool of workers the engine runs on (off the event loop)."""
+        kind = "thread" if self.settings.engine == "auto" else self.settings.engine
+        return make_engine(kind, self.settings.workers or default_workers(), self.settings.log_level)
+
+    def engine_context(self, assessor: Assessor, kb: KnowledgeBase | None = None) -> EngineContext | None:
+        """What a worker thread runs a request's job with (the request's dependencies, which tests may
+        override); None for worker processes, which have their own."""
+        if self.engine.kind != "thread":
+            return None
+        kb = kb or default_knowledge_base()
+        return EngineContext(assessor, kb, functools.partial(self.anti_her2, kb))
 
     @functools.cached_property
     def admission(self) -> Admission:

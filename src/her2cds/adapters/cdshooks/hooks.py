@@ -186,11 +186,11 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
             return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
 
     prefetch = await resolve_prefetch(request, service.prefetch, deps.client, access=deps.access)
-    response: CdsResponse = await deps.offload(_respond, service, prefetch, hits, patient_id, deps)
+    response: CdsResponse = await deps.offload(respond, service, prefetch, hits, patient_id, deps)
     return response
 
 
-def _respond(
+def respond(
     service: CdsService,
     prefetch: PrefetchResult,
     hits: list[tuple[DraftOrder, str]],

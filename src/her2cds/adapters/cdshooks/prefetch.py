@@ -150,6 +150,20 @@ async def _fetch(
 ClientFactory = Callable[[], contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
+def _server(request: CdsRequest) -> ServerUrl | None:
+    return parse_server_url(request.fhirServer) if request.fhirServer else None  # validated by the model
+
+
+def needs_fetch(request: CdsRequest, templates: Sequence[PrefetchTemplate], access: FhirAccess) -> bool:
+    """Whether :func:`resolve_prefetch` would query the FHIR server: a template's key is missing from the
+    prefetch and the call's ``fhirServer`` may be queried."""
+    sent = request.prefetch or {}
+    if all(template.key in sent for template in templates):
+        return False
+    server = _server(request)
+    return server is not None and access.permits(server)
+
+
 async def resolve_prefetch(
     request: CdsRequest,
     templates: Sequence[PrefetchTemplate],
@@ -187,7 +201,7 @@ async def resolve_prefetch(
         return result
 
     access = access or FhirAccess()
-    server = parse_server_url(request.fhirServer) if request.fhirServer else None  # validated by the model
+    server = _server(request)
     if server is None or not access.permits(server):
         if server is None:
             why = "the prefetch did not include it and no fhirServer was given"

@@ -41,10 +41,10 @@ ANTI_HER2_CLASS = "drug-class.anti-her2"
 def anti_her2_inns(kb: KnowledgeBase) -> frozenset[str]:
     """INNs of the anti-HER2 drug class, from the therapy knowledge of the knowledge base (attached to it, or
     else loaded from its folder). Costly when loaded: callers keep the result."""
-    from her2cds.therapy import load_therapy_knowledge
-    from her2cds.therapy.drugs import DrugTable
+    from her2cds.knowledge.drugs import DrugTable
+    from her2cds.knowledge.therapy import load_therapy_data
 
-    therapy = kb.therapy if kb.therapy is not None else load_therapy_knowledge(kb.root, kb.sources, kb.tumor_types)
+    therapy = kb.therapy if kb.therapy is not None else load_therapy_data(kb.root, kb.sources, kb.tumor_types)
     table: DrugTable = therapy.drugs
     if not table.has_class(ANTI_HER2_CLASS):
         raise KnowledgeBaseError(f"the drug table has no class {ANTI_HER2_CLASS!r}")

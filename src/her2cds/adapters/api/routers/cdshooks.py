@@ -5,31 +5,26 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
+from her2cds.adapters.api import jobs
 from her2cds.adapters.api.deps import AssessorDep, KnowledgeBaseDep, StateDep, get_state
 from her2cds.adapters.api.errors import ERROR_RESPONSES, ServiceError
 from her2cds.adapters.api.fhir_json import operation_outcome
-from her2cds.adapters.api.io import JSON, parse_body, read_body, read_json
+from her2cds.adapters.api.io import JSON, read_body, read_json, reply_response, request_id
 from her2cds.adapters.api.state import AppState
 from her2cds.adapters.cdshooks.hooks import HookDeps, call_service
-from her2cds.adapters.cdshooks.models import CdsRequest, CdsResponse, Discovery, FeedbackRequest
+from her2cds.adapters.cdshooks.models import CdsResponse, Discovery, FeedbackRequest
 from her2cds.adapters.cdshooks.prefetch import PrefetchUnavailableError
 from her2cds.adapters.cdshooks.security import CdsAuthError, VerifiedClient
 from her2cds.adapters.cdshooks.services import CdsService, discovery, services_by_id
-from her2cds.adapters.cdshooks.shape import check_context, check_prefetch
-from her2cds.errors import FieldProblem, InvalidInputError
 
 log = logging.getLogger("her2cds.api.cdshooks")
 
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"])
-
-_M = TypeVar("_M", CdsRequest, FeedbackRequest)
 
 
 def _endpoint_url(request: Request, state: AppState) -> str:
@@ -66,28 +61,6 @@ def _service(service_id: str) -> CdsService:
     if service is None:
         raise ServiceError(404, "not_found", f"no CDS service {service_id!r}; see GET /cds-services")
     return service
-
-
-def _parse(model: type[_M], body: Any) -> _M:
-    """Validate a CDS Hooks body; errors name the field like the case validation does."""
-    from her2cds.engine import problems_from
-
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = [
-            problem if not isinstance(problem.value, dict | list) else FieldProblem(problem.field, problem.message)
-            for problem in problems_from(exc)
-        ]
-        raise InvalidInputError(problems) from None
-
-
-def _parse_call(raw: bytes) -> CdsRequest:
-    """Parse and check a CDS Hooks call body (on an engine worker: prefetched Bundles can be large)."""
-    hook_request = _parse(CdsRequest, parse_body(raw))
-    check_prefetch(hook_request.prefetch)
-    check_context(hook_request.context)
-    return hook_request
 
 
 @contextlib.asynccontextmanager
@@ -146,23 +119,34 @@ async def call(
     kb: KnowledgeBaseDep,
 ) -> Response:
     service = _service(service_id)
-    hook_request = await state.engine.run(_parse_call, await read_body(request))
+    access = state.fhir_access.for_client(client.fhir_servers if client else ())
+    context = state.engine_context(assessor, kb)
+    rid = request_id(request)
+    reply = await state.engine.call(jobs.cds_call, context, service.id, await read_body(request), access,
+                                    request_id=rid)
+    if isinstance(reply, jobs.Reply):
+        return reply_response(reply)
+    # the prefetch is incomplete and the FHIR server may be queried: the event loop queries it (no worker waits
+    # for the network), a worker builds the cards
+    assert isinstance(reply, jobs.NeedsFetch)
+
+    async def offload(_fn: Any, service: CdsService, prefetch: Any, hits: Any, patient_id: Any, _deps: Any) -> Any:
+        return await state.engine.call(jobs.cds_respond, context, service.id, prefetch, hits, patient_id,
+                                       request_id=rid)
+
     deps = HookDeps(
         assessor=assessor,
         kb=kb,
         client=lambda: _client(state),
         anti_her2=lambda: state.anti_her2(kb),
-        access=state.fhir_access.for_client(client.fhir_servers if client else ()),
-        offload=state.engine.run,
+        access=access,
+        offload=offload,
     )
     try:
-        answer = await call_service(service, hook_request, deps)
+        answer = await call_service(service, reply.request, deps)
     except PrefetchUnavailableError as exc:
-        outcome = operation_outcome(
-            f"Cannot evaluate {service.id}: {exc.template.what} were not supplied.",
-            diagnostics=f"CDS Hooks prefetch key {exc.template.key!r}: {exc.reason}.",
-        )
-        return JSONResponse(status_code=412, content=outcome)
+        body = jobs.prefetch_outcome(service.id, exc.template.key, exc.template.what, exc.reason)
+        return Response(body, status_code=412, media_type=JSON)
     return Response(answer.model_dump_json(exclude_none=True), media_type=JSON)
 
 
@@ -179,6 +163,6 @@ async def call(
 )
 async def feedback(request: Request, service_id: ServiceId, client: ClientDep, state: StateDep) -> dict[str, int]:
     service = _service(service_id)
-    parsed = _parse(FeedbackRequest, await read_json(request))
+    parsed = jobs.parse_model(FeedbackRequest, await read_json(request))
     received = state.feedback.add(service.id, parsed.feedback, client.issuer if client else None)
     return {"received": received}

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from her2cds.errors import KnowledgeBaseError
-from her2cds.therapy.schema import Drug, DrugClass, DrugsFile, Regimen
+from her2cds.knowledge.therapy_schema import Drug, DrugClass, DrugsFile, Regimen
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _BIOLOGIC_SUFFIX = re.compile(r"^(?P<base>.+?)-[a-z]{4}$")

@@ -349,3 +349,11 @@ class IndicationsFile(_KB):
     tumor_sets: list[TumorSet]
     histology: Histology
     indications: list[Indication]
+
+
+def walk(crit: Criterion) -> list[Criterion]:
+    """The criterion and all its descendants, depth first."""
+    out = [crit]
+    for child in (*(crit.all or ()), *(crit.any or ()), *((crit.not_,) if crit.not_ else ())):
+        out.extend(walk(child))
+    return out
