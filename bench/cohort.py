@@ -3,16 +3,19 @@
     python bench/cohort.py                      # 1k, 10k, 100k, 1M rows, local engine; per-case baseline
     python bench/cohort.py --sizes 1000 10000000
     python bench/cohort.py --spark 100000       # also Spark local[1] vs local[2] on that many rows
+    python bench/cohort.py --repeat 3           # each size three times (the machine may be shared: load shown)
 
 Each size runs in its own process (so its peak memory is its own) on distinct generated rows
 (her2cds.cohort.generate: every row has its own id and continuous values; no answer is reused across runs).
-The per-case engine is timed in the same run on the first 2,000 patients of the largest input.
+The per-case engine is timed in the same run on 2,000 distinct generated patients, before and after the sizes
+(the figure used is their mean). Each line shows the 1-minute load average when its run started.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,7 +57,8 @@ def one(n: int, engine_name: str, master: str, folder: Path) -> dict[str, Any]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": n, "engine": engine_name if engine_name == "local" else master, "seconds": round(seconds, 3),
             "rows_per_s": round(n / seconds), "peak_rss_mb": round(peak_mb), "decision_keys": stats.decision_keys,
-            "vectorized_rows": stats.vectorized_rows, "engine_rows": stats.engine_rows}
+            "specimen_keys": stats.specimen_keys, "vectorized_rows": stats.vectorized_rows,
+            "engine_rows": stats.engine_rows}
 
 
 def per_case(profile: str, n_patients: int = 2000) -> dict[str, Any]:
@@ -90,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--spark", type=int, default=0, metavar="ROWS", help="also Spark local[1] vs local[2]")
+    parser.add_argument("--repeat", type=int, default=1, help="run every size this many times")
     parser.add_argument("--profile", choices=("registry", "mixed"), default="registry",
                         help="registry: rows shaped like a registry export; mixed: the differential test's mix")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -109,27 +114,43 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_case:
         print(json.dumps(per_case(args.profile)))
         return 0
-    base = _child(["--per-case", "--profile", args.profile])
-    print(f"profile: {args.profile}")
-    print(f"per-case engine: {base['rows']:,} rows ({base['patients']:,} patients) in {base['seconds']:.1f} s "
-          f"= {base['rows_per_s']:,} rows/s")
+    parser_repeat = max(1, args.repeat)
+    before = _child(["--per-case", "--profile", args.profile])
+    print(f"profile: {args.profile}; load average {_load()}")
+    print(f"per-case engine: {before['rows']:,} rows ({before['patients']:,} patients) in {before['seconds']:.1f} s "
+          f"= {before['rows_per_s']:,} rows/s")
     print(f"{'rows':>12} {'engine':>9} {'seconds':>9} {'rows/s':>12} {'x per-case':>11} {'peak MB':>8} "
-          f"{'keys':>8} {'by engine':>10}")
+          f"{'spec keys':>9} {'keys':>7} {'by engine':>10} {'load':>5}")
     runs = [(n, "local", "local[2]") for n in args.sizes]
     if args.spark:
         runs += [(args.spark, "spark", "local[1]"), (args.spark, "spark", "local[2]")]
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted({n for n, _, _ in runs}):  # inputs written by another process: not in the peak memory
             _child(["--prepare", str(n), "--folder", tmp, "--profile", args.profile])
-        for n, engine_name, master in runs:
-            _report(_child(["--one", str(n), "--engine", engine_name, "--master", master, "--folder", tmp]), base)
+        for _ in range(parser_repeat):
+            for n, engine_name, master in runs:
+                load = _load()
+                result = _child(["--one", str(n), "--engine", engine_name, "--master", master, "--folder", tmp])
+                results.append((result, load))
+                _report(result, before["rows_per_s"], load)
+    after = _child(["--per-case", "--profile", args.profile])
+    base = (before["rows_per_s"] + after["rows_per_s"]) / 2
+    print(f"per-case engine again: {after['rows_per_s']:,} rows/s; mean {base:,.0f} rows/s; load average {_load()}")
+    print("against the mean per-case figure:")
+    for result, load in results:
+        _report(result, base, load)
     return 0
 
 
-def _report(r: dict[str, Any], base: dict[str, Any]) -> None:
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def _report(r: dict[str, Any], per_case_rows_per_s: float, load: str) -> None:
     print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>9.2f} {r['rows_per_s']:>12,} "
-          f"{r['rows_per_s'] / base['rows_per_s']:>10.0f}x {r['peak_rss_mb']:>8,} {r['decision_keys']:>8,} "
-          f"{r['engine_rows']:>10,}", flush=True)
+          f"{r['rows_per_s'] / per_case_rows_per_s:>10.0f}x {r['peak_rss_mb']:>8,} {r['specimen_keys']:>9,} "
+          f"{r['decision_keys']:>7,} {r['engine_rows']:>10,} {load:>5}", flush=True)
 
 
 if __name__ == "__main__":

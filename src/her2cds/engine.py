@@ -30,6 +30,7 @@ from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_
 from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
+from her2cds.therapy.region import apply_region
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -218,7 +219,8 @@ class Engine:
                        "are reported as unknown.")
             for agent in unrecognised_agents(facts, tk)
         ]
-        return match_therapies(facts, tk, include_unverified=case.include_unverified), warnings
+        options = match_therapies(facts, tk, include_unverified=case.include_unverified)
+        return apply_region(options, tk, case.region, include_unverified=case.include_unverified), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:
         """The assessment as a JSON document (serialized directly, never through Python dicts)."""

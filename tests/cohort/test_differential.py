@@ -8,8 +8,12 @@ import polars as pl
 import pytest
 
 from her2cds.cohort.columns import SLIM_COLUMNS
+from her2cds.cohort.generate import generate_registry
 from her2cds.cohort.local import LocalEngine
-from tests.cohort.conftest import DIFFERENTIAL_ROWS
+from her2cds.cohort.polars_exprs import key_exprs
+from her2cds.cohort.run import grouped_patients
+from her2cds.engine import Engine
+from tests.cohort.conftest import DIFFERENTIAL_ROWS, reference_answers
 
 
 def differences(frame: pl.DataFrame, reference: dict[str, dict[str, Any]]) -> list[str]:
@@ -44,6 +48,7 @@ def test_local_engine_matches_the_per_case_engine(
     # the comparison must exercise the vectorized path, not only the hand-over to the per-case engine
     assert stats.vectorized_rows > generated.height / 2
     assert stats.decision_keys < stats.vectorized_rows / 1.5
+    assert 0 < stats.specimen_keys < stats.vectorized_rows  # the two stages were keyed (D12.4)
     assert stats.engine_rows + stats.vectorized_rows + stats.read_errors == stats.rows
 
 
@@ -58,3 +63,16 @@ def test_generated_rows_cover_families_answers_and_errors(
     assert any(a["eligible_therapies"] for a in reference.values())
     errors = [a["error"] for a in reference.values() if a["error"]]
     assert len(errors) > 100 and all(", column " in e or "row" in e for e in errors[:50])
+
+
+@pytest.mark.slow
+def test_registry_rows_two_stage_keys(engine: Engine) -> None:
+    """Registry-shaped rows (bench/cohort.py's profile): 0 differences, and far fewer engine calls than distinct
+    whole decision keys (the specimen stage is keyed apart from the patient: D12.4)."""
+    rows = generate_registry(engine.kb, 10_000, seed=77)
+    local = LocalEngine(Engine())
+    frame = pl.concat([local.evaluate(rows, grouped_patients(rows.lazy())), local.finish()]).select(SLIM_COLUMNS)
+    assert differences(frame, reference_answers(engine, rows))[:20] == []
+    whole = rows.with_columns(key_exprs(local.plan)).select(local.plan.key_columns).n_unique()
+    assert local.stats.vectorized_rows == rows.height
+    assert local.stats.decision_keys < whole * 0.9 and local.stats.specimen_keys < whole / 4

@@ -16,7 +16,8 @@ Each case cites the label or paper it is transcribed from::
                                                             #   reason_contains {criterion id: substring}
 
 ``facts`` are TherapyFacts fields, except ``tumor`` (the OncoTree code; the lineage comes from the tumor
-table). Lists become tuples.
+table), ``include_unverified`` (the case's opt-in) and ``region`` (``us`` / ``eu``: the options as seen from that
+region, docs/therapy.md "Regions"). Lists become tuples.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class OptionExpectation(_Strict):
     met: list[str] = []
     needs_include: list[str] = []
     reason_contains: dict[str, str] = {}
+    region_status: str | None = None  # substring of region_status; "" expects none (the default region)
+    agencies: list[str] | None = None  # the agencies of the option's regulatory records, in order
 
 
 class Expectation(_Strict):

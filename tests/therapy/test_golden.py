@@ -11,6 +11,7 @@ from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.knowledge.therapy import all_criteria
 from her2cds.model.therapy import TherapyOption
 from her2cds.therapy import TherapyKnowledge, match_therapies
+from her2cds.therapy.region import apply_region
 from tests.therapy.conftest import build_facts
 from tests.therapy.golden import TherapyCase, load_cases
 
@@ -54,6 +55,13 @@ def _mismatches(case: TherapyCase, options: list[TherapyOption]) -> list[str]:
         for need in want.needs_include:
             if not any(need in n for n in option.needs):
                 problems.append(f"{option_id}: no need containing {need!r} in {list(option.needs)}")
+        if want.region_status is not None:
+            got_status = option.region_status or ""
+            if (want.region_status == "" and got_status) or want.region_status not in got_status:
+                problems.append(f"{option_id}: region_status {got_status!r}, expected {want.region_status!r}")
+        if want.agencies is not None and [r.agency for r in option.regulatory] != want.agencies:
+            problems.append(f"{option_id}: regulatory agencies {[r.agency for r in option.regulatory]}, "
+                            f"expected {want.agencies}")
         reasons = {c.id: c.reason for c in option.criteria}
         for crit, text in want.reason_contains.items():
             if text not in reasons.get(crit, ""):
@@ -65,7 +73,9 @@ def _mismatches(case: TherapyCase, options: list[TherapyOption]) -> list[str]:
 def test_golden_case(path: Path, case: TherapyCase, kb: KnowledgeBase, tk: TherapyKnowledge) -> None:
     facts = dict(case.facts)
     opt_in = bool(facts.pop("include_unverified", False))
+    region = facts.pop("region", None)
     options = match_therapies(build_facts(kb, facts), tk, include_unverified=opt_in)
+    options = apply_region(options, tk, region, include_unverified=opt_in)
     problems = _mismatches(case, options)
     assert not problems, f"{path.name}:{case.id}:\n  " + "\n  ".join(problems)
 

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from her2cds.adapters.cli import main
+from tests.unit.test_cli import run as _run
 
 CASE = {"id": "C1", "tumor": {"oncotree_code": "IDC", "setting": "metastatic"},
         "specimens": [{"id": "S1", "procedure": "resection", "site": "primary", "collected_on": "2010-05-04",
                        "ish": {"her2_per_cell": 4.2, "cep17_per_cell": 2.0}}]}
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_assess_criteria_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,9 +116,11 @@ def cmd_assess(args: argparse.Namespace) -> int:
         engine = CriteriaEngine(engine, args.criteria)
     if args.batch:
         from her2cds.adapters.progress import progress_for
+        from her2cds.adapters.region import RegionalAssessor
 
         path = args.file or "-"
-        return _batch(engine, path, sys.stdout, shape=shape, progress=progress_for(sys.stderr, path))
+        assessor = RegionalAssessor(engine, args.region) if args.region else engine
+        return _batch(assessor, path, sys.stdout, shape=shape, progress=progress_for(sys.stderr, path))
     if args.example is not None:
         if args.file:
             raise UsageError("give either FILE or --example, not both")
@@ -144,6 +146,10 @@ def cmd_assess(args: argparse.Namespace) -> int:
         patient_ref = conversion.patient_ref or _patient_ref(data)
         data, warnings = conversion.case, list(conversion.warnings)
         source_observations, specimen_refs = conversion.source_observations, conversion.specimen_refs
+    if args.region:
+        from her2cds.adapters.region import with_region
+
+        data = with_region(data, args.region)
     assessment = engine.assess(data)
     if warnings:
         assessment = assessment.model_copy(update={"warnings": [*assessment.warnings, *warnings]})
@@ -379,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "date (output block criteria; sets the case's criteria field)")
     p.add_argument("--expand", action="store_true",
                    help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
+    p.add_argument("--region", choices=("us", "eu"),
+                   help="whose regulatory status therapies show: us (FDA, the default) or eu (European Commission "
+                        "decisions); a case's own region field wins")
     p.set_defaults(func=cmd_assess)
 
     k = add(sub, "kb", "inspect and validate the knowledge base")

@@ -76,7 +76,8 @@ def cmd_cohort(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot write {args.summary}: {exc.strerror or exc}") from None
     sys.stderr.write(
         f"her2cds cohort: {summary['rows']} rows -> {summary['patients']} patients in {args.out}; "
-        f"{summary['vectorized_rows']} rows vectorized ({summary['decision_keys']} decision keys), "
+        f"{summary['vectorized_rows']} rows vectorized ({summary['specimen_keys']} specimen keys, "
+        f"{summary['decision_keys']} decision keys), "
         f"{summary['engine_rows']} by the per-case engine, {summary['errors']} error rows "
         f"({summary['read_errors']} unreadable)\n"
     )

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from her2cds.cohort.cases import Row, case_from_rows, output_id, patient_key, row_label
 from her2cds.cohort.columns import ALL_COLUMNS
-from her2cds.cohort.local import patient_key_expr
+from her2cds.cohort.local import patient_hash_expr
 from her2cds.cohort.percase import describe_problems
 from her2cds.cohort.polars_exprs import conform
 from her2cds.cohort.sources import Source
@@ -50,7 +50,7 @@ def write_full(sources: list[Source], path: Path, engine: Engine, chunk_rows: in
             grouped = set(grouped_of(source.frame))
             pending: dict[str, list[Row]] = {}
             for batch in source.frame.collect_batches(chunk_size=chunk_rows):
-                frame = conform(batch).with_columns(patient_key_expr().hash().alias("__h"))
+                frame = conform(batch).with_columns(patient_hash_expr().alias("__h"))
                 for row in frame.select([*ALL_COLUMNS, "__h"]).iter_rows(named=True):
                     if row["__h"] in grouped:
                         pending.setdefault(patient_key(row), []).append(row)

@@ -3,28 +3,34 @@ per distinct key (on a representative row) and for every row the vectorized path
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from her2cds.cohort.cases import Row, output_id, patient_key, row_label
+from her2cds.cohort.cases import Row, case_from_rows, output_id, patient_key, row_label
 from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
 from her2cds.cohort.percase import assess_rows
 from her2cds.cohort.polars_exprs import SCHEMA, conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
+from her2cds.cohort.stages import SIGNATURE, SYSTEM, signature, specimen_row, system_of_codes
 from her2cds.engine import Engine
+from her2cds.errors import InvalidInputError
 
 ORDER = "__order"  # optional input column: the row's position in the whole input (Spark partitions)
+# the answers' words are categorical in memory (a few hundred distinct values for millions of rows: gathering and
+# writing them costs a fraction of strings'); files hold plain strings (writers.py)
+_WORD = pl.Categorical()
 ANSWER_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(), "tumor": pl.String(), "her2_status": pl.String(), "her2_category": pl.String(),
-    "ihc_score": pl.String(), "ish_group": pl.Int64(), "erbb2_amplified": pl.Boolean(),
-    **{name: pl.List(pl.String()) for name in SLIM_LIST_COLUMNS},
-    "kb_version": pl.String(), "error": pl.String(),
+    "id": pl.String(), "tumor": _WORD, "her2_status": _WORD, "her2_category": _WORD,
+    "ihc_score": _WORD, "ish_group": pl.Int64(), "erbb2_amplified": pl.Boolean(),
+    **{name: pl.List(_WORD) for name in SLIM_LIST_COLUMNS},
+    "kb_version": _WORD, "error": pl.String(),
 }
 assert tuple(ANSWER_SCHEMA) == SLIM_COLUMNS
+ANSWER_COLUMNS = SLIM_COLUMNS[1:]  # the answer of a decision key: everything but the patient's id
 
 
 @dataclass
@@ -34,7 +40,8 @@ class Stats:
     rows: int = 0
     patients: int = 0
     vectorized_rows: int = 0
-    decision_keys: int = 0
+    decision_keys: int = 0  # per-case engine calls for keys (patient keys, and whole keys where needed)
+    specimen_keys: int = 0  # specimen-stage calls (one per distinct specimen key)
     engine_rows: int = 0  # rows answered by the per-case engine directly (the fallback)
     engine_reasons: dict[str, int] = field(default_factory=dict)
     read_errors: int = 0
@@ -50,19 +57,25 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows, "patients": self.patients, "vectorized_rows": self.vectorized_rows,
-            "decision_keys": self.decision_keys, "engine_rows": self.engine_rows,
+            "decision_keys": self.decision_keys,
+            "specimen_keys": self.specimen_keys, "engine_rows": self.engine_rows,
             "engine_reasons": dict(sorted(self.engine_reasons.items())), "read_errors": self.read_errors,
             "errors": self.errors, "error_examples": self.error_examples, "criteria": self.criteria,
         }
 
 
-def patient_key_expr() -> pl.Expr:
-    source = pl.col("source").fill_null("")
-    return (
-        pl.when(pl.col("patient_id").is_not_null())
-        .then(pl.concat_str([source, pl.lit("\x1f"), pl.col("patient_id")]))
-        .otherwise(pl.concat_str([source, pl.lit("\x1e"), pl.col("row").cast(pl.String)]))
-    )
+def patient_hash_expr() -> pl.Expr:
+    """A hash of :func:`her2cds.cohort.cases.patient_key` (rows with one patient id in one source are one
+    patient; a row without one is its own). Equal hashes of two patients only send both to the per-case path,
+    which groups them by their real key."""
+    own = pl.when(pl.col("patient_id").is_null()).then(pl.col("row")).alias("__own")
+    return pl.struct(pl.col("source"), pl.col("patient_id"), own).hash()
+
+
+def repeated_patients(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The patient hashes (column ``h``) of the rows of ``frame`` that share a patient id with another row."""
+    return (frame.lazy().select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
+            .select(patient_hash_expr().alias("h")).group_by("h").len().filter(pl.col("len") > 1).select("h"))
 
 
 def output_id_expr() -> pl.Expr:
@@ -73,10 +86,32 @@ def output_id_expr() -> pl.Expr:
     return pl.when(pl.col("patient_id").is_not_null()).then(pl.col("patient_id")).otherwise(label)
 
 
+def _list_column(name: str, lists: Sequence[list[str]]) -> pl.Series:
+    """A list column from Python lists, built from one flat array and offsets (polars' nested constructor goes
+    list by list)."""
+    import pyarrow as pa
+
+    offsets = [0]
+    for values in lists:
+        offsets.append(offsets[-1] + len(values))
+    flat = pl.Series([v for values in lists for v in values], dtype=pl.String()).to_arrow()
+    array = pa.LargeListArray.from_arrays(pl.Series(offsets, dtype=pl.Int64()).to_arrow(), flat)
+    series = pl.Series(name, array)  # (polars-made Arrow arrays: pa.array() on Python lists would import pandas)
+    return series.cast(ANSWER_SCHEMA[name])
+
+
+def answer_table(answers: Sequence[SlimAnswer]) -> pl.DataFrame:
+    """The slim columns but ``id`` of ``answers``, one row each."""
+    return pl.DataFrame([
+        _list_column(name, [a[name] for a in answers]) if name in SLIM_LIST_COLUMNS
+        else pl.Series(name, [a[name] for a in answers], dtype=ANSWER_SCHEMA[name])
+        for name in ANSWER_COLUMNS
+    ])
+
+
 def answers_frame(ids: Sequence[str], answers: Sequence[SlimAnswer], seq: Sequence[int]) -> pl.DataFrame:
-    data: dict[str, list[Any]] = {name: [a[name] for a in answers] for name in SLIM_COLUMNS if name != "id"}
-    return pl.DataFrame({"id": list(ids), **data, "__seq": list(seq)},
-                        schema={**ANSWER_SCHEMA, "__seq": pl.Int64()})
+    return pl.concat([pl.DataFrame({"id": list(ids)}, schema={"id": pl.String()}), answer_table(answers),
+                      pl.DataFrame({"__seq": list(seq)}, schema={"__seq": pl.Int64()})], how="horizontal")
 
 
 class LocalEngine:
@@ -88,25 +123,40 @@ class LocalEngine:
         self.criteria = criteria  # not "current": each answer also gets criteria_status (cohort/criteria.py)
         self.plan: KeyPlan = key_plan(engine.kb)
         self._keys = list(self.plan.key_columns)
-        self._answers: dict[tuple[Any, ...], SlimAnswer | None] = {}  # None: answer row by row
+        self._spec_keys = [SYSTEM, *self.plan.specimen_key_columns]
+        self._patient_keys = [*self.plan.categorical, SIGNATURE]
+        self._all_keys = [*self._keys, SYSTEM]
+        self._system = pl.col("oncotree_code").replace_strict(system_of_codes(engine.kb), default=None,
+                                                              return_dtype=pl.String).alias(SYSTEM)
+        # the run's working tables (never shared across runs): key -> index in the answer table (None: the key's
+        # representative was rejected; its rows are answered one by one)
+        self._answers: dict[tuple[Any, ...], int | None] = {}  # whole decision key (single stage)
+        self._patient_answers: dict[tuple[Any, ...], int | None] = {}  # patient key (two stages)
+        self._signatures: dict[tuple[Any, ...], int] = {}  # specimen key -> signature id (-1: rejected)
+        self._signature_ids: dict[Hashable, int] = {}
+        self._store: list[SlimAnswer] = []
+        self._table = answer_table([])
         self.stats = Stats(criteria=criteria)
         self._offset = 0
         self._pending: list[Row] = []  # rows of patients with several rows, answered by finish()
 
     # ------------------------------------------------------------------------------------------
-    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[int] = ()) -> pl.DataFrame:
-        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows (in
-        this chunk, or whose patient-key hash is in ``grouped``: run.grouped_patients) wait for :meth:`finish`."""
+    def evaluate(self, frame: pl.DataFrame, grouped: Iterable[int] | None = None) -> pl.DataFrame:
+        """Slim answers for the one-row patients of ``frame`` (one chunk). Rows of patients with several rows wait
+        for :meth:`finish`: ``grouped`` holds the hashes of such patients in the whole input (run.grouped_patients);
+        without it, the patients with several rows in this chunk."""
         stats = self.stats
         order = frame.get_column(ORDER).cast(pl.Int64) if ORDER in frame.columns else None  # a global row order
         frame = conform(frame).with_row_index("__i").with_columns(
-            __pk=patient_key_expr(),
             __seq=order if order is not None else pl.col("__i").cast(pl.Int64) + self._offset,
         )
         self._offset += frame.height
         stats.rows += frame.height
-        multi = pl.col("__pk").hash().is_in(list(grouped)) | (pl.len().over("__pk") > 1)
-        frame = frame.with_columns(__multi=multi)
+        if grouped is None:
+            grouped = repeated_patients(frame).collect().get_column("h")
+        hashes = grouped if isinstance(grouped, pl.Series) else pl.Series("h", list(grouped), dtype=pl.UInt64)
+        frame = frame.with_columns(__multi=patient_hash_expr().is_in(hashes.implode()) if hashes.len()
+                                   else pl.lit(False))
         self._pending.extend(frame.filter(pl.col("__multi")).select([*ALL_COLUMNS, "__seq"]).iter_rows(named=True))
         single = frame.filter(~pl.col("__multi"))
         out: list[pl.DataFrame] = []
@@ -182,31 +232,76 @@ class LocalEngine:
         return self._each_row(frame.iter_rows(named=True), lambda row: assess_rows(self.engine, [row]))
 
     def _vectorized(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rows with one decision key share the answer: one group-by over the rows finds the keys' classes; the
+        stages are keyed per class (docs/decisions.md D12.1, D12.4)."""
         if frame.height == 0:
             return answers_frame([], [], [])
-        keyed = frame.with_columns(key_exprs(self.plan))
-        classes = keyed.group_by(self._keys).agg(pl.col("__i").first().alias("__rep")).with_row_index("__kid")
-        reps = frame.join(classes.select("__rep", "__kid"), left_on="__i", right_on="__rep").sort("__kid")
-        class_keys = classes.select(self._keys).rows()
-        per_class: list[SlimAnswer | None] = []
-        for key, rep in zip(class_keys, reps.select(list(ALL_COLUMNS)).iter_rows(named=True), strict=True):
-            if key not in self._answers:
-                answer = assess_rows(self.engine, [rep])
-                self._answers[key] = answer if answer["error"] is None else None
-                self.stats.decision_keys += 1
-            per_class.append(self._answers[key])
-        ok_ids = [i for i, a in enumerate(per_class) if a is not None]
-        table = pl.DataFrame(
-            {"__kid": ok_ids, **{name: [per_class[i][name] for i in ok_ids]  # type: ignore[index]
-                                 for name in SLIM_COLUMNS if name != "id"}},
-            schema={"__kid": pl.UInt32(), **{k: v for k, v in ANSWER_SCHEMA.items() if k != "id"}},
-        )
-        assigned = keyed.join(classes.select([*self._keys, "__kid"]), on=self._keys, nulls_equal=True)
-        decided = assigned.select("__kid", "__seq", "patient_id", "source", "row").join(table, on="__kid")
+        keyed = frame.with_columns(*key_exprs(self.plan), self._system)
+        classes, class_of_row, reps = distinct(keyed, self._all_keys)
+        answer_of_class = self._answer_classes(classes, lambda i: frame.row(reps[i], named=True))
+        answer = answer_of_class.gather(class_of_row)
+        decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer).filter(
+            pl.col("__answer").is_not_null())
         self.stats.vectorized_rows += decided.height
-        for answer in table.get_column("error").to_list():
-            assert answer is None
-        out = decided.select(output_id_expr().alias("id"), *[n for n in SLIM_COLUMNS if n != "id"], "__seq")
-        undecided = assigned.filter(~pl.col("__kid").is_in(ok_ids)).select(frame.columns)
+        out = pl.concat([decided.select(output_id_expr().alias("id"), "__seq"),
+                         self._table.gather(decided.get_column("__answer"))], how="horizontal")
+        undecided = frame.filter(answer.is_null())
         self.stats.handed_over("a representative of its decision key was rejected", undecided.height)
-        return pl.concat([out, self._rows_one_by_one(undecided)])
+        return pl.concat([out.select(*SLIM_COLUMNS, "__seq"), self._rows_one_by_one(undecided)])
+
+    def _answer_classes(self, classes: pl.DataFrame, rep: Callable[[int], Row]) -> pl.Series:
+        """Each class's index in the answer table (null: its rows go to the per-case engine one by one). The
+        specimen stage runs once per new specimen key, the whole engine once per new patient key; a class whose
+        specimen stage rejected its representative is keyed as a whole (one engine call per decision key)."""
+        spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
+        sigs = []
+        for key, first in zip(spec_keys.rows(), spec_first, strict=True):
+            sig = self._signatures.get(key)
+            if sig is None:
+                sig = self._signatures[key] = self._signature_of(rep(first))
+                self.stats.specimen_keys += 1
+            sigs.append(sig)
+        classes = classes.with_columns(pl.Series(SIGNATURE, sigs, dtype=pl.Int64).gather(spec_of_class))
+        answers = pl.Series("__answer", [None] * classes.height, dtype=pl.Int64)
+        new_answers: list[SlimAnswer] = []
+        for staged, cols, known in ((True, self._patient_keys, self._patient_answers),
+                                    (False, self._keys, self._answers)):
+            where = classes.select((pl.col(SIGNATURE) >= 0) == staged).to_series()
+            part = classes.with_row_index("__c").filter(where)
+            if part.height == 0:
+                continue
+            keys, key_of_class, firsts = distinct(part, cols)
+            indices: list[int | None] = []
+            for key, first in zip(keys.rows(), firsts, strict=True):
+                if key not in known:
+                    answer = assess_rows(self.engine, [rep(part.get_column("__c")[first])])
+                    self.stats.decision_keys += 1
+                    index = len(self._store) + len(new_answers)
+                    known[key] = index if answer["error"] is None else None
+                    if answer["error"] is None:
+                        new_answers.append(answer)
+                indices.append(known[key])
+            answers = answers.scatter(where.arg_true(), pl.Series(indices, dtype=pl.Int64).gather(key_of_class))
+        if new_answers:
+            self._store.extend(new_answers)
+            self._table = pl.concat([self._table, answer_table(new_answers)])
+        return answers
+
+    def _signature_of(self, row: Row) -> int:
+        """The specimen stage of ``row``'s specimen key -> its signature id (-1: the stage rejected the row)."""
+        try:
+            stage = self.engine.specimen_stage(case_from_rows([specimen_row(row)]))
+        except InvalidInputError:
+            return -1
+        return self._signature_ids.setdefault(signature(stage), len(self._signature_ids))
+
+
+def distinct(frame: pl.DataFrame, cols: Sequence[str]) -> tuple[pl.DataFrame, pl.Series, list[int]]:
+    """The distinct values of ``cols`` in ``frame`` (a frame of them, in ``cols`` order), the index of each row's
+    among them, and the first row of each. Columns null in every row are left out of the group-by."""
+    by = [c for c in cols if frame.get_column(c).null_count() < frame.height]
+    groups = (frame.select(by).with_row_index("__r").group_by(by or [pl.lit(True).alias("__one")])
+              .agg(pl.col("__r")).with_row_index("__g"))
+    index = groups.select("__g", "__r").explode("__r").sort("__r").get_column("__g")
+    values = groups.select(pl.col(c) if c in by else pl.lit(None).alias(c) for c in cols)
+    return values, index, groups.get_column("__r").list.first().to_list()

@@ -114,6 +114,13 @@ class KeyPlan:
     def key_columns(self) -> tuple[str, ...]:
         return (*self.categorical, *(i.name for i in self.intervals), *(f"k_exact.{c}" for c, _ in self.exact_if))
 
+    @property
+    def specimen_key_columns(self) -> tuple[str, ...]:
+        """The key columns the specimen stage reads (with the tumor's family: cohort/stages.py): an explicit
+        scoring system and every specimen column (every interval and exact value is of a specimen column)."""
+        return ("scoring_system", *(c for c in self.categorical if BY_NAME[c].specimen),
+                *(i.name for i in self.intervals), *(f"k_exact.{c}" for c, _ in self.exact_if))
+
 
 def _conditions(kb: KnowledgeBase) -> Iterator[Condition]:
     for rule in kb.rules.values():
@@ -186,6 +193,7 @@ def key_plan(kb: KnowledgeBase) -> KeyPlan:
     bounds = _model_bounds()
     limits = _model_limits()
     numeric = tuple(c.name for c in CASE_COLUMNS if c.kind in ("float", "int"))
+    assert all(BY_NAME[name].specimen for name in numeric if name not in EXACT)  # specimen_key_columns relies on it
     for name in numeric:
         if name not in EXACT:
             intervals.append(Interval(f"k_raw.{name}", Col(name), tuple(sorted(bounds.get(name, {0.0}) | limits))))

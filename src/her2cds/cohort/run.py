@@ -11,7 +11,7 @@ from typing import IO
 
 import polars as pl
 
-from her2cds.cohort.local import LocalEngine, Stats, patient_key_expr
+from her2cds.cohort.local import LocalEngine, Stats, repeated_patients
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.sources import open_sources
 from her2cds.cohort.writers import SlimWriter, output_format
@@ -53,17 +53,14 @@ class Progress:
             self.stream.write("\n")
 
 
-def grouped_patients(frame: pl.LazyFrame) -> list[int]:
+def grouped_patients(frame: pl.LazyFrame) -> pl.Series:
     """Hashes of the patient keys with more than one row (a streaming pass over the id columns only).
 
     Hashes keep the pass small for tens of millions of rows; a collision only sends a one-row patient through
     the per-case path, which answers it the same way."""
     if "patient_id" not in frame.collect_schema():
-        return []
-    hashes = (frame.select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
-              .select(patient_key_expr().hash().alias("h")).group_by("h").len()
-              .filter(pl.col("len") > 1).select("h").collect(engine="streaming"))
-    return hashes.get_column("h").to_list()
+        return pl.Series("h", [], dtype=pl.UInt64)
+    return repeated_patients(frame).collect(engine="streaming").get_column("h")
 
 
 def extra_columns(options: Options) -> tuple[str, ...]:

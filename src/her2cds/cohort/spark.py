@@ -89,7 +89,8 @@ def _stats_answer(stats: Stats) -> dict[str, Any]:
 
 
 def _merge(total: Stats, part: dict[str, Any]) -> None:
-    for name in ("rows", "patients", "vectorized_rows", "decision_keys", "engine_rows", "read_errors", "errors"):
+    for name in ("rows", "patients", "vectorized_rows", "decision_keys", "specimen_keys", "engine_rows", "read_errors",
+                 "errors"):
         setattr(total, name, getattr(total, name) + int(part[name]))
     for reason, count in part["engine_reasons"].items():
         total.engine_reasons[reason] = total.engine_reasons.get(reason, 0) + int(count)

@@ -55,7 +55,8 @@ class SlimWriter:
                 frame.write_ndjson(self._text)
             else:
                 flat = frame.with_columns(  # an empty list is an empty cell
-                    pl.when(pl.col(c).list.len() > 0).then(pl.col(c).list.join(LIST_SEPARATOR)).otherwise(None)
+                    pl.when(pl.col(c).list.len() > 0).then(pl.col(c).cast(pl.List(pl.String()))
+                                                            .list.join(LIST_SEPARATOR)).otherwise(None)
                     for c in SLIM_LIST_COLUMNS
                 )
                 flat.write_csv(self._text, separator="\t" if self.kind == ".tsv" else ",",
@@ -67,9 +68,12 @@ class SlimWriter:
 
         table = frame.to_arrow()
         if self._parquet is None:
-            schema = table.schema.with_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
-            try:
-                self._parquet = pq.ParquetWriter(str(self.path), schema)
+            flat = [name for name, dtype in frame.schema.items() if not isinstance(dtype, pl.List)]
+            try:  # answers are dictionary-encoded (categorical) in memory and plain strings in the file; no
+                # statistics for list columns (min/max of lists cost more than the rest of the write)
+                self._parquet = pq.ParquetWriter(str(self.path), table.schema, store_schema=False,
+                                                 write_statistics=flat)
+                self._parquet.add_key_value_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
             except OSError as exc:
                 raise UsageError(f"cannot write {self.path}: {exc}") from None
         self._parquet.write_table(table.cast(self._parquet.schema))

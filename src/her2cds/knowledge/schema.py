@@ -106,7 +106,9 @@ class SourceRef(_KB):
 
 class Source(_KB):
     id: EntryId
-    type: Literal["guideline", "fda_label", "fda_notice", "paper", "trial", "standard", "dataset", "website"]
+    type: Literal[
+        "guideline", "fda_label", "fda_notice", "ema_epar", "paper", "trial", "standard", "dataset", "website"
+    ]
     title: str
     citation: str | None = Field(default=None, description="authors, journal, year;volume:pages")
     year: int

@@ -279,32 +279,45 @@ class RegulatoryEventDef(_KB):
     sources: Annotated[list[SourceRef], Field(min_length=1)]
 
 
+#: The regulator whose decisions a region shows (``--region``, API ``region=``): the FDA for the US (default),
+#: the European Commission on the EMA's opinion for the EU.
+AGENCY_OF_REGION: dict[str, str] = {"us": "FDA", "eu": "EMA"}
+#: Approval pathways per agency: (provisional, full). FDA accelerated/regular approval; EU conditional/standard
+#: marketing authorisation (Regulation (EC) No 507/2006 for the conditional one).
+PATHWAYS: dict[str, tuple[str, str]] = {"FDA": ("accelerated", "regular"), "EMA": ("conditional", "standard")}
+
+Pathway = Literal["accelerated", "regular", "conditional", "standard"]
+
+
 class RegulatoryDef(_KB):
-    agency: Literal["FDA"]
-    status: Literal["accelerated", "regular"]
-    approval_date: dt.date
+    agency: Literal["FDA", "EMA"]
+    status: Pathway
+    approval_date: dt.date = Field(description="FDA approval, or European Commission decision, of the indication")
     approval_date_precision: Literal["day", "month", "year"] = "day"
-    initial_status: Literal["accelerated", "regular"] | None = Field(
+    initial_status: Pathway | None = Field(
         default=None, description="pathway of the first approval (default: the current status)"
     )
     regular_approval_date: dt.date | None = Field(
-        default=None, description="when an accelerated approval became regular (conversion)"
+        default=None, description="when an accelerated (conditional) approval became regular (standard): conversion"
     )
     regular_approval_date_precision: Literal["day", "month", "year"] = "day"
     label_wording: str
     companion_diagnostics: list[str] = []
     history: list[RegulatoryEventDef] = []
     sources: Annotated[list[SourceRef], Field(min_length=1)]
-    verification: Status = Field(description="verified against the FDA notice/label, or unverified")
+    verification: Status = Field(description="verified against the regulator's notice/label/EPAR, or unverified")
     note: str | None = None
 
     @model_validator(mode="after")
     def _pathway(self) -> Self:
+        provisional, full = PATHWAYS[self.agency]
         first = self.initial_status or self.status
-        if self.status == "accelerated" and (first == "regular" or self.regular_approval_date is not None):
-            raise ValueError("an indication still under accelerated approval has no regular approval date")
-        if first == "accelerated" and self.status == "regular" and self.regular_approval_date is None:
-            raise ValueError("an accelerated approval converted to regular needs its regular_approval_date")
+        if {self.status, first} - {provisional, full}:
+            raise ValueError(f"{self.agency} pathways are {provisional!r} and {full!r}")
+        if self.status == provisional and (first == full or self.regular_approval_date is not None):
+            raise ValueError(f"an indication still under {provisional} approval has no regular (full) approval date")
+        if first == provisional and self.status == full and self.regular_approval_date is None:
+            raise ValueError(f"a {provisional} approval converted to {full} needs its regular_approval_date")
         if self.regular_approval_date is not None and self.regular_approval_date < self.approval_date:
             raise ValueError("regular_approval_date precedes the first approval")
         return self

@@ -399,6 +399,10 @@ class History(_Strict):
     surgery: Surgery | None = None
 
 
+#: The regulatory region a case is assessed for (docs/therapy.md "Regions").
+Region = Literal["us", "eu"]
+
+
 class Case(_Strict):
     id: Annotated[str, Field(max_length=128)] | None = None
     _id_as_text = field_validator("id", mode="before")(_int_as_text)
@@ -416,6 +420,11 @@ class Case(_Strict):
         default=None,
         description="also re-read the breast results under superseded criteria: asco-cap-2007 | asco-cap-2013 | "
         "by-date (each specimen under the guideline in effect on its collected_on) | current (no re-reading)",
+    )
+    region: Region | None = Field(
+        default=None,
+        description="whose regulatory status the therapies show: us (FDA; the default) or eu (European Commission "
+        "decisions on EMA opinions); `--region` / `region=` set it for cases that do not",
     )
 
     @model_validator(mode="after")

@@ -56,19 +56,21 @@ class RegulatoryEvent(_TherapyOut):
 
 
 class RegulatoryStatus(_TherapyOut):
-    """The status of the indication with one agency (at least the FDA)."""
+    """The status of the indication with one agency: the FDA; with region eu also the EMA (EU)."""
 
-    agency: Literal["FDA"]
-    status: Literal["accelerated", "regular"] = Field(
-        description="approval pathway currently in force for this indication"
+    agency: Literal["FDA", "EMA"]
+    status: Literal["accelerated", "regular", "conditional", "standard"] = Field(
+        description="approval pathway currently in force: FDA accelerated|regular; EU conditional|standard "
+        "marketing authorisation"
     )
     approval_date: dt.date | None = Field(description="date of the first approval of this indication")
     approval_date_precision: DatePrecision
-    initial_status: Literal["accelerated", "regular"] = Field(
+    initial_status: Literal["accelerated", "regular", "conditional", "standard"] = Field(
         default="regular", description="pathway of the first approval"
     )
     regular_approval_date: dt.date | None = Field(
-        default=None, description="when an accelerated approval became regular (conversion); null otherwise"
+        default=None,
+        description="when an accelerated (conditional) approval became regular (standard): conversion; null otherwise",
     )
     regular_approval_date_precision: DatePrecision | None = None
     label_wording: str = Field(description="paraphrase of the labelled indication; key terms kept exact")
@@ -134,6 +136,11 @@ class TherapySummary(_TherapyOut):
     )
     alternatives: tuple[str, ...] = Field(
         default=(), description="when not eligible: up to three eligible option ids covering one of its settings"
+    )
+    region_status: str | None = Field(
+        default=None,
+        description="with region eu: the EU regulatory status, e.g. 'EU: conditional marketing authorisation "
+        "2021-01-18 (EMA)' or 'EU: no EU marketing authorisation recorded'; null for the default region us",
     )
 
 

@@ -17,7 +17,7 @@ from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.drugs import DrugTable
 from her2cds.knowledge.schema import Source
 from her2cds.knowledge.therapy import TherapyData, criteria_of, load_therapy_data
-from her2cds.knowledge.therapy_schema import Criterion, Histology, Indication, Trial, TumorSet
+from her2cds.knowledge.therapy_schema import AGENCY_OF_REGION, Criterion, Histology, Indication, Trial, TumorSet
 from her2cds.model.therapy import (
     Evidence as EvidenceOut,
 )
@@ -44,7 +44,8 @@ class CompiledIndication:
     tumors: TumorSet
     setting_node: Node
     nodes: tuple[Node, ...]
-    regulatory: tuple[RegulatoryStatus, ...]
+    regulatory: tuple[RegulatoryStatus, ...]  # the FDA record(s): what every option shows
+    regional: Mapping[str, tuple[RegulatoryStatus, ...]]  # region (eu) -> that region's records, e.g. EMA
     evidence: tuple[EvidenceOut, ...]
     evidence_level: EvidenceLevel
     sources: tuple[str, ...]
@@ -61,6 +62,7 @@ class TherapyKnowledge:
         self.tumor_sets: Mapping[str, TumorSet] = data.tumor_sets
         self.histology: Histology = data.histology
         self.indications = indications
+        self._by_id: Mapping[str, CompiledIndication] = {ind.entry.id: ind for ind in indications}
         # code -> [(indication index, kind)] for the tumor pre-filter; agnostic ones are checked separately
         index: dict[str, list[tuple[int, TumorKind]]] = {}
         agnostic: list[tuple[int, frozenset[str]]] = []
@@ -81,10 +83,8 @@ class TherapyKnowledge:
         self.memo_limit = _MEMO_LIMIT
 
     def get(self, indication_id: str) -> CompiledIndication:
-        for ind in self.indications:
-            if ind.entry.id == indication_id:
-                return ind
-        raise KeyError(indication_id)
+        """The compiled indication with this id; KeyError when there is none."""
+        return self._by_id[indication_id]
 
 
 # ------------------------------------------------------------------------------------------- compiler
@@ -120,6 +120,7 @@ def _evidence_level(trials: list[Trial]) -> EvidenceLevel:
 
 
 def _regulatory(ind: Indication) -> tuple[RegulatoryStatus, ...]:
+    """Every regulatory record of the indication, any agency, in file order."""
     return tuple(
         RegulatoryStatus(
             agency=r.agency,
@@ -180,6 +181,7 @@ def _compile_indication(index: int, ind: Indication, data: TherapyData) -> Compi
         table,
     )
     level = _evidence_level(linked)
+    records = _regulatory(ind)
     fda = [r for r in ind.regulatory if r.agency == "FDA"]
     pathway_rank = 2 if not fda else (0 if fda[0].status == "regular" else 1)
     approval_rank = 0 if ind.approval_kind == "fda_approved" else 1
@@ -190,7 +192,9 @@ def _compile_indication(index: int, ind: Indication, data: TherapyData) -> Compi
         tumors=tumor_set,
         setting_node=setting_node,
         nodes=nodes,
-        regulatory=_regulatory(ind),
+        regulatory=tuple(r for r in records if r.agency == "FDA"),
+        regional={region: tuple(r for r in records if r.agency == agency)
+                  for region, agency in AGENCY_OF_REGION.items() if agency != "FDA"},
         evidence=tuple(evidence),
         evidence_level=level,
         sources=tuple(dict.fromkeys(s.id for s in ind.sources)),

@@ -17,20 +17,26 @@ _DESIGN = {
 
 
 def _approval(option: TherapyOption) -> str:
+    us = _us_approval(option)
+    return f"{option.region_status}; US: {us}" if option.region_status else us
+
+
+def _us_approval(option: TherapyOption) -> str:
     if option.approval_kind == "guideline_supported_not_approved":
         return "guideline-supported, NOT FDA-approved"
     fda: RegulatoryStatus | None = next((r for r in option.regulatory if r.agency == "FDA"), None)
     if fda is None:  # pragma: no cover - the schema requires the FDA record of an approved indication
         return "FDA-approved"
-    shown = _date(fda.approval_date, fda.approval_date_precision)
+    shown = date_text(fda.approval_date, fda.approval_date_precision)
     if not fda.history:
         return f"FDA {fda.status} approval, {shown}"
     last = fda.history[-1]
-    latest = f"{last.action} ({_date(last.date, last.date_precision)})"
+    latest = f"{last.action} ({date_text(last.date, last.date_precision)})"
     return f"FDA {fda.status} approval; first approved {shown}; latest: {latest}"
 
 
-def _date(date: dt.date | None, precision: DatePrecision) -> str:
+def date_text(date: dt.date | None, precision: DatePrecision) -> str:
+    """A date as precise as it is known: 2021-01-18, 2019-12 or 2019."""
     if date is None:
         return "date not recorded"
     if precision == "day":

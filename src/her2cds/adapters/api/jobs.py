@@ -21,9 +21,11 @@ from her2cds.adapters.api.fhir_json import assessment_bundle, batch_response, pa
 from her2cds.adapters.api.io import FHIR_JSON, JSON, parse_body
 from her2cds.adapters.cdshooks.egress import FhirAccess
 from her2cds.adapters.cdshooks.models import CdsRequest, FeedbackRequest
+from her2cds.adapters.region import with_region
 from her2cds.errors import FieldProblem, Her2CdsError, InternalError, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment
+from her2cds.model.case import Region
 
 log = logging.getLogger("her2cds.api")
 
@@ -119,17 +121,21 @@ def _render(assessment: Assessment, media: str, expand: str | None = None, **fhi
 
 
 # ---- /v1 ---------------------------------------------------------------------------------------------------
-def assess_one(context: EngineContext, raw: bytes, media: str, expand: str | None) -> Reply:
+def assess_one(
+    context: EngineContext, raw: bytes, media: str, expand: str | None, region: Region | None = None
+) -> Reply:
     """Parse, assess and serialize one case."""
     body = parse_body(raw)
     if not isinstance(body, dict):
         raise InvalidInputError.single(
             "", f"expected one case as a JSON object, got {json_type(body)}", has_value=False
         )
-    return _render(context.assessor(body), media, expand)
+    return _render(context.assessor(with_region(body, region)), media, expand)
 
 
-def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tuple[int, Any]]:
+def _assess_items(
+    assessor: Assessor, items: list[Any], fhir: bool, region: Region | None = None
+) -> list[tuple[int, Any]]:
     results: list[tuple[int, Any]] = []
     for index, item in enumerate(items):
         try:
@@ -137,7 +143,7 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
                 raise InvalidInputError.single(
                     "", f"expected a case (JSON object), got {json_type(item)}", has_value=False
                 )
-            assessment = assessor(item)
+            assessment = assessor(with_region(item, region))
             results.append((200, assessment_bundle(assessment) if fhir else assessment))
         except Her2CdsError as exc:
             status = status_for(exc)
@@ -150,7 +156,9 @@ def _assess_items(assessor: Assessor, items: list[Any], fhir: bool) -> list[tupl
     return results
 
 
-def assess_batch(context: EngineContext, raw: bytes, media: str, expand: str | None, limit: int) -> Reply:
+def assess_batch(
+    context: EngineContext, raw: bytes, media: str, expand: str | None, limit: int, region: Region | None = None
+) -> Reply:
     """Parse a JSON array of cases, assess each (one result per item, in order) and serialize the answer."""
     body = parse_body(raw)
     if not isinstance(body, list):
@@ -158,7 +166,7 @@ def assess_batch(context: EngineContext, raw: bytes, media: str, expand: str | N
     if len(body) > limit:
         raise InvalidInputError.single("", f"the batch has {len(body)} cases; the limit is {limit}", has_value=False)
     fhir = media == FHIR_JSON
-    results = _assess_items(context.assessor, body, fhir)
+    results = _assess_items(context.assessor, body, fhir, region)
     if fhir:
         return Reply(200, FHIR_JSON, json.dumps(batch_response(results)).encode())
     parts: list[bytes] = []
@@ -171,7 +179,9 @@ def assess_batch(context: EngineContext, raw: bytes, media: str, expand: str | N
     return Reply(200, JSON, b"[" + b",".join(parts) + b"]")
 
 
-def assess_fhir(context: EngineContext, raw: bytes, media: str, expand: str | None) -> Reply:
+def assess_fhir(
+    context: EngineContext, raw: bytes, media: str, expand: str | None, region: Region | None = None
+) -> Reply:
     """Parse, convert, assess and serialize one FHIR Bundle."""
     body = parse_body(raw)
     if not isinstance(body, dict):
@@ -184,7 +194,7 @@ def assess_fhir(context: EngineContext, raw: bytes, media: str, expand: str | No
 
     conversion = inbound.bundle_to_case(body)
     try:
-        assessment = context.assessor(conversion.case)
+        assessment = context.assessor(with_region(conversion.case, region))
     except InvalidInputError as exc:
         problems = [
             FieldProblem(p.field, f"{p.message} (in the case converted from the Bundle)", p.value, p.has_value)

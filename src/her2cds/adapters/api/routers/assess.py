@@ -23,6 +23,12 @@ Expand = Annotated[
     Query(description="`therapies`: therapy options in full (regulatory status, evidence, sources inline), as "
           "`her2cds assess --expand`; by default they are compact and the indication text is at /v1/knowledge/{id}"),
 ]
+RegionParam = Annotated[
+    Literal["us", "eu"] | None,
+    Query(description="whose regulatory status the therapy options show: `us` (FDA, the default) or `eu` "
+                      "(European Commission decisions; each option then has `region_status`). A case's own "
+                      "`region` field wins; as `her2cds assess --region`"),
+]
 
 
 _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -47,11 +53,13 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("Case"),
 )
-async def assess(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
-        jobs.assess_one, state.engine_context(assessor), raw, media, expand, request_id=request_id(request)
+        jobs.assess_one, state.engine_context(assessor), raw, media, expand, region, request_id=request_id(request)
     )
     return reply_response(reply)
 
@@ -87,7 +95,9 @@ async def assess(request: Request, assessor: AssessorDep, state: StateDep, expan
     },
     openapi_extra=examples.request_body("CaseBatch"),
 )
-async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_batch(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
@@ -97,6 +107,7 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
         media,
         expand,
         state.settings.max_batch_items,
+        region,
         request_id=request_id(request),
     )
     return reply_response(reply)
@@ -113,10 +124,12 @@ async def assess_batch(request: Request, assessor: AssessorDep, state: StateDep,
     responses=_ASSESS_RESPONSES,
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
-async def assess_fhir(request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None) -> Response:
+async def assess_fhir(
+    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+) -> Response:
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
-        jobs.assess_fhir, state.engine_context(assessor), raw, media, expand, request_id=request_id(request)
+        jobs.assess_fhir, state.engine_context(assessor), raw, media, expand, region, request_id=request_id(request)
     )
     return reply_response(reply)

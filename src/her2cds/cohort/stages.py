@@ -1,0 +1,65 @@
+"""The two stages of the per-case engine as cohort mode keys them (docs/decisions.md D12.4).
+
+The specimen stage (:meth:`her2cds.engine.Engine.specimen_stage`: each specimen's finding, the patient's HER2
+summary, flags and recommendations so far) reads the tumor only through its family and scoring system and the
+patient through nothing else. So it is evaluated once per distinct *specimen key* (family, scoring system and
+the specimen columns' decision-key values), and its outcome is reduced to a *signature*: everything of it that
+the patient stage and the slim answer can read, without the recorded numbers themselves (those decided the
+outcome; the patient stage reads the outcome). The whole engine then runs once per distinct *patient key*
+(the patient's and the specimen's categorical values and the signature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from her2cds.cohort.cases import Row
+from her2cds.cohort.columns import CASE_COLUMNS
+from her2cds.engine import SpecimenStage
+from her2cds.knowledge.loader import KnowledgeBase
+
+SYSTEM = "__system"  # key column: the tumor's family and default scoring system (null: no HER2 family)
+SIGNATURE = "__signature"  # key column: the specimen stage's signature id
+
+# what the specimen stage reads of the patient: the tumor code (through its family) and an explicit scoring system
+_STAGE_ONE_PATIENT = ("oncotree_code", "scoring_system")
+_PATIENT_ONLY = tuple(c.name for c in CASE_COLUMNS if not c.specimen and c.name not in _STAGE_ONE_PATIENT)
+
+# recorded values the results echo (they decided the outcome, which the signature keeps)
+_RESULT_ECHO: Mapping[str, Any] = {
+    "id": True, "collected_on": True, "basis": True,
+    "ish": {"ratio", "her2_per_cell", "her2_per_cell_derived"}, "ngs": {"copy_number", "tumor_fraction"},
+}
+
+
+def system_of_codes(kb: KnowledgeBase) -> dict[str, str]:
+    """OncoTree code -> ``family id|scoring system`` for every code with a HER2 family (the others: none)."""
+    out: dict[str, str] = {}
+    for code in kb.tumor_types:
+        family = kb.family_for(code)
+        if family is not None:
+            out[code] = f"{family.id}|{family.scoring_system}"
+    return out
+
+
+def specimen_row(row: Row) -> dict[str, Any]:
+    """The row as the specimen stage sees it: patient-level values other than the tumor code and scoring system
+    left out (so that their problems are the patient stage's, and one specimen key has one outcome)."""
+    return {**row, **dict.fromkeys(_PATIENT_ONLY)}
+
+
+def signature(stage: SpecimenStage) -> Hashable:
+    """What the patient stage and the slim answer can read of a specimen stage."""
+    findings = tuple(
+        (f.index, f.usable_tissue, f.is_plasma, f.status, f.pending, f.needs, f.gastric_3plus,
+         f.ihc is None, f.ish is None, f.ngs is None, f.result.model_dump_json(exclude=_RESULT_ECHO))
+        for f in stage.findings
+    )
+    col = stage.col
+    return (
+        stage.family.id, stage.system.id, stage.her2.model_dump_json(exclude={"basis"}), findings,
+        tuple((r.code, r.specimen) for r in col.recommendations()),
+        tuple((f.code, tuple(f.specimens)) for f in col.flags()),
+        tuple(entry.rule for entry in col.trace),
+    )
