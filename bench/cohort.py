@@ -50,13 +50,14 @@ def one(n: int, engine_name: str, master: str, folder: Path) -> dict[str, Any]:
 
     data, mapping = folder / f"rows-{n}.parquet", folder / "mapping.yaml"
     engine = Engine()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     stats = run(Options(inputs=[str(data)], fmt="table", out=folder / f"out-{n}-{engine_name}.parquet",
                         mapping=load_mapping(mapping), engine=engine_name, spark_master=master), engine)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"rows": n, "engine": engine_name if engine_name == "local" else master, "seconds": round(seconds, 3),
-            "rows_per_s": round(n / seconds), "peak_rss_mb": round(peak_mb), "decision_keys": stats.decision_keys,
+            "rows_per_s": round(n / seconds), "cpu_seconds": round(cpu, 3), "peak_rss_mb": round(peak_mb),
+            "decision_keys": stats.decision_keys,
             "specimen_keys": stats.specimen_keys, "vectorized_rows": stats.vectorized_rows,
             "engine_rows": stats.engine_rows}
 
@@ -77,11 +78,18 @@ def per_case(profile: str, n_patients: int = 2000) -> dict[str, Any]:
         patients.setdefault(patient_key(row), []).append(row)
     groups = list(patients.values())[:n_patients]
     rows = sum(len(g) for g in groups)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for group in groups:
         assess_rows(engine, group)
-    seconds = time.perf_counter() - start
-    return {"patients": len(groups), "rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds)}
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"patients": len(groups), "rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds),
+            "rows_per_cpu_s": round(rows / cpu)}
+
+
+def _cpu() -> float:
+    """CPU seconds of this process, every thread (polars works on several)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _child(args: list[str]) -> dict[str, Any]:
@@ -118,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     before = _child(["--per-case", "--profile", args.profile])
     print(f"profile: {args.profile}; load average {_load()}")
     print(f"per-case engine: {before['rows']:,} rows ({before['patients']:,} patients) in {before['seconds']:.1f} s "
-          f"= {before['rows_per_s']:,} rows/s")
-    print(f"{'rows':>12} {'engine':>9} {'seconds':>9} {'rows/s':>12} {'x per-case':>11} {'peak MB':>8} "
-          f"{'spec keys':>9} {'keys':>7} {'by engine':>10} {'load':>5}")
+          f"= {before['rows_per_s']:,} rows/s ({before['rows_per_cpu_s']:,} rows per CPU second)")
+    print(f"{'rows':>12} {'engine':>9} {'seconds':>8} {'rows/s':>10} {'x per-case':>10} {'CPU s':>7} "
+          f"{'x (CPU)':>7} {'peak MB':>7} {'spec keys':>9} {'keys':>6} {'by engine':>9} {'load':>5}")
     runs = [(n, "local", "local[2]") for n in args.sizes]
     if args.spark:
         runs += [(args.spark, "spark", "local[1]"), (args.spark, "spark", "local[2]")]
@@ -133,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
                 load = _load()
                 result = _child(["--one", str(n), "--engine", engine_name, "--master", master, "--folder", tmp])
                 results.append((result, load))
-                _report(result, before["rows_per_s"], load)
+                _report(result, before, load)
     after = _child(["--per-case", "--profile", args.profile])
-    base = (before["rows_per_s"] + after["rows_per_s"]) / 2
-    print(f"per-case engine again: {after['rows_per_s']:,} rows/s; mean {base:,.0f} rows/s; load average {_load()}")
-    print("against the mean per-case figure:")
+    base = {k: (before[k] + after[k]) / 2 for k in ("rows_per_s", "rows_per_cpu_s")}
+    print(f"per-case engine again: {after['rows_per_s']:,} rows/s ({after['rows_per_cpu_s']:,} per CPU second); "
+          f"mean {base['rows_per_s']:,.0f} rows/s ({base['rows_per_cpu_s']:,.0f}); load average {_load()}")
+    print("against the mean per-case figures:")
     for result, load in results:
         _report(result, base, load)
     return 0
@@ -147,10 +156,14 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def _report(r: dict[str, Any], per_case_rows_per_s: float, load: str) -> None:
-    print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>9.2f} {r['rows_per_s']:>12,} "
-          f"{r['rows_per_s'] / per_case_rows_per_s:>10.0f}x {r['peak_rss_mb']:>8,} {r['specimen_keys']:>9,} "
-          f"{r['decision_keys']:>7,} {r['engine_rows']:>10,} {load:>5}", flush=True)
+def _report(r: dict[str, Any], per_case: dict[str, Any], load: str) -> None:
+    """One line; CPU seconds are the measuring process's (for Spark: the driver's only, so no CPU ratio)."""
+    cpu_ratio = f"{r['rows'] / r['cpu_seconds'] / per_case['rows_per_cpu_s']:>6.0f}x" if r["engine"] == "local" else (
+        f"{'-':>7}")
+    print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>8.2f} {r['rows_per_s']:>10,} "
+          f"{r['rows_per_s'] / per_case['rows_per_s']:>9.0f}x {r['cpu_seconds']:>7.2f} {cpu_ratio} "
+          f"{r['peak_rss_mb']:>7,} {r['specimen_keys']:>9,} {r['decision_keys']:>6,} {r['engine_rows']:>9,} "
+          f"{load:>5}", flush=True)
 
 
 if __name__ == "__main__":

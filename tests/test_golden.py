@@ -69,7 +69,7 @@ def test_golden_case(loaded: Loaded) -> None:
             continue
         for key, value in want.items():
             if key == "criteria":
-                results = {c["id"]: c["result"] for c in got["criteria"]}
+                results = got["criteria"]  # the compact form: {criterion id: result} (D14.5)
                 problems += [f"therapy {want['id']} criterion {cid}: expected {res}, got {results.get(cid)}"
                              for cid, res in value.items() if results.get(cid) != res]
             elif key != "id" and got.get(key) != value:

@@ -150,7 +150,8 @@ class Engine:
             col.flag("scoring_fallback")
         if explicit and system.system.status == "unverified":
             col.flag("unverified_scoring", [], f"Selected: {system.id}.")
-        findings = [self._specimen(spec, i, system, col) for i, spec in enumerate(case.specimens)]
+        findings = [self._specimen(spec, i, system, col, case.include_unverified)
+                    for i, spec in enumerate(case.specimens)]
         for finding in findings:
             check_reported_status(finding, ck, col)
         her2 = integrate(findings, ck, col)
@@ -194,10 +195,12 @@ class Engine:
             disclaimer=self._disclaimer,
         )
 
-    def _specimen(self, spec: Specimen, index: int, system: CompiledSystem, col: Collector) -> SpecimenFinding:
+    def _specimen(
+        self, spec: Specimen, index: int, system: CompiledSystem, col: Collector, include_unverified: bool = False
+    ) -> SpecimenFinding:
         """Interpret one specimen. No memo (D14.2): on distinct cases it cost more in memory and garbage
         collection than it saved."""
-        return interpret_specimen(spec, index, system, self.ck, col)
+        return interpret_specimen(spec, index, system, self.ck, col, include_unverified)
 
     def _therapies(
         self, case: Case, her2: Her2Summary, lineage: tuple[str, ...], assessed_on: dt.date

@@ -18,32 +18,16 @@ import httpx
 import pytest
 
 from her2cds import examples
+from tests.api.holding import HOLD, WORKER, release, started
 
 pytestmark = pytest.mark.slow
 
 HOST = "127.0.0.1"
-#: patches her2cds.assess (in a worker process, or in the server for HER2CDS_ENGINE=thread): a case whose id
-#: starts with "hold" announces itself with a file "started-<pid>-<n>" in $TEST_GATE_DIR, then waits until a
-#: file "release" appears there (no timing: the test decides when the engine is busy and when it is done)
-HOLD = """
-import itertools, os, time
-import her2cds
-_real, _gate, _count = her2cds.assess, os.environ["TEST_GATE_DIR"], itertools.count()
-def _held(case):
-    if str(case.get("id", "")).startswith("hold"):
-        open(os.path.join(_gate, f"started-{os.getpid()}-{next(_count)}"), "w").close()
-        deadline = time.monotonic() + 30
-        while not os.path.exists(os.path.join(_gate, "release")) and time.monotonic() < deadline:
-            time.sleep(0.01)
-    return _real(case)
-her2cds.assess = _held
-"""
-WORKER = HOLD + "from her2cds.adapters.api.worker import main\nraise SystemExit(main(sys.argv[1:]))\n"
 SERVER = f"""
 import sys
 {HOLD}
 from her2cds.adapters.api import procpool, run
-procpool.worker_command = lambda level: [sys.executable, "-c", "import sys\\n" + {WORKER!r}, level]
+procpool.worker_command = lambda level: [sys.executable, "-c", {WORKER!r}, level]
 run("127.0.0.1", int(sys.argv[1]))
 """
 HELD_CASE = {**examples.load(), "id": "hold-1"}
@@ -118,19 +102,6 @@ def test_trickled_headers_are_cut_off(tmp_path: Path) -> None:
         assert httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200  # and keeps serving
 
 
-def _started(gate: Path, count: int = 1) -> list[int]:
-    """Wait until ``count`` held assessments have started; the pids of the processes running them."""
-    deadline = time.monotonic() + 30
-    while len(marks := sorted(gate.glob("started-*"))) < count:
-        assert time.monotonic() < deadline, "the held assessment never started"
-        time.sleep(0.01)
-    return [int(mark.name.split("-")[1]) for mark in marks]
-
-
-def _release(gate: Path) -> None:
-    (gate / "release").touch()
-
-
 ENGINES = pytest.mark.parametrize("engine", ["process", "thread"])
 
 
@@ -138,12 +109,12 @@ ENGINES = pytest.mark.parametrize("engine", ["process", "thread"])
 def test_sigterm_finishes_requests_in_flight(tmp_path: Path, engine: str) -> None:
     with server(tmp_path, HER2CDS_ENGINE=engine) as (process, port):
         sock = _post_raw(port, json.dumps(HELD_CASE).encode())
-        (worker,) = _started(tmp_path)
+        (worker,) = started(tmp_path)
         process.send_signal(signal.SIGTERM)
         if worker != process.pid:  # a worker process: it ignores a SIGTERM sent to the whole group, too
             os.kill(worker, signal.SIGTERM)
         time.sleep(0.2)  # give the signals time to act
-        _release(tmp_path)
+        release(tmp_path)
         with sock:
             answer = _read_all(sock)
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
@@ -168,7 +139,7 @@ def test_saturated_engine_sheds_posts_with_503_and_healthz_answers(tmp_path: Pat
     env = {"HER2CDS_WORKERS": "1", "HER2CDS_MAX_PENDING_REQUESTS": "1", "HER2CDS_ENGINE": engine}
     with server(tmp_path, **env) as (_, port):
         first = _post_raw(port, json.dumps(HELD_CASE).encode())
-        _started(tmp_path)
+        started(tmp_path)
         body = json.dumps(examples.load()).encode()
         for _ in range(3):
             second = httpx.post(f"http://{HOST}:{port}/v1/assess", content=body,
@@ -177,7 +148,7 @@ def test_saturated_engine_sheds_posts_with_503_and_healthz_answers(tmp_path: Pat
             assert second.json()["error"]["code"] == "service_unavailable"
             health = httpx.get(f"http://{HOST}:{port}/healthz", timeout=10)
             assert health.status_code == 200
-        _release(tmp_path)
+        release(tmp_path)
         with first:
             assert _read_all(first).startswith(b"HTTP/1.1 200")
         again = httpx.post(f"http://{HOST}:{port}/v1/assess", content=body,
@@ -189,7 +160,7 @@ def test_a_killed_worker_process_fails_its_request_cleanly_and_is_replaced(tmp_p
     env = {"HER2CDS_WORKERS": "1", "HER2CDS_ENGINE": "process"}
     with server(tmp_path, **env) as (process, port):
         sock = _post_raw(port, json.dumps(HELD_CASE).encode())
-        (worker,) = _started(tmp_path)
+        (worker,) = started(tmp_path)
         assert worker != process.pid
         os.kill(worker, signal.SIGKILL)
         with sock:
@@ -200,9 +171,70 @@ def test_a_killed_worker_process_fails_its_request_cleanly_and_is_replaced(tmp_p
         error = json.loads(payload)["error"]
         assert error["code"] == "internal_error" and "engine worker stopped" in error["message"]
         # the pool has started another worker: the next requests are answered (by a new process)
-        _release(tmp_path)
+        release(tmp_path)
         held_again = httpx.post(f"http://{HOST}:{port}/v1/assess", json={**HELD_CASE, "id": "hold-2"}, timeout=60)
         assert held_again.status_code == 200
-        pids = _started(tmp_path, 2)
+        pids = started(tmp_path, 2)
         assert set(pids) - {worker, process.pid}
         assert process.poll() is None
+
+
+def _responses(sock: socket.socket, count: int) -> list[tuple[bytes, dict[bytes, bytes], bytes]]:
+    """Read ``count`` HTTP responses (with Content-Length) from ``sock``: (status line, headers, body)."""
+    data = b""
+    out: list[tuple[bytes, dict[bytes, bytes], bytes]] = []
+    while len(out) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(out)} responses"
+            data += chunk
+        head, data = data.split(b"\r\n\r\n", 1)
+        status, *lines = head.split(b"\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines)}
+        length = int(headers[b"content-length"])
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+        out.append((status, headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+def test_shed_requests_leave_the_connection_usable_and_in_order(tmp_path: Path) -> None:
+    """The server answers shed POSTs before the application sees them (Content-Length bodies) or in the
+    application (chunked bodies); either way each body is dropped, answers stay in request order, and the
+    connection serves the next request."""
+    env = {"HER2CDS_WORKERS": "1", "HER2CDS_MAX_PENDING_REQUESTS": "1", "HER2CDS_RETRY_AFTER_SECONDS": "7"}
+    with server(tmp_path, **env) as (_, port):
+        held = _post_raw(port, json.dumps(HELD_CASE).encode())
+        started(tmp_path)
+        body = json.dumps(examples.load()).encode()
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        with socket.create_connection((HOST, port), timeout=15) as sock:
+            sock.sendall(
+                b"POST /v1/assess HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(body) + body
+                + b"POST /v1/assess HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + b"Transfer-Encoding: chunked\r\n\r\n" + chunked
+                + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            answers = _responses(sock, 3)
+            assert [status.split(b" ")[1] for status, _, _ in answers] == [b"503", b"503", b"200"]
+            for _, headers, payload in answers[:2]:
+                assert headers[b"retry-after"] == b"7"
+                assert headers[b"content-type"] == b"application/json"
+                assert headers[b"x-content-type-options"] == b"nosniff"
+                assert headers[b"cache-control"] == b"no-store"
+                assert b"content-security-policy" in headers
+                assert json.loads(payload)["error"]["code"] == "service_unavailable"
+            assert json.loads(answers[2][2])["status"] == "ok"
+            # a shed request that asks to close: answered, then closed
+            sock.sendall(b"POST /v1/assess HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            ((status, headers, _),) = _responses(sock, 1)
+            assert status.split(b" ")[1] == b"503" and headers[b"connection"] == b"close"
+            assert sock.recv(1) == b""
+        release(tmp_path)
+        with held:
+            assert _read_all(held).startswith(b"HTTP/1.1 200")

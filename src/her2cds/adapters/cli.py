@@ -313,7 +313,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from her2cds.model.case import Case
 
     output = ExpandedAssessment if args.expand else Assessment
-    schemas = {"input": Case.model_json_schema(), "output": output.model_json_schema()}
+    schemas = {"input": Case.model_json_schema(), "output": output.model_json_schema(mode="serialization")}
     _dump(schemas[args.which] if args.which else schemas, sys.stdout)
     return EXIT_OK
 

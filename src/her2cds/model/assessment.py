@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,10 +16,27 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-class TraceEntry(_Out):
-    rule: str = Field(description="knowledge-base id of the rule that fired")
-    sources: tuple[str, ...] = Field(description="knowledge-base ids of the rule's sources")
+def _null(value: Any) -> bool:
+    return value is None
+
+
+class TraceStep(_Out):
+    """One rule that fired, compact form (the default output, D14.5): the rule's sources are fixed knowledge
+    (``her2cds kb show RULE``), so they are left out, as is a null ``specimen`` (a patient-level rule);
+    ``--expand`` / ``expand=therapies`` restore both (:class:`TraceEntry`)."""
+
+    rule: str = Field(description="knowledge-base id of the rule that fired (her2cds kb show RULE: text, sources)")
+    sources: tuple[str, ...] = Field(default=(), exclude=True, description="expanded form only")
     detail: str
+    specimen: str | None = Field(
+        default=None, exclude_if=_null, description="the specimen the rule read (left out for a patient-level rule)"
+    )
+
+
+class TraceEntry(TraceStep):
+    """One rule that fired, expanded form (what the engine builds; every field inline)."""
+
+    sources: tuple[str, ...] = Field(description="knowledge-base ids of the rule's sources")
     specimen: str | None = None
 
 
@@ -220,7 +237,9 @@ class Assessment(_Out):
     therapies: list[TherapySummary] = Field(
         default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
     )
-    trace: list[TraceEntry]
+    trace: list[TraceStep] = Field(
+        description="the rules that fired, in order (compact: rule id, detail, specimen; sources by rule id)"
+    )
     assessed_on: dt.date | None = Field(
         default=None, description="the date the case was assessed on (the input's assessed_on, else the day of the run)"
     )
@@ -228,20 +247,28 @@ class Assessment(_Out):
     disclaimer: str
 
     def expanded(self) -> ExpandedAssessment:
-        """The same assessment with every therapy option in its full form (``--expand``, ``expand=therapies``).
+        """The same assessment with every therapy option and trace entry in its full form (``--expand``,
+        ``expand=therapies``): the document the default output was before D14.1 / D14.5.
 
-        The engine builds full options, so this copies no data: only the declared (serialized) type changes.
-        An option built in the compact form only cannot be expanded and raises ``TypeError``.
+        The engine builds full options and entries, so this copies no data: only the declared (serialized) type
+        changes. An option or entry built in the compact form only cannot be expanded and raises ``TypeError``.
         """
         for option in self.therapies:
             if not isinstance(option, TherapyOption):
                 raise TypeError(f"therapy option {option.id!r} has no expanded form")
+        for entry in self.trace:
+            if not isinstance(entry, TraceEntry):
+                raise TypeError(f"trace entry {entry.rule!r} has no expanded form")
         return build(ExpandedAssessment, **self.__dict__)
 
 
 class ExpandedAssessment(Assessment):
-    """An assessment whose therapy options carry the indication text inline (regulatory, evidence, sources)."""
+    """An assessment whose therapy options carry the indication text inline (regulatory, evidence, sources,
+    criterion texts and reasons) and whose trace entries carry their sources."""
 
     therapies: list[TherapyOption] = Field(  # type: ignore[assignment]
         default=[], description="full therapy options (regulatory status, evidence, sources inline)"
+    )
+    trace: list[TraceEntry] = Field(  # type: ignore[assignment]
+        description="the rules that fired, in order, with their sources"
     )

@@ -4,11 +4,13 @@ Every option carries its eligibility criteria with a three-valued result (``met`
 ``unknown``), what is missing, the conditions the engine cannot check, the regulatory status per agency,
 the pivotal evidence with the analysis each figure comes from, and the knowledge-base sources.
 
-Two forms (docs/decisions.md D14.1): the assessment's default output serializes each option in its compact
-form, :class:`TherapySummary` (what the case decided: ``id``, ``title``, ``drugs``, ``eligible``,
-``outcome``, per-criterion results and ``needs``), because the rest is fixed indication text that is the
-same in every case and is available once (``her2cds kb show ID``, ``/v1/knowledge/{id}``). The engine still
-builds the full :class:`TherapyOption` (a subclass), which ``--expand`` / ``expand=therapies`` serialize.
+Two forms (docs/decisions.md D14.1, D14.5): the assessment's default output serializes each option in its
+compact form, :class:`TherapySummary` (what the case decided: ``id``, ``title``, ``drugs``, ``eligible``,
+``outcome``, the criterion results as ``{id: result}``, ``needs``, ``line_of_therapy``, ``alternatives``; empty
+lists and nulls left out), because the rest is fixed indication text that is the same in every case and is
+available once (``her2cds kb show ID``, ``/v1/knowledge/{id}``), or the criteria's reasons (``history_used``).
+The engine still builds the full :class:`TherapyOption` (a subclass), which ``--expand`` / ``expand=therapies``
+serialize exactly as before.
 
 The models are frozen and use tuples, so an option can be shared safely between assessments.
 """
@@ -16,9 +18,9 @@ The models are frozen and use tuples, so an option can be shared safely between 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 CriterionOutcome = Literal["met", "not_met", "unknown"]
 OptionOutcome = Literal["eligible", "insufficient_data", "not_eligible"]
@@ -44,6 +46,34 @@ class CriterionResult(CriterionStatus):
 
     text: str = Field(description="what the label or guideline requires")
     reason: str = Field(description="what the case shows, and why that gives this result")
+
+
+def _criteria_map(criteria: tuple[CriterionStatus, ...]) -> dict[str, CriterionOutcome]:
+    return {c.id: c.result for c in criteria}
+
+
+def _criteria_from_map(value: Any) -> Any:
+    """A compact document read back: ``{id: result}`` -> the criteria in their order."""
+    if isinstance(value, dict):
+        return tuple({"id": cid, "result": result} for cid, result in value.items())
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return not value
+
+
+def _null(value: Any) -> bool:
+    return value is None
+
+
+#: the compact form's criteria: serialized as ``{"tumor": "met", "setting": "unknown", ...}`` (the indication's
+#: order; criterion ids are unique within an indication), read back from that map or from the list form
+CriteriaMap = Annotated[
+    tuple[CriterionStatus, ...],
+    BeforeValidator(_criteria_from_map),
+    PlainSerializer(_criteria_map, return_type=dict[str, CriterionOutcome]),
+]
 
 
 class RegulatoryEvent(_TherapyOut):
@@ -114,8 +144,10 @@ class Evidence(_TherapyOut):
 class TherapySummary(_TherapyOut):
     """One HER2-directed therapy indication considered for the case, compact form (the default output).
 
-    The indication's fixed text (regimen, regulatory status, evidence, sources ...) is the knowledge-base entry
-    ``id`` (``her2cds kb show ID``); ``--expand`` / ``expand=therapies`` put it inline (:class:`TherapyOption`).
+    The indication's fixed text (regimen, regulatory status, evidence, sources, criterion texts ...) is the
+    knowledge-base entry ``id`` (``her2cds kb show ID``); the criteria's reasons (``history_used`` among them)
+    are in the expanded form; ``--expand`` / ``expand=therapies`` put both inline (:class:`TherapyOption`).
+    Empty lists and nulls are left out of the compact form (absent ``needs`` = nothing missing).
     """
 
     id: str = Field(description="knowledge-base id of the indication (her2cds kb show ID)")
@@ -125,7 +157,41 @@ class TherapySummary(_TherapyOut):
     outcome: OptionOutcome = Field(
         description="eligible; insufficient_data (nothing failed but something is unknown); not_eligible"
     )
-    criteria: tuple[CriterionStatus, ...] = Field(description="each criterion's id and result, in order")
+    criteria: CriteriaMap = Field(
+        description="each criterion's result by criterion id, in the indication's order, e.g. "
+        "{\"tumor\": \"met\", \"setting\": \"unknown\"} (texts: her2cds kb show ID)"
+    )
+    needs: tuple[str, ...] = Field(
+        default=(), exclude_if=_empty,
+        description="information missing to decide the unknown criteria (left out when nothing is missing)",
+    )
+    line_of_therapy: str | None = Field(
+        default=None, exclude_if=_null,
+        description="the line this option would be on the case's history, e.g. 'second line, after THP (...)'",
+    )
+    history_used: tuple[str, ...] = Field(
+        default=(), exclude=True,
+        description="expanded form only: the reasons of the criteria that read the treatment history",
+    )
+    alternatives: tuple[str, ...] = Field(
+        default=(), exclude_if=_empty,
+        description="when not eligible: up to three eligible option ids covering one of its settings (left out "
+        "when none)",
+    )
+    region_status: str | None = Field(
+        default=None, exclude_if=_null,
+        description="with region eu: the EU regulatory status, e.g. 'EU: conditional marketing authorisation "
+        "2021-01-18 (EMA)' or 'EU: no EU marketing authorisation recorded'; left out in the default region us",
+    )
+
+
+class TherapyOption(TherapySummary):
+    """One HER2-directed therapy indication considered for the case, expanded form (every field inline, empty
+    ones included: the document ``--expand`` has always printed)."""
+
+    criteria: tuple[CriterionResult, ...] = Field(
+        description="each criterion's id, result, text and reason"
+    )
     needs: tuple[str, ...] = Field(default=(), description="information missing to decide the unknown criteria")
     line_of_therapy: str | None = Field(
         default=None,
@@ -142,12 +208,6 @@ class TherapySummary(_TherapyOut):
         description="with region eu: the EU regulatory status, e.g. 'EU: conditional marketing authorisation "
         "2021-01-18 (EMA)' or 'EU: no EU marketing authorisation recorded'; null for the default region us",
     )
-
-
-class TherapyOption(TherapySummary):
-    """One HER2-directed therapy indication considered for the case, expanded form (every field inline)."""
-
-    criteria: tuple[CriterionResult, ...] = Field(description="each criterion's id, result, text and reason")
     regimen: str = Field(description="the regimen as labelled, e.g. 'zanidatamab monotherapy'")
     approval_kind: ApprovalKind
     conditions_to_confirm: tuple[str, ...] = Field(

@@ -46,11 +46,13 @@ class NgsFinding:
                 if v.hgvs_p and v.activating is None and v.kinase_domain is not False and TKD_SET not in v.label_sets]
 
 
-def classify_variant(kb: KnowledgeBase, text: str) -> VariantResult:
+def classify_variant(kb: KnowledgeBase, text: str, *, include_unverified: bool = False) -> VariantResult:
     """Raises HgvsError for text that is not HGVS protein notation on ERBB2.
 
-    Biology (``activating``) comes only from verified entries; an unverified entry, an unlisted variant or open
-    evidence gives ``activating: null`` (unknown significance). The domain is read from residue ranges.
+    Biology (``activating``), the domain and label-set memberships come only from verified entries; an
+    unverified entry, an unlisted variant or open evidence gives ``activating: null`` (unknown significance) and
+    the domain read from residue ranges, as if the entry were not there (tests/unit/test_unverified_variants.py).
+    With the case's ``include_unverified`` opt-in, unverified entries, classes and memberships are used too.
     """
     canonical = normalize_protein(text)
     start, end = positions(canonical)
@@ -62,19 +64,32 @@ def classify_variant(kb: KnowledgeBase, text: str) -> VariantResult:
     known = kb.variant_index.get(canonical)
     entry: Variant | VariantClass | None = known
     if entry is None or entry.status != "verified":  # a verified class beats an unverified entry
-        entry = class_for((c for c in kb.variant_classes if c.status == "verified"), canonical) or entry
+        classes = (c for c in kb.variant_classes if include_unverified or c.status == "verified")
+        entry = class_for(classes, canonical) or entry
     if entry is not None:
-        verified = entry.status == "verified"
+        used = include_unverified or entry.status == "verified"
         return build(VariantResult,
             input=text, hgvs_p=f"p.{known.hgvs_p if known is not None else canonical}", knowledge_id=entry.id,
-            known=True, activating=entry.activating if verified else None,
-            kinase_domain=entry.kinase_domain if verified else kinase, domain=entry.domain,
-            label_sets=[ls.id for ls in entry.label_sets if ls.status == "verified"] if verified else [],
+            known=True, activating=entry.activating if used else None,
+            kinase_domain=entry.kinase_domain if used else kinase,
+            domain=entry.domain if used else (region.domain if region is not None else None),
+            label_sets=[ls.id for ls in entry.label_sets if include_unverified or ls.status == "verified"]
+            if used else [],
         )
     return build(VariantResult,
         input=text, hgvs_p=f"p.{canonical}", knowledge_id=None, known=False, activating=None,
         kinase_domain=kinase, domain=region.domain if region is not None else None, label_sets=[],
     )
+
+
+def _unverified_used(kb: KnowledgeBase, variant: VariantResult) -> bool:
+    """Whether the classification rests on an unverified entry, class or label-set membership (opt-in only)."""
+    entries: list[Variant | VariantClass] = [*kb.variants, *kb.variant_classes]
+    for entry in entries:
+        if entry.id == variant.knowledge_id:
+            return entry.status != "verified" or any(
+                ls.status != "verified" and ls.id in variant.label_sets for ls in entry.label_sets)
+    return False  # pragma: no cover - knowledge_id always names an entry
 
 
 def _amplification(ngs: Ngs) -> tuple[Amplification, str | None]:
@@ -90,7 +105,8 @@ def _amplification(ngs: Ngs) -> tuple[Amplification, str | None]:
 
 
 def interpret_ngs(
-    ngs: Ngs, plasma: bool, ck: CompiledKnowledge, col: Collector, specimen: str, field: str
+    ngs: Ngs, plasma: bool, ck: CompiledKnowledge, col: Collector, specimen: str, field: str,
+    include_unverified: bool = False,
 ) -> NgsFinding:
     kb = ck.kb
     amplification, rule_id = _amplification(ngs)
@@ -100,11 +116,13 @@ def interpret_ngs(
     variants: list[VariantResult] = []
     for i, text in enumerate(ngs.erbb2_variants):
         try:
-            variant = classify_variant(kb, text)
+            variant = classify_variant(kb, text, include_unverified=include_unverified)
         except HgvsError as exc:
             raise InvalidInputError.single(f"{field}.erbb2_variants[{i}]", str(exc), text) from None
         variants.append(variant)
         label = f"{variant.hgvs_p} ({variant.knowledge_id})" if variant.knowledge_id else f"{variant.hgvs_p}"
+        if include_unverified and variant.knowledge_id and _unverified_used(kb, variant):
+            label += " [unverified entry, used by the include_unverified opt-in]"
         if variant.activating or TDXD_SET in variant.label_sets:
             col.fire(ck.rule("ngs.variant.activating"), f"{label} is activating", specimen)
             if variant.kinase_domain:

@@ -149,8 +149,9 @@ def _category(
 
 def interpret_specimen(
     spec: Specimen, index: int, system: CompiledSystem, ck: CompiledKnowledge, col: Collector,
+    include_unverified: bool = False,
 ) -> SpecimenFinding:
-    """Interpret one specimen."""
+    """Interpret one specimen (``include_unverified``: the case's opt-in to unverified variant entries)."""
     sid = spec.id
     field = f"specimens[{index}]"
     plasma = spec.procedure is Procedure.PLASMA
@@ -171,7 +172,7 @@ def interpret_specimen(
         col.fire(ck.rule("qualitative.cytology.cell-block"), None, sid)
     ihc = interpret_ihc(spec.ihc, scored_as, system, col, sid, f"{field}.ihc", ck) if spec.ihc else None
     ish = interpret_ish(spec.ish, ihc.score if ihc else None, system, col, sid, ck) if spec.ish else None
-    ngs = interpret_ngs(spec.ngs, plasma, ck, col, sid, f"{field}.ngs") if spec.ngs else None
+    ngs = interpret_ngs(spec.ngs, plasma, ck, col, sid, f"{field}.ngs", include_unverified) if spec.ngs else None
     needs: NeedTuple = ()
     if plasma:
         status, basis, pending = Status.INDETERMINATE, "Plasma cfDNA: HER2 protein/ISH status is not assessed", False

@@ -258,10 +258,5 @@ def create_app(
         app.add_middleware(AllowedHostsMiddleware, hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     state: AppState = app.state.her2cds
-    app.add_middleware(  # outermost: shedding costs the least there
-        LoadSheddingMiddleware,
-        admission=state.admission,
-        retry_after_seconds=settings.retry_after_seconds,
-        max_body_bytes=settings.max_body_bytes,
-    )
+    app.add_middleware(LoadSheddingMiddleware, admission=state.admission)  # outermost: shedding costs least there
     return app

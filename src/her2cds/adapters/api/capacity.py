@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from her2cds.adapters.api.errors import envelope
 from her2cds.adapters.api.jobs import EngineContext, Job, perform
+from her2cds.adapters.api.middleware import CSP_API, SECURITY_HEADERS
 from her2cds.adapters.api.procpool import ProcessEngine, failed
 
 
@@ -76,12 +77,29 @@ def make_engine(kind: str, workers: int, log_level: str = "warning") -> Engine:
 
 
 class Admission:
-    """Counts the admitted engine requests of one application (touched from the event loop thread only)."""
+    """Counts the admitted engine requests of one application (touched from the event loop thread only) and
+    holds the answer to a request beyond the limit: ``503 service_unavailable`` with ``Retry-After``."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, retry_after_seconds: int = 1, max_body_bytes: int = 1_000_000) -> None:
         self.limit = limit
         self.pending = 0
         self.shed = 0
+        self.max_body_bytes = max_body_bytes
+        self.body = json.dumps(
+            envelope("service_unavailable", "the service is at capacity; retry after the seconds in Retry-After")
+        ).encode()
+        self.headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            (b"retry-after", str(retry_after_seconds).encode()),
+            (b"cache-control", b"no-store"),
+            *SECURITY_HEADERS,
+            (b"content-security-policy", CSP_API),
+        ]
+
+    @property
+    def full(self) -> bool:
+        return self.pending >= self.limit
 
     def try_enter(self) -> bool:
         if self.pending >= self.limit:
@@ -93,47 +111,47 @@ class Admission:
     def leave(self) -> None:
         self.pending -= 1
 
+    def wire(self, extra_headers: list[tuple[bytes, bytes]], *, close: bool) -> bytes:
+        """The whole HTTP/1.1 answer to a shed request, as bytes (for the server protocol's fast path)."""
+        lines = [b"HTTP/1.1 503 Service Unavailable"]
+        lines += [name + b": " + value for name, value in (*extra_headers, *self.headers)]
+        if close:
+            lines.append(b"connection: close")
+        return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
+
 
 class LoadSheddingMiddleware:
     """503 + ``Retry-After`` for POST requests beyond the admission limit; other methods pass untouched.
 
     Installed outermost, so that a shed request costs as little as possible: no request id, no access-log line
     (the count is in :class:`Admission`), no routing. The body is read and dropped (up to ``max_body_bytes``)
-    so that the connection stays usable for the client's next request."""
+    so that the connection stays usable for the client's next request. (Under ``her2cds serve`` most shed
+    requests never get here: the server protocol answers them before the application is called, see
+    :func:`her2cds.adapters.api.server.header_timeout_protocol`.)"""
 
-    def __init__(self, app: ASGIApp, admission: Admission, retry_after_seconds: int, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
         self.admission = admission
-        self.retry_after = str(retry_after_seconds).encode()
-        self.max_body = max_body_bytes
-        self.body = json.dumps(
-            envelope("service_unavailable", "the service is at capacity; retry after the seconds in Retry-After")
-        ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        if self.admission.try_enter():
+        admission = self.admission
+        if admission.try_enter():
             try:
                 await self.app(scope, receive, send)
             finally:
-                self.admission.leave()
+                admission.leave()
             return
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self.body)).encode()),
-            (b"retry-after", self.retry_after),
-            (b"x-content-type-options", b"nosniff"),
-            (b"cache-control", b"no-store"),
-        ]
+        headers = list(admission.headers)
         read = 0
         while True:  # drain the body, so that the connection can be reused
             message = await receive()
             read += len(message.get("body", b""))
-            if message["type"] != "http.request" or not message.get("more_body") or read > self.max_body:
+            if message["type"] != "http.request" or not message.get("more_body") or read > admission.max_body_bytes:
                 break
-        if read > self.max_body:
+        if read > admission.max_body_bytes:
             headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+        await send({"type": "http.response.body", "body": admission.body})

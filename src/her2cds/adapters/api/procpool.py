@@ -19,17 +19,14 @@ import collections
 import contextlib
 import logging
 import pickle
-import struct
 import sys
 from typing import Any
 
 from her2cds.adapters.api.errors import ServiceError
 from her2cds.adapters.api.jobs import JOBS, EngineContext, Failure, Job
-from her2cds.adapters.api.worker import READY, frame
+from her2cds.adapters.api.wire import LENGTH, READY, frame
 
 log = logging.getLogger("her2cds.api")
-
-_LENGTH = struct.Struct(">I")
 
 
 def worker_command(log_level: str) -> list[str]:
@@ -53,8 +50,8 @@ class _Worker:
     async def receive(self) -> Any:
         stdout = self.process.stdout
         assert stdout is not None
-        head = await stdout.readexactly(_LENGTH.size)
-        (length,) = _LENGTH.unpack(head)
+        head = await stdout.readexactly(LENGTH.size)
+        (length,) = LENGTH.unpack(head)
         return pickle.loads(await stdout.readexactly(length))
 
     async def exchange(self, data: bytes) -> Any:

@@ -7,9 +7,13 @@ import ipaddress
 import logging
 import logging.config
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from her2cds.adapters.api.settings import Settings
+
+if TYPE_CHECKING:
+    from her2cds.adapters.api.capacity import Admission
+    from her2cds.adapters.api.state import AppState
 from her2cds.errors import UsageError
 
 log = logging.getLogger("her2cds.api")
@@ -71,9 +75,16 @@ class _HeaderDeadline:
             self.transport.close()
 
 
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(seconds: float, admission: Admission | None = None) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools when installed, else h11) with a request-header deadline of ``seconds``:
-    a client trickling header bytes would otherwise hold a connection open forever."""
+    a client trickling header bytes would otherwise hold a connection open forever.
+
+    With ``admission`` (httptools only), a POST that arrives while the engine's admission limit is reached is
+    answered 503 + Retry-After by the protocol itself, as soon as its headers are parsed: no ASGI task, no
+    middleware, no routing; its body is parsed and dropped. Under overload nearly every request is such a one,
+    and the event loop must stay fast for the others (``/healthz``). Requests it cannot answer that way
+    (pipelined behind another, ``Expect: 100-continue``, a body over the size limit) go the usual way to the
+    application, whose :class:`~her2cds.adapters.api.capacity.LoadSheddingMiddleware` sheds them."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
@@ -81,6 +92,8 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
 
     class HeaderTimeoutHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
         header_timeout = seconds
+        _shedding = False  # the request being received was answered 503: drop its body
+        _close_after_shed = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -92,7 +105,38 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            if admission is not None and admission.full and self._may_shed_here():
+                admission.shed += 1
+                keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+                self._shedding, self._close_after_shed = True, not keep_alive
+                self.transport.write(admission.wire(self.server_state.default_headers, close=not keep_alive))
+                return
             super().on_headers_complete()
+
+        def _may_shed_here(self) -> bool:
+            if self.parser.get_method() != b"POST" or self.expect_100_continue or self.pipeline:
+                return False
+            if self.cycle is not None and not self.cycle.response_complete:
+                return False  # an earlier request of this connection is still being answered
+            assert admission is not None
+            for name, value in self.headers:
+                if name == b"content-length":
+                    return value.isdigit() and int(value) <= admission.max_body_bytes
+            return False  # chunked: left to the application (it bounds what it reads)
+
+        def on_body(self, body: bytes) -> None:
+            if not self._shedding:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if not self._shedding:
+                super().on_message_complete()
+                return
+            self._shedding = False
+            if self._close_after_shed:
+                self.transport.close()
+            else:
+                self.on_response_complete()  # keep-alive timer, next pipelined request
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -166,11 +210,12 @@ def run(
         # the event loop shares the GIL with the engine threads: let it take the GIL back sooner (default 5 ms)
         sys.setswitchinterval(0.001)
     app = create_app(settings, loopback=is_loopback(host))
+    state: AppState = app.state.her2cds
     uvicorn.run(
         app,
         host=host,
         port=port,
-        http=header_timeout_protocol(settings.header_timeout_seconds),
+        http=header_timeout_protocol(settings.header_timeout_seconds, state.admission),
         log_config=log_config(settings.log_level),
         access_log=False,
         server_header=False,

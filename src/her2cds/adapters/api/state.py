@@ -52,7 +52,12 @@ class AppState:
     @functools.cached_property
     def admission(self) -> Admission:
         """Admission control of engine requests (load shedding)."""
-        return Admission(self.settings.max_pending_requests or 16 * self.engine.workers)
+        settings = self.settings
+        return Admission(
+            settings.max_pending_requests or 16 * self.engine.workers,
+            retry_after_seconds=settings.retry_after_seconds,
+            max_body_bytes=settings.max_body_bytes,
+        )
 
     @functools.cached_property
     def fhir_access(self) -> FhirAccess:

@@ -15,27 +15,10 @@ import logging.config
 import os
 import pickle
 import signal
-import struct
 import sys
-from typing import IO, Any
+from typing import IO
 
-READY = "ready"
-_LENGTH = struct.Struct(">I")
-
-
-def read_frame(stream: IO[bytes]) -> bytes | None:
-    """The next frame, or None at the end of the stream."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        return None
-    (length,) = _LENGTH.unpack(head)
-    data = stream.read(length)
-    return data if len(data) == length else None
-
-
-def frame(payload: Any) -> bytes:
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
+from her2cds.adapters.api.wire import READY, frame, read_frame
 
 
 def serve(inbox: IO[bytes], outbox: IO[bytes]) -> int:

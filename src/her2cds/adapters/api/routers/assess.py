@@ -20,8 +20,9 @@ router = APIRouter(tags=["assessment"])
 
 Expand = Annotated[
     Literal["therapies"] | None,
-    Query(description="`therapies`: therapy options in full (regulatory status, evidence, sources inline), as "
-          "`her2cds assess --expand`; by default they are compact and the indication text is at /v1/knowledge/{id}"),
+    Query(description="`therapies`: the expanded document, as `her2cds assess --expand`: therapy options in full "
+          "(regulatory status, evidence, sources, criterion texts and reasons inline) and trace entries with their "
+          "sources; by default both are compact and the fixed text is at /v1/knowledge/{id}"),
 ]
 RegionParam = Annotated[
     Literal["us", "eu"] | None,
