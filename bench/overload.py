@@ -6,8 +6,8 @@ Run (from the repository root, with the ``service`` extra installed):
     python bench/overload.py                 # saturation, 200 req/s for 8 s, 4x saturation for 8 s
     python bench/overload.py --json --overload 4 --duration 8
 
-Phases, against ``her2cds serve`` defaults (one engine worker per core, 16 admitted requests per worker) in a
-subprocess on 127.0.0.1:
+Phases, against ``her2cds serve`` defaults (one engine worker process per core, 16 admitted requests per worker;
+``HER2CDS_ENGINE=thread`` in the environment to compare with worker threads) in a subprocess on 127.0.0.1:
 
 1. *saturation*: closed loop, 32 concurrent connections, ``POST /v1/assess`` for 4 s: the rate the service
    completes when it never waits for a client;
@@ -15,8 +15,9 @@ subprocess on 127.0.0.1:
 3. *overload*: open loop at ``--overload`` x saturation for ``--duration`` s, while ``/healthz`` is probed 20
    times a second: answers by status (200 / 503 / other), timeouts (10 s), /healthz p99.
 
-Prints the figures; asserts nothing (``--check`` exits 1 when: nominal p99 >= 20 ms or errors; any overload
-timeout; no 503 at overload; /healthz p99 >= 100 ms).
+Next to each phase: CPU seconds of the server's event loop, of its engine workers and of the load generator,
+and the load average (the machine may be shared). Prints the figures; asserts nothing (``--check`` exits 1
+when: nominal p99 >= 20 ms or errors; any overload timeout; no 503 at overload; /healthz p99 >= 100 ms).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cases import generate
-from bench.load_service import HOST, Endpoint, Figures, RawClient, free_port, run_load, running_server
+from bench.load_service import Cpu, Endpoint, Figures, free_port, run_load, running_server, saturation
 
 NOMINAL_P99_MS = 20.0
 HEALTH_P99_MS = 100.0
@@ -59,28 +60,6 @@ class Overload:
 
 def _bodies(n: int, seed: int) -> list[bytes]:
     return [json.dumps(case).encode() for case in generate(n, seed)]
-
-
-async def saturation(port: int, bodies: list[bytes], seconds: float, concurrency: int = 32) -> float:
-    """Completed requests per second with ``concurrency`` clients that never wait."""
-    client = RawClient(HOST, port, max_connections=concurrency)
-    done = 0
-    stop = time.perf_counter() + seconds
-    index = 0
-
-    async def worker() -> None:
-        nonlocal done, index
-        while time.perf_counter() < stop:
-            body = bodies[index % len(bodies)]
-            index += 1
-            if await client.post("/v1/assess", body) == 200:
-                done += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    await client.close()
-    return done / elapsed
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -132,19 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     nominal_count = int(args.rate * args.duration)
     bodies = _bodies(nominal_count + 20_000, seed=10)  # distinct cases for every phase
-    with running_server(port):
+    cpu: dict[str, Cpu] = {}
+    with running_server(port) as server:
         warm = Endpoint("warm-up", "/v1/assess", bodies[:200])
         asyncio.run(run_load(port, warm, rate=100, count=200, deadline=time.monotonic() + 30))
-        saturated = asyncio.run(saturation(port, bodies[200:6200], 4.0))
+        before = Cpu.sample(server.pid)
+        saturated, _ = asyncio.run(saturation(port, Endpoint("saturation", "/v1/assess", bodies[200:6200]), 4.0))
+        cpu["saturation"] = Cpu.between(before, before := Cpu.sample(server.pid))
         nominal_endpoint = Endpoint("POST /v1/assess (nominal)", "/v1/assess", bodies[6200:6200 + nominal_count])
         nominal = asyncio.run(run_load(port, nominal_endpoint, rate=args.rate, count=nominal_count,
                                        deadline=time.monotonic() + args.duration + 30))
+        cpu["nominal"] = Cpu.between(before, before := Cpu.sample(server.pid))
         over_rate = args.overload * saturated
         over_bodies = bodies[6200 + nominal_count:]
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             probe = pool.submit(probe_health, port, args.duration)
             figures = asyncio.run(overload(port, over_bodies, over_rate, args.duration))
             health, health_failures = probe.result()
+        cpu["overload"] = Cpu.between(before, Cpu.sample(server.pid))
 
     kinds = dict(figures.error_kinds)
     shed = kinds.pop("HTTP 503", 0)
@@ -155,17 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         healthz_p50_ms=_percentile(health, 0.5) * 1000, healthz_p99_ms=_percentile(health, 0.99) * 1000,
         healthz_max_ms=max(health, default=float("nan")) * 1000,
     )
-    report = {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "saturation_rps": saturated,
-              "nominal": asdict(nominal), "overload": asdict(result)}
+    report = {"cpus": os.cpu_count(), "loadavg": os.getloadavg(), "engine": os.environ.get("HER2CDS_ENGINE", "default"),
+              "saturation_rps": saturated, "nominal": asdict(nominal), "overload": asdict(result),
+              "cpu": {phase: asdict(figures) for phase, figures in cpu.items()}}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"cpus {os.cpu_count()}  loadavg {os.getloadavg()}")
-        print(f"saturation (closed loop, 32 connections): {saturated:.0f} req/s")
-        print(f"nominal {args.rate:.0f} req/s:  {nominal.line()}")
+        print(f"cpus {os.cpu_count()}  loadavg {os.getloadavg()}  engine {report['engine']}")
+        print(f"saturation (closed loop, 32 connections): {saturated:.0f} req/s  [{cpu['saturation'].line()}]")
+        print(f"nominal {args.rate:.0f} req/s:  {nominal.line()}  [{cpu['nominal'].line()}]")
         print(f"overload {over_rate:.0f} req/s ({args.overload:g}x): sent {result.sent}, 200 {result.ok}, "
               f"503 {result.shed_503}, timeouts {result.timeouts}, other {result.other_errors}; "
-              f"200s p99 {result.ok_p99_ms:.1f} ms")
+              f"200s p99 {result.ok_p99_ms:.1f} ms  [{cpu['overload'].line()}]")
         print(f"/healthz under overload: {result.healthz_probes} probes, {result.healthz_failures} failed, "
               f"p50 {result.healthz_p50_ms:.1f} ms, p99 {result.healthz_p99_ms:.1f} ms, "
               f"max {result.healthz_max_ms:.1f} ms")

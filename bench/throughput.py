@@ -4,8 +4,10 @@ Run: python bench/throughput.py [--cases N] [--seed S] [--no-batch]
 
 Prints, all measured in the same run so that ratios compare across machines:
 - a JSON round trip of each input (json.dumps + json.loads): the yardstick;
-- in-process ``Engine.assess`` (Assessment objects) and ``assess`` + ``model_dump_json`` (the default document),
-  cases/s and the ratio to the JSON round trip; the share of time spent in garbage collection;
+- in-process ``Engine.evaluate`` (the engine's plain data, no output built), ``Engine.assess_json`` (the default
+  document, written directly from that data: what ``--batch`` and the default CLI output run) and
+  ``Engine.assess`` (the pydantic ``Assessment`` objects, every therapy option in its full form), cases/s and the
+  ratio to the JSON round trip; the share of time spent in garbage collection;
 - the same with the therapy memos disabled (no cached result of any kind can explain that figure);
 - the default output size per case (mean, median, p90, max) and the expanded size;
 - ``her2cds assess --batch`` end to end in a subprocess: lines/s and peak RSS.
@@ -102,10 +104,11 @@ def main() -> None:
     parser.add_argument("--no-batch", action="store_true")
     args = parser.parse_args()
     n = args.cases
-    cases = list(generate(4 * n, args.seed))
+    cases = list(generate(5 * n, args.seed))
     assert distinct(cases), "generated cases must be distinct"
     chunks = [cases[i * n:(i + 1) * n] for i in range(3)]
-    fresh = cases[3 * n:]
+    fresh = cases[3 * n:4 * n]
+    more = cases[4 * n:]
 
     from her2cds.engine import default_engine
 
@@ -114,8 +117,9 @@ def main() -> None:
     tk = engine.therapy
 
     rt, rt_gc = best_rate(chunks, json_round_trip)
-    ap, ap_gc = best_rate(chunks, engine.assess)
-    js, js_gc = best_rate([fresh[: n // 3], fresh[n // 3: 2 * n // 3], fresh[2 * n // 3:]], engine.assess_json)
+    js, js_gc = best_rate(chunks, engine.assess_json)
+    ev, ev_gc = best_rate([fresh[: n // 3], fresh[n // 3: 2 * n // 3], fresh[2 * n // 3:]], engine.evaluate)
+    ap, ap_gc = best_rate([more[: n // 3], more[n // 3: 2 * n // 3], more[2 * n // 3:]], engine.assess)
     limit = tk.memo_limit if tk is not None else 0
     if tk is not None:
         tk.memo_limit = 0
@@ -130,8 +134,9 @@ def main() -> None:
 
     print(f"cases: {n:,} per pass x 3 passes, all distinct; 16 tumor types (bench/cases.py)")
     print(f"JSON round trip of the input:        {rt:10,.0f} cases/s   (yardstick; GC {rt_gc:.1%})")
+    print(f"evaluate (plain data, no output):    {ev:10,.0f} cases/s   {rt / ev:5.1f}x round trip   GC {ev_gc:.1%}")
+    print(f"assess_json (default document):      {js:10,.0f} cases/s   {rt / js:5.1f}x round trip   GC {js_gc:.1%}")
     print(f"assess (Assessment objects):         {ap:10,.0f} cases/s   {rt / ap:5.1f}x round trip   GC {ap_gc:.1%}")
-    print(f"assess + model_dump_json (default):  {js:10,.0f} cases/s   {rt / js:5.1f}x round trip   GC {js_gc:.1%}")
     print(f"  same, therapy memos disabled:      {nm:10,.0f} cases/s   {rt / nm:5.1f}x round trip   GC {nm_gc:.1%}")
     print(f"default output per case: mean {statistics.mean(sizes):,.0f} B, median {sizes[len(sizes) // 2]:,} B, "
           f"p90 {sizes[int(len(sizes) * 0.9)]:,} B, max {sizes[-1]:,} B; expanded mean {expanded:,.0f} B")

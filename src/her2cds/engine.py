@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import json.encoder
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,19 @@ from her2cds.errors import FieldProblem, InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
-from her2cds.model.assessment import Assessment, Her2Summary, InputWarning, TumorSummary, Versions
+from her2cds.model.assessment import (
+    Assessment,
+    CriteriaReading,
+    Her2Summary,
+    InputWarning,
+    SpecimenResult,
+    TraceEntry,
+    TumorSummary,
+    Versions,
+)
 from her2cds.model.case import Case, Specimen
-from her2cds.model.therapy import TherapyOption
-from her2cds.rules.collector import Collector
+from her2cds.model.therapy import TherapySummary
+from her2cds.rules.collector import Collector, TraceRecord
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status, reread
@@ -28,9 +38,11 @@ from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
 from her2cds.rules.testing import advise
-from her2cds.therapy import facts_from, history_notes, match_therapies, unrecognised_agents
+from her2cds.therapy import facts_from, history_notes, unrecognised_agents
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
-from her2cds.therapy.region import apply_region
+from her2cds.therapy.matching import Option, evaluate_options, to_option
+from her2cds.therapy.output import CompactOptions
+from her2cds.therapy.region import DEFAULT_REGION, apply_region
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -71,6 +83,35 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
+_EMPTY = ',"therapies":[],"trace":[]'
+_AFTER = ',"assessed_on":'  # the field after trace: the triple occurs once in a document (quotes in values are
+# always escaped), so the directly written parts go in its place
+_quote = json.encoder.encode_basestring  # the string escaping of json.dumps(ensure_ascii=False) and of pydantic
+
+
+class Evaluation:
+    """One case assessed, as plain data: what :class:`Assessment` is built from (D14.8)."""
+
+    __slots__ = ("assessed_on", "collector", "criteria", "her2", "id", "include_unverified", "options", "region",
+                 "specimens", "tumor", "warnings")
+
+    def __init__(self, case_id: str | None, her2: Her2Summary, tumor: TumorSummary, specimens: list[SpecimenResult],
+                 collector: Collector, options: list[Option], warnings: list[InputWarning],
+                 assessed_on: dt.date, region: str | None = None, include_unverified: bool = False,
+                 criteria: CriteriaReading | None = None) -> None:
+        self.criteria = criteria  # the re-reading under superseded criteria (the case's criteria), if asked
+        self.region = region  # the regulator whose status the options show (None: the default, us)
+        self.include_unverified = include_unverified
+        self.id = case_id
+        self.her2 = her2
+        self.tumor = tumor
+        self.specimens = specimens
+        self.collector = collector
+        self.options = options
+        self.warnings = warnings
+        self.assessed_on = assessed_on
+
+
 @dataclass(slots=True)
 class SpecimenStage:
     """What :meth:`Engine.specimen_stage` found; :meth:`Engine.patient_stage` finishes it (once: ``col`` grows)."""
@@ -99,6 +140,8 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
+        self._trace_heads: dict[str, str] = {}
+        self._compact = CompactOptions(self.therapy) if self.therapy is not None else None
 
     # ------------------------------------------------------------------------------------------
     def resolve_tumor(self, case: Case) -> tuple[tuple[str, ...], Family, CompiledSystem, bool]:
@@ -123,8 +166,10 @@ class Engine:
         explicit = case.tumor.scoring_system is not None
         return lineage, family, self.ck.systems[system_id], explicit
 
-    def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
-        return self.patient_stage(self.specimen_stage(data))
+    def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
+        """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the
+        output from it."""
+        return self._finish(self.specimen_stage(data))
 
     def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
         """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
@@ -160,6 +205,9 @@ class Engine:
 
     def patient_stage(self, stage: SpecimenStage) -> Assessment:
         """The second stage of :meth:`assess` (testing advice, therapies, warnings); consumes ``stage``."""
+        return self.assessment(self._finish(stage))
+
+    def _finish(self, stage: SpecimenStage) -> Evaluation:
         case, lineage, family, system, col, findings, her2 = (
             stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
         ck = self.ck
@@ -170,30 +218,69 @@ class Engine:
                              case.include_unverified)
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
-        therapies, warnings = self._therapies(case, her2, lineage, assessed_on)
-        tumor_name = self.kb.tumor_types[case.tumor.oncotree_code].name
+        options, warnings = self._therapies(case, her2, lineage, assessed_on)
+        tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
         counts = count_warnings([(f.index, f.specimen.id, f.ish.outcome if f.ish else None,
                                   f.specimen.ish.cells_counted if f.specimen.ish else None) for f in findings])
-        warnings = plausibility_warnings(case, tumor_name) + finding_warnings(findings) + counts + warnings
-        tumor_node = self.kb.tumor_types[case.tumor.oncotree_code]
+        warnings = plausibility_warnings(case, tumor_node.name) + finding_warnings(findings) + counts + warnings
+        tumor = build(TumorSummary,
+            oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
+            scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
+        )
+        return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on,
+                          case.region, case.include_unverified, reading)
+
+    def _assessment(self, ev: Evaluation, therapies: list[TherapySummary], trace: list[TraceEntry]) -> Assessment:
+        col = ev.collector
         return build(Assessment,
-            id=case.id,
-            tumor=build(TumorSummary,
-                oncotree_code=tumor_node.code, name=tumor_node.name, family=family.id, scoring_system=system.id,
-                scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
-            ),
-            her2=her2,
-            specimens=[f.result for f in findings],
-            criteria=reading,
+            id=ev.id,
+            tumor=ev.tumor,
+            her2=ev.her2,
+            specimens=ev.specimens,
+            criteria=ev.criteria,
             recommendations=col.recommendations(),
             flags=col.flags(),
             therapies=therapies,
-            trace=col.trace,
-            warnings=warnings,
-            assessed_on=assessed_on,
+            trace=trace,
+            warnings=ev.warnings,
+            assessed_on=ev.assessed_on,
             versions=self.versions,
             disclaimer=self._disclaimer,
         )
+
+    def assessment(self, ev: Evaluation) -> Assessment:
+        """The pydantic :class:`Assessment` of an evaluation (every therapy option in its full form)."""
+        tk = self.therapy
+        therapies: list[TherapySummary] = []
+        if tk is not None:
+            therapies += apply_region([to_option(o, tk) for o in ev.options], tk, ev.region,
+                                      include_unverified=ev.include_unverified)
+        return self._assessment(ev, therapies, ev.collector.trace_entries())
+
+    def assess(self, data: Case | Mapping[str, Any]) -> Assessment:
+        return self.assessment(self.evaluate(data))
+
+    def document(self, ev: Evaluation) -> str:
+        """The default JSON document of an evaluation, written directly: equal to
+        ``self.assessment(ev).model_dump_json()`` (tested), without building therapy option or trace objects."""
+        if ev.region not in (None, DEFAULT_REGION):  # another regulator's status: from the full options
+            return self.assessment(ev).model_dump_json()
+        text = self._assessment(ev, [], []).model_dump_json()
+        at = text.index(_EMPTY + _AFTER)
+        therapies = self._compact.options(ev.options) if ev.options and self._compact is not None else "[]"
+        return f'{text[:at]},"therapies":{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
+
+    def _trace(self, records: list[TraceRecord]) -> str:
+        """The compact trace (D14.5): rule id, detail and, for a specimen-level rule, the specimen."""
+        heads = self._trace_heads
+        parts = []
+        for rule, _, detail, specimen in records:
+            head = heads.get(rule)
+            if head is None:  # one per rule id: static text (no case data)
+                head = heads.setdefault(rule, f'{{"rule":{_quote(rule)},"detail":')
+            parts.append(f'{head}{_quote(detail)}}}' if specimen is None
+                         else f'{head}{_quote(detail)},"specimen":{_quote(specimen)}}}')
+        return f"[{','.join(parts)}]"
 
     def _specimen(
         self, spec: Specimen, index: int, system: CompiledSystem, col: Collector, include_unverified: bool = False
@@ -204,7 +291,7 @@ class Engine:
 
     def _therapies(
         self, case: Case, her2: Her2Summary, lineage: tuple[str, ...], assessed_on: dt.date
-    ) -> tuple[list[TherapyOption], list[InputWarning]]:
+    ) -> tuple[list[Option], list[InputWarning]]:
         warnings = [build(InputWarning, code=code, field=field, text=text) for code, field, text in history_notes(case)]
         if case.assessed_on is None:  # explicit assessed_on is checked on input; today's date only here
             warnings += [
@@ -222,13 +309,14 @@ class Engine:
                        "are reported as unknown.")
             for agent in unrecognised_agents(facts, tk)
         ]
-        options = match_therapies(facts, tk, include_unverified=case.include_unverified)
-        return apply_region(options, tk, case.region, include_unverified=case.include_unverified), warnings
+        apply_region([], tk, case.region)  # an unknown region is refused here, whatever the output
+        return evaluate_options(facts, tk, include_unverified=case.include_unverified), warnings
 
     def assess_json(self, data: Case | Mapping[str, Any], *, expand: bool = False) -> str:
-        """The assessment as a JSON document (serialized directly, never through Python dicts)."""
-        assessment = self.assess(data)
-        return (assessment.expanded() if expand else assessment).model_dump_json()
+        """The assessment as a JSON document (the default one written directly, never through Python dicts)."""
+        if expand:
+            return self.assess(data).expanded().model_dump_json()
+        return self.document(self.evaluate(data))
 
 
 @functools.cache

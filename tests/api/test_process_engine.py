@@ -189,6 +189,8 @@ def test_closing_finishes_the_job_in_flight_then_stops_the_workers(held: Path) -
         engine = ProcessEngine(2)
         await engine.start()
         pids = engine.pids
+        if hasattr(os, "sched_getscheduler"):  # batch scheduling: waking a worker does not preempt the event loop
+            assert [os.sched_getscheduler(pid) for pid in pids] == [os.SCHED_BATCH] * 2
         job = asyncio.ensure_future(engine.call(assess_one, None, _body("hold-1"), "application/json", None))
         await _started(held)
         closing = asyncio.ensure_future(engine.aclose())

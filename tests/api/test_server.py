@@ -74,7 +74,8 @@ def test_running_server_helper_binds_loopback_and_stops() -> None:
 @pytest.mark.slow
 def test_load_benchmark_runs_bounded_and_prints_figures() -> None:
     result = subprocess.run(
-        [sys.executable, "bench/load_service.py", "--rate", "50", "--duration", "1", "--warm-up", "5", "--json"],
+        [sys.executable, "bench/load_service.py", "--rate", "50", "--duration", "1", "--warm-up", "5",
+         "--saturation-seconds", "0.5", "--fraction", "0.05", "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -83,8 +84,12 @@ def test_load_benchmark_runs_bounded_and_prints_figures() -> None:
     )
     figures = json.loads(result.stdout)
     assert figures["host"] == "127.0.0.1"
-    names = [r["endpoint"] for r in figures["results"]]
-    assert names == ["POST /v1/assess", "POST /cds-services/her2-assessment"]
+    names = [(r["endpoint"], r["phase"]) for r in figures["results"]]
+    assert names == [(endpoint, phase) for endpoint in ("POST /v1/assess", "POST /cds-services/her2-assessment")
+                     for phase in ("fixed", "5% of saturation")]
+    assert sorted(figures["saturation_rps"]) == ["POST /cds-services/her2-assessment", "POST /v1/assess"]
     for row in figures["results"]:
-        assert row["requests"] == 50 and row["completed"] == 50 and row["errors"] == 0
+        expected = 50 if row["phase"] == "fixed" else int(row["rate_target"])
+        assert row["requests"] == expected and row["completed"] == expected and row["errors"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+        assert row["cpu"]["workers_s"] > 0  # the engine ran in the worker processes

@@ -95,6 +95,27 @@ def test_fields_selects_dotted_paths_and_keeps_versions(capsys: pytest.CaptureFi
     assert data["versions"] == full["versions"]
 
 
+def test_fields_give_compact_fields_left_out_when_empty_as_empty(capsys: pytest.CaptureFixture[str]) -> None:
+    """The compact document leaves empty `needs` and null `specimen` out (D14.5); --fields still answers them."""
+    code, out, _ = run(["assess", "--example", "breast-her2-low", "--fields",
+                        "therapies.needs,therapies.criteria,trace.specimen"], capsys)
+    data = json.loads(out)
+    full = her2cds.assess(examples.load("breast-her2-low")).expanded()
+    assert code == 0
+    assert data["therapies.needs"] == [list(o.needs) for o in full.therapies]
+    assert [] in data["therapies.needs"] and any(data["therapies.needs"])
+    assert data["therapies.criteria"] == [{c.id: c.result for c in o.criteria} for o in full.therapies]
+    assert data["trace.specimen"] == [e.specimen for e in full.trace] and None in data["trace.specimen"]
+
+
+@pytest.mark.parametrize("fields", ["therapies.history_used", "trace.sources"])
+def test_expanded_only_fields_need_expand(fields: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["assess", "--example", "--fields", fields], capsys)
+    assert code == 2 and out == "" and "--expand" in err
+    code, out, _ = run(["assess", "--example", "--expand", "--fields", fields], capsys)
+    assert code == 0 and json.loads(out)[fields]
+
+
 @pytest.mark.parametrize("fields", ["nope", "her2.nope", "id.x", ","])
 def test_unknown_fields_are_a_usage_error(fields: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["assess", "--example", "--fields", fields], capsys)

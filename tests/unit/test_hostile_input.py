@@ -288,7 +288,7 @@ def test_batch_of_a_non_utf8_file_still_answers_every_line(tmp_path: Path, capsy
 def test_batch_survives_an_engine_bug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = Engine()
     calls = {"n": 0}
-    real = engine.assess
+    real = engine.evaluate  # what every output path of the engine runs
 
     def flaky(data: Any) -> Any:
         calls["n"] += 1
@@ -296,7 +296,7 @@ def test_batch_survives_an_engine_bug(tmp_path: Path, monkeypatch: pytest.Monkey
             raise RuntimeError("a bug quoting patient data")
         return real(data)
 
-    monkeypatch.setattr(engine, "assess", flaky)
+    monkeypatch.setattr(engine, "evaluate", flaky)
     path = tmp_path / "b.jsonl"
     path.write_text("\n".join([json.dumps(ISH_CASE)] * 3) + "\n", encoding="utf-8")
     out = io.StringIO()

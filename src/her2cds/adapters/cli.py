@@ -231,8 +231,9 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
     try:
         data = parse_json(line, f"line {number}")
         case_id = _case_id(data)
-        assessment = engine.assess(data)
-        return (shape.line(assessment) if shape is not None else assessment.model_dump_json()), True
+        if shape is None or shape.default:  # the default document, written directly from the engine's data
+            return engine.assess_json(data), True
+        return shape.line(engine.assess(data)), True
     except InvalidInputError as exc:
         first = exc.problems[0]
         return _line_error(number, first.field, first.describe(), case_id), False

@@ -31,5 +31,9 @@ class CriteriaEngine:
     def assess(self, data: Any) -> Assessment:
         return self.engine.assess(with_criteria(data, self.criteria))
 
+    def assess_json(self, data: Any, *, expand: bool = False) -> str:
+        """The default document (``--batch``), written directly by the engine."""
+        return self.engine.assess_json(with_criteria(data, self.criteria), expand=expand)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)

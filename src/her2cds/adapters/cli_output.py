@@ -127,6 +127,8 @@ def check_fields(spec: str, root: type[BaseModel] = Assessment) -> list[tuple[st
                 where = ".".join(parts[:depth]) or "the output"
                 raise UsageError(f"--fields: {name!r}: {where} has no field {part!r}; choose from "
                                  f"{', '.join(model.model_fields)}")
+            if model.model_fields[part].exclude:  # e.g. therapies.history_used, trace.sources (D14.5)
+                raise UsageError(f"--fields: {name!r} is in the expanded document only; add --expand")
             model = _model_of(model.model_fields[part].annotation)
         paths.append(parts)
     if not paths:
@@ -134,19 +136,26 @@ def check_fields(spec: str, root: type[BaseModel] = Assessment) -> list[tuple[st
     return paths
 
 
-def _pick(node: Any, path: Sequence[str]) -> Any:
+def _pick(node: Any, path: Sequence[str], model: type[BaseModel] | None) -> Any:
     if not path:
         return node
     if isinstance(node, list):
-        return [_pick(item, path) for item in node]
+        return [_pick(item, path, model) for item in node]
     if isinstance(node, dict):
-        return _pick(node.get(path[0]), path[1:])
+        info = model.model_fields.get(path[0]) if model is not None else None
+        if path[0] not in node and info is not None and not info.is_required():
+            # left out of the compact document because it is empty or null (D14.5): its documented default
+            default = info.get_default(call_default_factory=True)
+            return list(default) if isinstance(default, (tuple, list)) else default
+        return _pick(node.get(path[0]), path[1:], _model_of(info.annotation) if info is not None else None)
     return None
 
 
-def select_fields(document: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    """Only the named fields, keyed by their dotted names, in the order asked (``versions`` always kept)."""
-    out = {".".join(path): _pick(document, path) for path in paths}
+def select_fields(document: dict[str, Any], paths: Sequence[tuple[str, ...]],
+                  root: type[BaseModel] = Assessment) -> dict[str, Any]:
+    """Only the named fields, keyed by their dotted names, in the order asked (``versions`` always kept); a field
+    the document leaves out when empty (D14.5) is given as its empty value."""
+    out = {".".join(path): _pick(document, path, root) for path in paths}
     out.setdefault("versions", document.get("versions"))
     return out
 
@@ -160,8 +169,14 @@ class OutputShape:
             raise UsageError("give either --summary or --fields, not both")
         self.summary = summary
         self.expand = expand
-        self.paths = check_fields(fields, ExpandedAssessment if expand else Assessment) if fields is not None else None
+        self.root: type[Assessment] = ExpandedAssessment if expand else Assessment
+        self.paths = check_fields(fields, self.root) if fields is not None else None
         self.trace = trace
+
+    @property
+    def default(self) -> bool:
+        """Whether this is the default document (what ``Engine.assess_json`` writes)."""
+        return not self.summary and not self.expand and self.paths is None and self.trace
 
     def _shown(self, assessment: Assessment) -> Assessment:
         return assessment.expanded() if self.expand else assessment
@@ -171,7 +186,7 @@ class OutputShape:
             return summary(assessment)
         exclude = None if self.trace else {"trace"}
         document: dict[str, Any] = self._shown(assessment).model_dump(mode="json", exclude=exclude)
-        return select_fields(document, self.paths) if self.paths is not None else document
+        return select_fields(document, self.paths, self.root) if self.paths is not None else document
 
     def text(self, assessment: Assessment) -> str:
         """One case, indented JSON."""

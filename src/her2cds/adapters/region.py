@@ -33,3 +33,8 @@ class RegionalAssessor:
 
     def assess(self, data: Any) -> Any:
         return self._engine.assess(with_region(data, self._region))
+
+    def assess_json(self, data: Any, *, expand: bool = False) -> str:
+        """The default document (``--batch``), written directly by the engine."""
+        result: str = self._engine.assess_json(with_region(data, self._region), expand=expand)
+        return result

@@ -13,7 +13,7 @@ from her2cds.cohort.cases import Row, case_from_rows, output_id, patient_key, ro
 from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
 from her2cds.cohort.percase import assess_rows
-from her2cds.cohort.polars_exprs import SCHEMA, conform, key_exprs, per_row
+from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
 from her2cds.cohort.stages import SIGNATURE, SYSTEM, signature, specimen_row, system_of_codes
 from her2cds.engine import Engine
@@ -134,11 +134,11 @@ class LocalEngine:
         self._patient_answers: dict[tuple[Any, ...], int | None] = {}  # patient key (two stages)
         self._signatures: dict[tuple[Any, ...], int] = {}  # specimen key -> signature id (-1: rejected)
         self._signature_ids: dict[Hashable, int] = {}
-        self._store: list[SlimAnswer] = []
+        self._stored = 0  # rows of the answer table (the answers themselves live only there)
         self._table = answer_table([])
         self.stats = Stats(criteria=criteria)
         self._offset = 0
-        self._pending: list[Row] = []  # rows of patients with several rows, answered by finish()
+        self._pending: list[pl.DataFrame] = []  # rows of patients with several rows, answered by finish()
 
     # ------------------------------------------------------------------------------------------
     def evaluate(self, frame: pl.DataFrame, grouped: Iterable[int] | None = None) -> pl.DataFrame:
@@ -157,7 +157,9 @@ class LocalEngine:
         hashes = grouped if isinstance(grouped, pl.Series) else pl.Series("h", list(grouped), dtype=pl.UInt64)
         frame = frame.with_columns(__multi=patient_hash_expr().is_in(hashes.implode()) if hashes.len()
                                    else pl.lit(False))
-        self._pending.extend(frame.filter(pl.col("__multi")).select([*ALL_COLUMNS, "__seq"]).iter_rows(named=True))
+        several = frame.filter(pl.col("__multi")).select([*ALL_COLUMNS, "__seq"])
+        if several.height:
+            self._pending.append(several)
         single = frame.filter(~pl.col("__multi"))
         out: list[pl.DataFrame] = []
         bad = single.filter(pl.col("read_error").is_not_null())
@@ -172,30 +174,46 @@ class LocalEngine:
         return self._with_criteria(pl.concat(out).sort("__seq"), single)
 
     def finish(self) -> pl.DataFrame:
-        """Patients with several specimen rows: the per-case engine, one call per patient."""
-        by_patient: dict[str, list[Row]] = {}
-        for row in self._pending:
-            by_patient.setdefault(patient_key(row), []).append(row)
-        pending = pl.DataFrame(self._pending, schema={**SCHEMA, "__seq": pl.Int64()}, orient="row") \
-            if self._pending else None
+        """Patients with several specimen rows: the per-case engine, one call per patient, on the patient's rows in
+        input order. The rows wait as frames (not Python rows) and are read one patient at a time."""
+        pending = pl.concat(self._pending) if self._pending else None
         self._pending = []
-        ids, answers, seq = [], [], []
-        for patient_rows in by_patient.values():
-            self.stats.handed_over("several specimens", len(patient_rows))
-            ids.append(output_id(patient_rows[0]))
-            seq.append(min(int(r["__seq"]) for r in patient_rows))
-            errors = [r for r in patient_rows if r.get("read_error") is not None]
-            if errors:
-                self.stats.read_errors += len(errors)
-                answer = error_answer(patient_rows[0].get("oncotree_code"),
-                                      "; ".join(f"{row_label(r)}: {r['read_error']}" for r in errors),
-                                      self.engine.kb.version)
-            else:
-                answer = assess_rows(self.engine, patient_rows)
-            self._count(answer)
-            answers.append(answer)
+        ids: list[str] = []
+        answers: list[SlimAnswer] = []
+        seq: list[int] = []
+
+        def answer(rows: list[Row]) -> None:  # the rows of one patient-key hash: one patient, or a few on collision
+            by_patient: dict[str, list[Row]] = {}
+            for row in rows:
+                by_patient.setdefault(patient_key(row), []).append(row)
+            for patient_rows in by_patient.values():
+                self.stats.handed_over("several specimens", len(patient_rows))
+                ids.append(output_id(patient_rows[0]))
+                seq.append(min(int(r["__seq"]) for r in patient_rows))
+                answers.append(self._several(patient_rows))
+
+        if pending is not None:
+            run: list[Row] = []
+            for row in pending.with_columns(__h=patient_hash_expr()).sort("__h", "__seq").iter_rows(named=True):
+                if run and row["__h"] != run[0]["__h"]:
+                    answer(run)
+                    run = []
+                run.append(row)
+            answer(run)
         self.stats.patients += len(answers)
-        return self._with_criteria(answers_frame(ids, answers, seq), pending)
+        return self._with_criteria(answers_frame(ids, answers, seq).sort("__seq"), pending)
+
+    def _several(self, patient_rows: list[Row]) -> SlimAnswer:
+        errors = [r for r in patient_rows if r.get("read_error") is not None]
+        if errors:
+            self.stats.read_errors += len(errors)
+            answer = error_answer(patient_rows[0].get("oncotree_code"),
+                                  "; ".join(f"{row_label(r)}: {r['read_error']}" for r in errors),
+                                  self.engine.kb.version)
+        else:
+            answer = assess_rows(self.engine, patient_rows)
+        self._count(answer)
+        return answer
 
     def _with_criteria(self, answers: pl.DataFrame, rows: pl.DataFrame | None) -> pl.DataFrame:
         if self.criteria == "current":
@@ -276,14 +294,14 @@ class LocalEngine:
                 if key not in known:
                     answer = assess_rows(self.engine, [rep(part.get_column("__c")[first])])
                     self.stats.decision_keys += 1
-                    index = len(self._store) + len(new_answers)
+                    index = self._stored + len(new_answers)
                     known[key] = index if answer["error"] is None else None
                     if answer["error"] is None:
                         new_answers.append(answer)
                 indices.append(known[key])
             answers = answers.scatter(where.arg_true(), pl.Series(indices, dtype=pl.Int64).gather(key_of_class))
         if new_answers:
-            self._store.extend(new_answers)
+            self._stored += len(new_answers)
             self._table = pl.concat([self._table, answer_table(new_answers)])
         return answers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.loader import KnowledgeBase
@@ -11,19 +12,32 @@ from her2cds.model.assessment import Flag, Recommendation, TraceEntry
 from her2cds.rules.compiled import CompiledRule
 
 
+class TraceRecord(NamedTuple):
+    """One trace entry as plain data; the pydantic :class:`TraceEntry` is built from it only at the edge (D14.8)."""
+
+    rule: str
+    sources: tuple[str, ...]
+    detail: str
+    specimen: str | None
+
+
 @dataclass
 class Collector:
     kb: KnowledgeBase
-    trace: list[TraceEntry] = field(default_factory=list)
+    trace: list[TraceRecord] = field(default_factory=list)
     _recs: dict[tuple[str, str | None], Recommendation] = field(default_factory=dict)
     _flags: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None) -> None:
-        self.trace.append(
-            build(TraceEntry,
-                rule=rule.rule.id, sources=rule.sources, detail=detail or rule.text, specimen=specimen
-            )
-        )
+        self.trace.append(TraceRecord(rule.rule.id, rule.sources, detail or rule.text, specimen))
+
+    def record(self, rule_id: str, sources: tuple[str, ...], detail: str, specimen: str | None = None) -> None:
+        """A trace entry for a knowledge-base entry that is not a compiled rule (e.g. a testing indication)."""
+        self.trace.append(TraceRecord(rule_id, sources, detail, specimen))
+
+    def trace_entries(self) -> list[TraceEntry]:
+        return [build(TraceEntry, rule=rule, sources=sources, detail=detail, specimen=specimen)
+                for rule, sources, detail, specimen in self.trace]
 
     def _code(self, code: str) -> tuple[str, list[str]]:
         try:

@@ -6,8 +6,7 @@ import re
 from collections.abc import Sequence
 
 from her2cds.knowledge.schema import Family, TestingIndication
-from her2cds.model._build import build
-from her2cds.model.assessment import Her2Summary, TraceEntry
+from her2cds.model.assessment import Her2Summary
 from her2cds.model.case import Case
 from her2cds.model.enums import Procedure, Status
 from her2cds.rules.collector import Collector
@@ -49,7 +48,8 @@ def advise(
     if indication is not None:
         unknown_setting = setting == "unknown" and "early" not in indication.settings
         detail = "(Setting not given: this applies to advanced disease.)" if unknown_setting else None
-        col.trace.append(_indication_trace(indication, detail))
+        col.record(indication.id, tuple(r.id for r in indication.sources),
+                   indication.text + (f" {detail}" if detail else ""))
         if not indication.indicated:
             if not tissue_ihc_ish and not any_ngs:
                 col.recommend("her2_testing_not_indicated", detail=None)
@@ -91,9 +91,3 @@ def _had_anti_her2(case: Case, ck: CompiledKnowledge) -> bool:
     if tk is None or not case.history.prior_agents:
         return False
     return ANTI_HER2_CLASS in tk.drugs.resolve(case.history.prior_agents).by_class
-
-
-def _indication_trace(indication: TestingIndication, detail: str | None) -> TraceEntry:
-    text = indication.text + (f" {detail}" if detail else "")
-    return build(TraceEntry, rule=indication.id, sources=tuple(r.id for r in indication.sources), detail=text,
-                                      specimen=None)

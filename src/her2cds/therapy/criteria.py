@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 from her2cds.errors import KnowledgeBaseError
 from her2cds.knowledge.drugs import DrugTable, Resolution
@@ -20,6 +20,7 @@ from her2cds.knowledge.therapy_schema import Criterion, Histology
 from her2cds.model.enums import Category, IhcScore, RasStatus, ReceptorStatus, Setting, Status
 from her2cds.model.therapy import CriterionOutcome
 from her2cds.therapy import history
+from her2cds.therapy.board import HISTORY_ATTRS
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 
 MET: Final = "met"
@@ -181,6 +182,9 @@ def decide_squamous(facts: TherapyFacts, histology: Histology) -> Squamous:
     return Squamous(None, "histology not reported and not implied by the OncoTree code")
 
 
+Observation = tuple[bool | None, str, str | None]  # (truth of the fact, what was observed, extra need)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Facts plus what is derived once per case (agent resolution, squamous histology)."""
@@ -189,14 +193,16 @@ class Context:
     resolution: Resolution
     squamous: Squamous
     regimens: tuple[tuple[RegimenFact, Resolution], ...] = ()
+    # what each distinct leaf test observed on this case (Leaf.key -> observation): indications repeat the same
+    # tests (HER2 status, setting, prior classes ...), which are then observed once per case. Local to one case.
+    observed: dict[str, Observation] = field(default_factory=dict)
 
     @property
     def history_complete(self) -> bool:
         return bool(self.facts.prior_agents) or self.facts.prior_lines == 0
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     result: CriterionOutcome
     reason: str
     needs: tuple[str, ...] = ()
@@ -209,12 +215,16 @@ class Node:
     text: str
     reads: frozenset[str]
 
+    @functools.cached_property
+    def reads_history(self) -> bool:
+        """Whether the criterion reads the treatment history (its reason is then listed in ``history_used``)."""
+        return bool(self.reads & HISTORY_ATTRS)
+
     def evaluate(self, ctx: Context) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------------------ leaves
-Observation = tuple[bool | None, str, str | None]  # (truth of the fact, what was observed, extra need)
 
 
 class Leaf(Node):
@@ -230,9 +240,16 @@ class Leaf(Node):
         self._observe = observe
         self._need = crit.need or _NEEDS[fact]
         self._explain = crit.explain_not_met
+        # the test's parameters: leaves with the same key observe the same thing (a string: its hash is cached)
+        self.key = repr((fact, crit.in_, crit.op, crit.value, crit.equals, crit.classes, crit.settings, crit.months,
+                         crit.drugs))
 
     def evaluate(self, ctx: Context) -> Outcome:
-        truth, observed, extra_need = self._observe(ctx)
+        seen = ctx.observed
+        found = seen.get(self.key)
+        if found is None:
+            found = seen[self.key] = self._observe(ctx)
+        truth, observed, extra_need = found
         if truth is True:
             return Outcome(MET, observed)
         if truth is False:
@@ -488,13 +505,13 @@ class AllNode(Node):
 
     def evaluate(self, ctx: Context) -> Outcome:
         outs = [c.evaluate(ctx) for c in self.children]
-        failed = [o for o in outs if o.result == NOT_MET]
-        if failed:
-            return Outcome(NOT_MET, "; ".join(o.reason for o in failed))
-        unknown = [o for o in outs if o.result == UNKNOWN]
-        if unknown:
-            return Outcome(UNKNOWN, "; ".join(o.reason for o in unknown), _merge(unknown))
-        return Outcome(MET, "; ".join(o.reason for o in outs))
+        results = [o[0] for o in outs]
+        if NOT_MET in results:
+            return Outcome(NOT_MET, "; ".join([o[1] for o in outs if o[0] == NOT_MET]))
+        if UNKNOWN in results:
+            unknown = [o for o in outs if o[0] == UNKNOWN]
+            return Outcome(UNKNOWN, "; ".join([o[1] for o in unknown]), _merge(unknown))
+        return Outcome(MET, "; ".join([o[1] for o in outs]))
 
 
 class AnyNode(Node):
@@ -504,13 +521,12 @@ class AnyNode(Node):
 
     def evaluate(self, ctx: Context) -> Outcome:
         outs = [c.evaluate(ctx) for c in self.children]
-        passed = [o for o in outs if o.result == MET]
-        if passed:
-            return Outcome(MET, "; ".join(o.reason for o in passed))
-        unknown = [o for o in outs if o.result == UNKNOWN]
-        if unknown:
-            return Outcome(UNKNOWN, "; ".join(o.reason for o in outs), _merge(unknown))
-        return Outcome(NOT_MET, "; ".join(o.reason for o in outs))
+        results = [o[0] for o in outs]
+        if MET in results:
+            return Outcome(MET, "; ".join([o[1] for o in outs if o[0] == MET]))
+        if UNKNOWN in results:
+            return Outcome(UNKNOWN, "; ".join([o[1] for o in outs]), _merge([o for o in outs if o[0] == UNKNOWN]))
+        return Outcome(NOT_MET, "; ".join([o[1] for o in outs]))
 
 
 class NotNode(Node):

@@ -25,8 +25,8 @@ from typing import Any, Final
 
 from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
-from her2cds.therapy.board import HISTORY_ATTRS, alternatives_for, line_of_therapy
-from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, decide_squamous
+from her2cds.therapy.board import alternatives_for, line_of_therapy
+from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, Outcome, decide_squamous
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
 
@@ -46,10 +46,20 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Hit:
+    """An indication a lineage reaches: its criteria in output order, and its tumor criterion's outcome (a
+    function of the lineage alone)."""
+
+    ind: CompiledIndication
+    nodes: tuple[Node, ...]
+    tumor: Outcome
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """The indications a lineage reaches."""
 
-    hits: tuple[tuple[int, TumorKind, str], ...]
+    hits: tuple[_Hit, ...]
 
 
 def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
@@ -66,82 +76,121 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     for idx, excluded in tk.agnostic:
         if not excluded.intersection(lineage):
             found[idx] = ("any_solid", facts.tumor_code)
-    plan = _Plan(hits=tuple((idx, kind, hit) for idx, (kind, hit) in found.items()))
+    hits = []
+    for idx, (kind, hit) in found.items():
+        ind = tk.indications[idx]
+        hits.append(_Hit(ind, (ind.setting_node, *ind.nodes), _tumor_outcome(ind, facts.tumor_code, kind, hit)))
+    plan = _Plan(hits=tuple(hits))
     _keep(tk.plans, facts.lineage, plan, tk.memo_limit)
     return plan
 
 
-def _tumor_result(ind: CompiledIndication, facts: TherapyFacts, kind: TumorKind, hit: str) -> CriterionResult:
+class Option:
+    """One indication evaluated on the case, as plain data (D14.8): the pydantic :class:`TherapyOption` is
+    built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
+    from it directly (:mod:`her2cds.therapy.output`)."""
+
+    __slots__ = ("alternatives", "ind", "line_of_therapy", "needs", "outcome", "outs", "results")
+
+    def __init__(self, ind: CompiledIndication, outs: tuple[Outcome, ...], results: tuple[str, ...],
+                 needs: tuple[str, ...], outcome: OptionOutcome, line: str) -> None:
+        self.ind = ind
+        self.outs = outs  # the tumor criterion's outcome, then the setting's, then each criterion's
+        self.results = results  # the same, the result only
+        self.needs = needs
+        self.outcome: OptionOutcome = outcome
+        self.line_of_therapy = line
+        self.alternatives: tuple[str, ...] = ()
+
+    @property
+    def history_used(self) -> tuple[str, ...]:
+        """The reasons of the criteria that read the treatment history (expanded form only, D14.5)."""
+        nodes = (self.ind.setting_node, *self.ind.nodes)
+        return tuple(f"{node.id}: {out.reason}" for node, out in zip(nodes, self.outs[1:], strict=True)
+                     if node.reads_history)
+
+    @property
+    def id(self) -> str:
+        return self.ind.entry.id
+
+    @property
+    def eligible(self) -> bool:
+        return self.outcome == "eligible"
+
+
+def _tumor_outcome(ind: CompiledIndication, code: str, kind: TumorKind, hit: str) -> Outcome:
     ts = ind.tumors
-    code = facts.tumor_code
     via = f" (via {hit})" if hit != code else ""
     if kind == "include":
-        return build(CriterionResult, id="tumor", text=ts.text, result=MET,
-                     reason=f"OncoTree {code}{via} is within {ts.text}")
+        return Outcome(MET, f"OncoTree {code}{via} is within {ts.text}")
     if kind == "any_solid":
-        return build(CriterionResult, id="tumor", text=ts.text, result=MET, reason=f"solid tumor (OncoTree {code})")
+        return Outcome(MET, f"solid tumor (OncoTree {code})")
     if kind == "unclear":
-        return build(CriterionResult,
-            id="tumor",
-            text=ts.text,
-            result=UNKNOWN,
-            reason=f"OncoTree {code} does not establish {ts.text}; needed to decide: {ts.text}",
-        )
+        return Outcome(UNKNOWN, f"OncoTree {code} does not establish {ts.text}; needed to decide: {ts.text}",
+                       (_TUMOR_NEED,))
     note = f". {ts.related_note}" if ts.related_note else ""
-    return build(CriterionResult,
-        id="tumor",
-        text=ts.text,
-        result=NOT_MET,
-        reason=f"OncoTree {code}{via} is outside {ts.text}; required: {ts.text}{note}",
-    )
+    return Outcome(NOT_MET, f"OncoTree {code}{via} is outside {ts.text}; required: {ts.text}{note}")
+
+
+def _evaluate(hit: _Hit, ctx: Context, lines: dict[int, str]) -> Option:
+    outs = [hit.tumor]
+    outs += [node.evaluate(ctx) for node in hit.nodes]
+    results = tuple([out[0] for out in outs])
+    needs: tuple[str, ...] = ()
+    outcome: OptionOutcome
+    if NOT_MET in results:
+        outcome = "not_eligible"
+    elif UNKNOWN in results:
+        outcome = "insufficient_data"
+    else:
+        outcome = "eligible"
+    if outcome != "eligible":
+        found: list[str] = []
+        for out in outs:
+            for need in out[2]:
+                if need not in found:
+                    found.append(need)
+        needs = tuple(found)
+    entry = hit.ind.entry
+    order = entry.line.order
+    if order == 0:  # perioperative: the indication's own text
+        line = entry.line.text
+    else:  # advanced disease: the same for every indication of this line on the case
+        line = lines.get(order) or lines.setdefault(order, line_of_therapy(ctx.facts, order, entry.line.text))
+    return Option(hit.ind, tuple(outs), results, needs, outcome, line)
 
 
 def _criterion(
-    tk: TherapyKnowledge, ind: CompiledIndication, node: Node, result: CriterionOutcome, reason: str
+    tk: TherapyKnowledge, ind: CompiledIndication, node_id: str, text: str, result: CriterionOutcome, reason: str
 ) -> CriterionResult:
-    key = (ind.index, node.id, result, reason)
+    key = (ind.index, node_id, result, reason)
     found: CriterionResult | None = tk.criterion_memo.get(key)
     if found is None:
-        found = build(CriterionResult, id=node.id, text=node.text, result=result, reason=reason)
+        found = build(CriterionResult, id=node_id, text=text, result=result, reason=reason)
         _keep(tk.criterion_memo, key, found, tk.memo_limit)
     return found
 
 
-def _build(tk: TherapyKnowledge, ind: CompiledIndication, ctx: Context, kind: TumorKind, hit: str) -> TherapyOption:
+def to_option(option: Option, tk: TherapyKnowledge) -> TherapyOption:
+    """The full pydantic form of an evaluated option (text, CDS Hooks, FHIR, ``--expand``)."""
+    ind = option.ind
     entry = ind.entry
-    results: list[CriterionResult] = [_tumor_result(ind, ctx.facts, kind, hit)]
-    needs: list[str] = [_TUMOR_NEED] if kind == "unclear" else []
-    for node in (ind.setting_node, *ind.nodes):
-        out = node.evaluate(ctx)
-        results.append(_criterion(tk, ind, node, out.result, out.reason))
-        for need in out.needs:
-            if need not in needs:
-                needs.append(need)
-    history_used = tuple(
-        f"{node.id}: {result.reason}"
-        for node, result in zip((ind.setting_node, *ind.nodes), results[1:], strict=True)
-        if node.reads & HISTORY_ATTRS
-    )
-    verdicts = {r.result for r in results}
-    outcome: OptionOutcome
-    if NOT_MET in verdicts:
-        outcome = "not_eligible"
-    elif UNKNOWN in verdicts:
-        outcome = "insufficient_data"
-    else:
-        outcome = "eligible"
+    criteria = [_criterion(tk, ind, "tumor", ind.tumors.text, option.outs[0].result, option.outs[0].reason)]
+    criteria += [_criterion(tk, ind, node.id, node.text, out.result, out.reason)
+                 for node, out in zip((ind.setting_node, *ind.nodes), option.outs[1:], strict=True)]
     return build(TherapyOption,
         id=entry.id,
         title=entry.title,
         regimen=entry.regimen,
         drugs=tuple(entry.drugs),
         approval_kind=entry.approval_kind,
-        eligible=outcome == "eligible",
-        outcome=outcome,
-        criteria=tuple(results),
-        needs=tuple(needs),
-        line_of_therapy=line_of_therapy(ctx.facts, entry.line.order, entry.line.text),
-        history_used=history_used,
+        eligible=option.outcome == "eligible",
+        outcome=option.outcome,
+        criteria=tuple(criteria),
+        needs=option.needs,
+        line_of_therapy=option.line_of_therapy,
+        history_used=option.history_used,
+        alternatives=option.alternatives,
         conditions_to_confirm=tuple(entry.conditions_to_confirm),
         line=entry.line.text,
         setting=tuple(entry.setting),
@@ -168,14 +217,12 @@ def _context(facts: TherapyFacts, tk: TherapyKnowledge) -> Context:
     )
 
 
-def _first(pair: tuple[SortKey, TherapyOption]) -> SortKey:
+def _first(pair: tuple[SortKey, Option]) -> SortKey:
     return pair[0]
 
 
-def match_therapies(
-    facts: TherapyFacts, tk: TherapyKnowledge, *, include_unverified: bool = False
-) -> list[TherapyOption]:
-    """Every indication whose tumor scope reaches the case, evaluated and ordered (see module doc).
+def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unverified: bool = False) -> list[Option]:
+    """Every indication whose tumor scope reaches the case, evaluated and ordered (see module doc), as plain data.
 
     An indication whose entry is ``unverified`` (e.g. a guideline option whose guideline text was not read) is
     never an answer by default: it is evaluated and listed only with ``include_unverified=True`` (opt-in).
@@ -184,24 +231,30 @@ def match_therapies(
     if not plan.hits:
         return []
     ctx = _context(facts, tk)
-    ranked: list[tuple[SortKey, TherapyOption]] = []
-    for idx, kind, hit in plan.hits:
-        ind = tk.indications[idx]
+    lines: dict[int, str] = {}
+    ranked: list[tuple[SortKey, Option]] = []
+    for hit in plan.hits:
+        ind = hit.ind
         if ind.entry.status == "unverified" and not include_unverified:
             continue
-        option = _build(tk, ind, ctx, kind, hit)
-        ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, option.id), option))
+        option = _evaluate(hit, ctx, lines)
+        ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, ind.entry.id), option))
     ranked.sort(key=_first)
     options = [option for _, option in ranked]
-    eligible = [(o.id, o.setting) for o in options if o.eligible]
-    if not eligible:
-        return options
-    return [
-        o if o.eligible else o.model_copy(
-            update={"alternatives": alternatives_for((facts.setting,) if facts.setting else o.setting, o.id, eligible)}
-        )
-        for o in options
-    ]
+    eligible = [(o.ind.entry.id, tuple(o.ind.entry.setting)) for o in options if o.outcome == "eligible"]
+    if eligible:
+        for o in options:
+            if o.outcome != "eligible":
+                settings = (facts.setting,) if facts.setting else tuple(o.ind.entry.setting)
+                o.alternatives = alternatives_for(settings, o.ind.entry.id, eligible)
+    return options
+
+
+def match_therapies(
+    facts: TherapyFacts, tk: TherapyKnowledge, *, include_unverified: bool = False
+) -> list[TherapyOption]:
+    """:func:`evaluate_options` with each option in its full pydantic form."""
+    return [to_option(o, tk) for o in evaluate_options(facts, tk, include_unverified=include_unverified)]
 
 
 def unrecognised_agents(facts: TherapyFacts, tk: TherapyKnowledge) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ SIGINT and SIGTERM are ignored: the service drains its requests first, then clos
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging.config
 import os
@@ -38,10 +39,20 @@ def serve(inbox: IO[bytes], outbox: IO[bytes]) -> int:
     return 0
 
 
+def batch_priority() -> None:
+    """Linux: schedule this process as a batch (CPU-bound) job. Writing a job to a worker wakes it; an ordinary
+    process woken that way preempts the writer, the service's event loop, which then waits with every other
+    request behind it (measured: a fifth of the loop's wall time at saturation). A batch process waits for its
+    turn instead. Its share of the CPU is unchanged. Elsewhere a no-op."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    batch_priority()
     from her2cds.adapters.api.server import log_config
 
     logging.config.dictConfig(log_config(args[0] if args else "info"))
