@@ -295,13 +295,15 @@ def cds_call(context: EngineContext, service_id: str, raw: bytes, access: FhirAc
     return Reply(200, JSON, answer.model_dump_json(exclude_none=True).encode())
 
 
-def cds_respond(context: EngineContext, service_id: str, prefetch: Any, hits: Any, patient_id: str | None) -> Any:
+def cds_respond(
+    context: EngineContext, service_id: str, prefetch: Any, hits: Any, patient_id: str | None, region: Any = None
+) -> Any:
     """The CPU part of a CDS Hooks call whose FHIR data the service has fetched: the cards (a CdsResponse)."""
     from her2cds.adapters.cdshooks.hooks import respond
     from her2cds.adapters.cdshooks.services import services_by_id
 
     service = services_by_id()[service_id]
-    return respond(service, prefetch, hits, patient_id, hook_deps(context, FhirAccess()))
+    return respond(service, prefetch, hits, patient_id, hook_deps(context, FhirAccess()), region)
 
 
 def warm_up(context: EngineContext) -> Reply:

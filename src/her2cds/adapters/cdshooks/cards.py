@@ -276,10 +276,12 @@ def _summary(assessment: Assessment) -> str:
         options = eligible_options(assessment)
         approved = sum(1 for option in options if field(option, "approval_kind") == "fda_approved")
         others = len(options) - approved
+        # another region than the US (region_status is set): "approved" would claim an approval there
+        kind = "FDA-approved" if any(field(option, "region_status") for option in options) else "approved"
         if options:
             parts = []
             if approved:
-                parts.append(f"{approved} approved option{'s' if approved != 1 else ''}")
+                parts.append(f"{approved} {kind} option{'s' if approved != 1 else ''}")
             if others:
                 parts.append(f"{others} other eligible option{'s' if others != 1 else ''}")
             tail = ", ".join(parts)
@@ -336,6 +338,8 @@ def _options_section(assessment: Assessment) -> str:
         if outcome == "eligible" and field(option, "approval_kind") == "guideline_supported_not_approved":
             mark += " (guideline-supported, not FDA-approved)"
         text = f"**{md.esc(option_label(option))}** — {mark}"
+        if field(option, "region_status"):
+            text += f" ({md.esc(field(option, 'region_status'))})"
         unmet = unmet_criteria(option)
         if unmet:
             text += "; not met: " + "; ".join(md.esc(field(c, "text", "")) for c in unmet[:3])

@@ -27,6 +27,7 @@ from her2cds.adapters.fhir._values import obj, objs
 from her2cds.errors import InvalidInputError
 from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.assessment import Assessment, InputWarning
+from her2cds.model.case import Region
 
 Assessor = Callable[[dict[str, Any]], Assessment]
 
@@ -119,8 +120,9 @@ def has_her2_observations(payloads: list[dict[str, Any]]) -> bool:
 _NO_TUMOR = "HER2 results were found, but no cancer diagnosis of the patient maps to a tumor type"
 
 
-def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outcome:
+def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor, region: Region | None = None) -> _Outcome:
     from her2cds.adapters.fhir import inbound
+    from her2cds.adapters.region import with_region
 
     has_her2_data = has_her2_observations(payloads)
     try:
@@ -143,7 +145,7 @@ def assess_payloads(payloads: list[dict[str, Any]], assessor: Assessor) -> _Outc
             has_her2_data,
         )
     try:
-        assessment = assessor(dict(case))
+        assessment = assessor(with_region(dict(case), region))
     except InvalidInputError as exc:
         return _Outcome(None, warnings, f"the data are not a valid case: {exc}", has_her2_data)
     return _Outcome(assessment, warnings, None, has_her2_data)
@@ -186,7 +188,7 @@ async def call_service(service: CdsService, request: CdsRequest, deps: HookDeps)
             return CdsResponse(cards=[])  # no anti-HER2 order: nothing to check, no FHIR data needed
 
     prefetch = await resolve_prefetch(request, service.prefetch, deps.client, access=deps.access)
-    response: CdsResponse = await deps.offload(respond, service, prefetch, hits, patient_id, deps)
+    response: CdsResponse = await deps.offload(respond, service, prefetch, hits, patient_id, deps, request.region)
     return response
 
 
@@ -196,10 +198,12 @@ def respond(
     hits: list[tuple[DraftOrder, str]],
     patient_id: str | None,
     deps: HookDeps,
+    region: Region | None = None,
 ) -> CdsResponse:
-    """FHIR data -> case -> assessment -> cards: the CPU part of a call (on an engine worker)."""
+    """FHIR data -> case -> assessment -> cards: the CPU part of a call (on an engine worker). ``region``: the
+    regulatory region of the request's ``org.her2cds.region`` extension (None: the default, US)."""
     draft_refs = {order.reference for order, _ in hits if order.reference}
-    outcome = assess_payloads(_without(prefetch.payloads, draft_refs), deps.assessor)
+    outcome = assess_payloads(_without(prefetch.payloads, draft_refs), deps.assessor, region)
     warnings = [*prefetch.warnings, *outcome.warnings]
 
     if service.kind == "assessment":

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
+#: The request ``extension`` member that picks the regulatory region of the cards (docs/service.md), as the
+#: API's ``region=`` parameter: ``us`` (default, FDA) or ``eu`` (European Commission decisions).
+REGION_EXTENSION = "org.her2cds.region"
+_REGIONS = ("us", "eu")
+
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -62,6 +67,21 @@ class CdsRequest(_Wire):
         if self.fhirAuthorization is not None and not self.fhirServer:
             raise ValueError("fhirAuthorization is given, so fhirServer is required")
         return self
+
+    @field_validator("extension")
+    @classmethod
+    def _known_region(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and REGION_EXTENSION in value and value[REGION_EXTENSION] not in _REGIONS:
+            raise ValueError(
+                f"extension {REGION_EXTENSION!r} must be one of {', '.join(_REGIONS)}, not {value[REGION_EXTENSION]!r}"
+            )
+        return value
+
+    @property
+    def region(self) -> Literal["us", "eu"] | None:
+        """The region asked for with the ``org.her2cds.region`` extension (None: the default, US)."""
+        value = (self.extension or {}).get(REGION_EXTENSION)
+        return "eu" if value == "eu" else "us" if value == "us" else None
 
 
 # ---- responses -------------------------------------------------------------------------------------------

@@ -202,6 +202,8 @@ def therapy_check_card(
     for option in verdict.options:
         state = {"eligible": "met", "not_eligible": "not met"}.get(option_outcome(option), "undetermined")
         section = f"**{md.esc(option_label(option))}** — indication {state}"
+        if field(option, "region_status"):  # only in another region than the default (US)
+            section += f"\n\n{md.esc(field(option, 'region_status'))}"
         table = _criteria_table(option)
         parts.append(section + ("\n\n" + table if table else ""))
     if not verdict.options:

@@ -130,8 +130,10 @@ async def call(
     # for the network), a worker builds the cards
     assert isinstance(reply, jobs.NeedsFetch)
 
-    async def offload(_fn: Any, service: CdsService, prefetch: Any, hits: Any, patient_id: Any, _deps: Any) -> Any:
-        return await state.engine.call(jobs.cds_respond, context, service.id, prefetch, hits, patient_id,
+    async def offload(
+        _fn: Any, service: CdsService, prefetch: Any, hits: Any, patient_id: Any, _deps: Any, region: Any = None
+    ) -> Any:
+        return await state.engine.call(jobs.cds_respond, context, service.id, prefetch, hits, patient_id, region,
                                        request_id=rid)
 
     deps = HookDeps(

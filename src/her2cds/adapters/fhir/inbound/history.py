@@ -88,7 +88,7 @@ _SETTING_WORDS = (
 _STOP_WORDS = (("progress", "progression"), ("toxic", "toxicity"), ("adverse", "toxicity"),
                ("intoleran", "toxicity"), ("complet", "completion"))
 _SURGERY_WORDS = ("mastectomy", "lumpectomy", "breast conserving", "breast-conserving", "excision of breast",
-                  "quadrantectomy", "partial mastectomy", "segmental mastectomy")
+                  "excision of part of breast", "quadrantectomy", "partial mastectomy", "segmental mastectomy")
 _PCR_WORDS = ("pathologic complete response", "pathological complete response", "pcr", "ypt0")
 _RESIDUAL_WORDS = ("residual invasive", "residual disease", "residual tumor", "residual tumour")
 
@@ -135,6 +135,7 @@ class RegimenReader(MedicationReader):
     def history(self) -> dict[str, Any]:
         groups: dict[tuple[str | None, dt.date | None], dict[str, Any]] = {}
         bare: list[str] = []
+        keys: dict[str, tuple[str | None, dt.date | None, dt.date | None]] = {}  # request label -> key + end
         for item, agents in self.prior_medications():
             data = item.data
             setting = _first_word(_texts(data, ("category", "reasonCode", "note"), self.cm), _SETTING_WORDS)
@@ -149,6 +150,12 @@ class RegimenReader(MedicationReader):
             if setting is None and start is None:
                 bare.extend(a for a in agents if a not in bare)
                 continue
+            order = self._ordering_request(item, agents, setting, start, keys, groups)
+            if order is not None:  # an administration of an order already read: part of that order's regimen
+                groups[order]["agents"].extend(a for a in agents if a not in groups[order]["agents"])
+                continue
+            if item.type == "MedicationRequest":
+                keys[item.label] = (setting, start, end)
             reg = groups.setdefault((setting, start), {"agents": []})
             reg["agents"].extend(a for a in agents if a not in reg["agents"])
             if setting is not None:
@@ -171,6 +178,29 @@ class RegimenReader(MedicationReader):
         if surgery:
             history["surgery"] = surgery
         return history
+
+    def _ordering_request(
+        self, item: Resource, agents: list[str], setting: str | None, day: dt.date | None,
+        keys: dict[str, tuple[str | None, dt.date | None, dt.date | None]],
+        groups: dict[tuple[str | None, dt.date | None], dict[str, Any]],
+    ) -> tuple[str | None, dt.date | None] | None:
+        """The regimen of the MedicationRequest a MedicationAdministration carries out: the one its ``request``
+        names, else one ordering all its drugs in the same (possibly unstated) setting whose period covers the
+        administration day. An administration is one dose, not a new regimen (mCODE pairs each
+        CancerRelatedMedicationAdministration with its CancerRelatedMedicationRequest)."""
+        if item.type != "MedicationAdministration":
+            return None
+        target = self.resolve(reference_of(obj(item.data.get("request"))), item)
+        if target is not None and target.label in keys:
+            key = keys[target.label]
+            return key[0], key[1]
+        for req_setting, start, end in keys.values():
+            regimen = groups.get((req_setting, start))
+            if (regimen is None or req_setting != setting or day is None or start is None or day < start
+                    or (end is not None and day > end) or not set(agents) <= set(regimen["agents"])):
+                continue
+            return req_setting, start
+        return None
 
     def surgery(self) -> dict[str, Any]:
         """The latest completed breast-surgery Procedure: its date and the pathologic response it states."""
