@@ -15,10 +15,10 @@ saturation rate: request i is due at
 that falls behind is charged for the queueing it causes (no coordinated omission). The run is bounded by
 ``--duration`` x ``--rate`` requests per endpoint, ``--max-requests`` and a hard ``--deadline``; the server
 is stopped at the end in every case. Every phase sends the next distinct bodies (``/v1/assess``: the packaged
-examples, then 12,000 generated cases; the CDS Hooks patient-view: 12,000 generated calls, each a new patient
-with its own diagnosis, results and history). Next to every figure: the CPU seconds of the server's event-loop
-process, of its engine workers and of this generator, and the load average (the machine is shared). Prints
-the figures; asserts nothing (see ``--check`` to exit non-zero when the p99 target is missed).
+examples, then 12,000 generated cases per ``--repeat``; the CDS Hooks patient-view: as many generated calls, each
+a new patient with its own diagnosis, results and history). Next to every figure: the CPU seconds of the
+server's event-loop process, of its engine workers and of this generator, and the load average (the machine is
+shared). Prints the figures; asserts nothing (see ``--check`` to exit non-zero when the p99 target is missed).
 """
 
 from __future__ import annotations
@@ -49,15 +49,15 @@ TARGET_P99_MS = 20.0
 
 
 # ---- workloads ------------------------------------------------------------------------------------------------
-def _cases() -> list[dict[str, Any]]:
-    """The packaged example cases, then 12,000 distinct generated cases (bench/cases.py): requests are sent in
-    this order, so a run of up to 12,000 requests never repeats a case after the first few."""
+def _cases(n: int = 12_000) -> list[dict[str, Any]]:
+    """The packaged example cases, then ``n`` distinct generated cases (bench/cases.py): requests are sent in
+    this order, so a run of up to ``n`` requests never repeats a case after the first few."""
     from her2cds import examples
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bench.cases import generate
 
-    return [examples.load(name) for name in examples.names()] + list(generate(12_000, seed=23))
+    return [examples.load(name) for name in examples.names()] + list(generate(n, seed=23))
 
 
 def _searchset(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -143,13 +143,14 @@ class Endpoint:
     bodies: list[bytes]
 
 
-def endpoints() -> list[Endpoint]:
+def endpoints(n: int = 12_000) -> list[Endpoint]:
+    """The two endpoints, each with ``n`` distinct request bodies."""
     return [
-        Endpoint("POST /v1/assess", "/v1/assess", [json.dumps(c).encode() for c in _cases()]),
+        Endpoint("POST /v1/assess", "/v1/assess", [json.dumps(c).encode() for c in _cases(n)]),
         Endpoint(
             "POST /cds-services/her2-assessment",
             "/cds-services/her2-assessment",
-            [json.dumps(r).encode() for r in _hook_requests()],
+            [json.dumps(r).encode() for r in _hook_requests(n)],
         ),
     ]
 
@@ -469,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     with running_server(port) as process:
         base_url = f"http://{HOST}:{port}"
-        for endpoint in endpoints():
+        for endpoint in endpoints(12_000 * args.repeat):
             asyncio.run(warm_up(base_url, endpoint, args.warm_up))
             cursor = 0  # every phase takes the next bodies: no case is sent twice (until all were used)
 

@@ -4,8 +4,9 @@ Regenerate after an intended API change (then review the diff):
 
     python -m tests.api.snapshot          # from the repository root
 
-Normalised so that unrelated edits do not churn it: the engine version is replaced by a placeholder and the
-request examples are dropped (every example is executed by ``test_openapi_examples_run``).
+Normalised so that unrelated edits do not churn it: the engine version and the assessment date of the response
+examples (they are computed today) are replaced by placeholders and the request examples are dropped (every
+example is executed by ``test_openapi_examples_run``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
 
 def _drop_examples(node: Any) -> Any:
     if isinstance(node, dict):
-        return {key: _drop_examples(value) for key, value in node.items() if key != "examples"}
+        return {
+            key: "<assessment date>" if key == "assessed_on" and isinstance(value, str) else _drop_examples(value)
+            for key, value in node.items()
+            if key != "examples"
+        }
     if isinstance(node, list):
         return [_drop_examples(item) for item in node]
     return node

@@ -120,16 +120,20 @@ def _render(assessment: Assessment, media: str, expand: str | None = None, **fhi
     return Reply(200, JSON, _json(assessment, expand))
 
 
+def _parse_object(raw: bytes, what: str) -> dict[str, Any]:
+    """The parsed body, which must be a JSON object (``what`` names the expected document in the error)."""
+    body = parse_body(raw)
+    if not isinstance(body, dict):
+        raise InvalidInputError.single("", f"expected {what}, got {json_type(body)}", has_value=False)
+    return body
+
+
 # ---- /v1 ---------------------------------------------------------------------------------------------------
 def assess_one(
     context: EngineContext, raw: bytes, media: str, expand: str | None, region: Region | None = None
 ) -> Reply:
     """Parse, assess and serialize one case."""
-    body = parse_body(raw)
-    if not isinstance(body, dict):
-        raise InvalidInputError.single(
-            "", f"expected one case as a JSON object, got {json_type(body)}", has_value=False
-        )
+    body = _parse_object(raw, "one case as a JSON object")
     return _render(context.assessor(with_region(body, region)), media, expand)
 
 
@@ -183,11 +187,7 @@ def assess_fhir(
     context: EngineContext, raw: bytes, media: str, expand: str | None, region: Region | None = None
 ) -> Reply:
     """Parse, convert, assess and serialize one FHIR Bundle."""
-    body = parse_body(raw)
-    if not isinstance(body, dict):
-        raise InvalidInputError.single(
-            "", f"expected a FHIR Bundle (JSON object), got {json_type(body)}", has_value=False
-        )
+    body = _parse_object(raw, "a FHIR Bundle (JSON object)")
     if body.get("resourceType") != "Bundle":
         raise InvalidInputError.single("resourceType", "expected a FHIR Bundle", body.get("resourceType"))
     from her2cds.adapters.fhir import inbound
