@@ -43,6 +43,7 @@ class Expected(BaseModel):
     warnings_include: list[str] = []
     warnings_absent: list[str] = []
     therapies: list[dict[str, Any]] | None = None
+    criteria: dict[str, Any] | None = None  # subset of the output's criteria block (the case's `criteria`)
 
 
 class GoldenCase(BaseModel):

@@ -45,6 +45,11 @@ def test_golden_case(loaded: Loaded) -> None:
             problems.append(f"specimens: expected {len(exp.specimens)}, got {len(out['specimens'])}")
         for i, (want, got) in enumerate(zip(exp.specimens, out["specimens"], strict=False)):
             problems += subset_mismatches(want, got, f"specimens[{i}]")
+    if exp.criteria is not None:
+        if out["criteria"] is None:
+            problems.append("criteria: expected a re-reading, got none")
+        else:
+            problems += subset_mismatches(exp.criteria, out["criteria"], "criteria")
     fired = {entry["rule"] for entry in out["trace"]}
     problems += [f"rule {r} did not fire" for r in exp.rules if r not in fired]
     problems += [f"rule {r} fired but must not" for r in exp.rules_absent if r in fired]

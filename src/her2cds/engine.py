@@ -20,6 +20,7 @@ from her2cds.knowledge.schema import Family
 from her2cds.model._build import build
 from her2cds.model.assessment import (
     Assessment,
+    CriteriaReading,
     Her2Summary,
     InputWarning,
     SpecimenResult,
@@ -32,7 +33,7 @@ from her2cds.model.therapy import TherapySummary
 from her2cds.rules.collector import Collector, TraceRecord
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
-from her2cds.rules.legacy import check_reported_status
+from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status, reread
 from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
@@ -91,12 +92,14 @@ _quote = json.encoder.encode_basestring  # the string escaping of json.dumps(ens
 class Evaluation:
     """One case assessed, as plain data: what :class:`Assessment` is built from (D14.8)."""
 
-    __slots__ = ("assessed_on", "collector", "her2", "id", "include_unverified", "options", "region", "specimens",
-                 "tumor", "warnings")
+    __slots__ = ("assessed_on", "collector", "criteria", "her2", "id", "include_unverified", "options", "region",
+                 "specimens", "tumor", "warnings")
 
     def __init__(self, case_id: str | None, her2: Her2Summary, tumor: TumorSummary, specimens: list[SpecimenResult],
                  collector: Collector, options: list[Option], warnings: list[InputWarning],
-                 assessed_on: dt.date, region: str | None = None, include_unverified: bool = False) -> None:
+                 assessed_on: dt.date, region: str | None = None, include_unverified: bool = False,
+                 criteria: CriteriaReading | None = None) -> None:
+        self.criteria = criteria  # the re-reading under superseded criteria (the case's criteria), if asked
         self.region = region  # the regulator whose status the options show (None: the default, us)
         self.include_unverified = include_unverified
         self.id = case_id
@@ -208,6 +211,11 @@ class Engine:
         case, lineage, family, system, col, findings, her2 = (
             stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
         ck = self.ck
+        reading = None
+        if case.criteria is not None and case.criteria != CURRENT:  # re-read under superseded criteria
+            check_criteria(ck, case.criteria, case.include_unverified)
+            reading = reread(case.criteria, findings, her2, system.system.breast_categories, ck, col,
+                             case.include_unverified)
         advise(case, family, lineage, findings, her2, ck, col)
         assessed_on = case.assessed_on or dt.date.today()
         options, warnings = self._therapies(case, her2, lineage, assessed_on)
@@ -220,7 +228,7 @@ class Engine:
             scoring_fallback=family.fallback, setting=case.tumor.setting.value if case.tumor.setting else None,
         )
         return Evaluation(case.id, her2, tumor, [f.result for f in findings], col, options, warnings, assessed_on,
-                          case.region, case.include_unverified)
+                          case.region, case.include_unverified, reading)
 
     def _assessment(self, ev: Evaluation, therapies: list[TherapySummary], trace: list[TraceEntry]) -> Assessment:
         col = ev.collector
@@ -229,6 +237,7 @@ class Engine:
             tumor=ev.tumor,
             her2=ev.her2,
             specimens=ev.specimens,
+            criteria=ev.criteria,
             recommendations=col.recommendations(),
             flags=col.flags(),
             therapies=therapies,

@@ -109,7 +109,11 @@ def cmd_assess(args: argparse.Namespace) -> int:
         from her2cds.engine import default_engine
 
         shape = OutputShape(summary=args.summary, fields=args.fields, trace=not args.no_trace, expand=args.expand)
-        engine = default_engine()
+        engine: Any = default_engine()
+    if args.criteria is not None:
+        from her2cds.adapters.cli_criteria import CriteriaEngine
+
+        engine = CriteriaEngine(engine, args.criteria)
     if args.batch:
         from her2cds.adapters.progress import progress_for
         from her2cds.adapters.region import RegionalAssessor
@@ -377,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", choices=("json", "fhir", "fhir-transaction"), default="json",
                    help="json, a FHIR Bundle (collection, with a DiagnosticReport), or a FHIR transaction Bundle to "
                         "POST to a FHIR server")
+    p.add_argument("--criteria", choices=("current", "asco-cap-2007", "asco-cap-2013", "by-date"),
+                   help="also re-read breast results under superseded ASCO/CAP criteria, or by each specimen's "
+                        "date (output block criteria; sets the case's criteria field)")
     p.add_argument("--expand", action="store_true",
                    help="JSON: therapy options in full (regulatory status, evidence, sources inline)")
     p.add_argument("--region", choices=("us", "eu"),

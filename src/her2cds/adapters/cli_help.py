@@ -30,6 +30,7 @@ EPILOGS: dict[str, str] = {
   her2cds assess --fhir bundle.json --output fhir      FHIR Bundle in, FHIR Bundle (DiagnosticReport) out
   her2cds assess --batch cases.jsonl --summary > out.jsonl   one line out per line in; progress bar on a terminal
   jq -c '.[]' cases.json | her2cds assess --batch -    a JSON array of cases, as JSON Lines
+  her2cds assess case.json --criteria by-date        also re-read under the ASCO/CAP criteria of each test's date
 
 input: one case (JSON or YAML; see `her2cds schema input`), or JSON Lines with --batch. A JSON array is not a
 case: use --batch. --format text and --output fhir are for one case; with --batch use --summary or --fields.""",

@@ -50,6 +50,8 @@ def summary(assessment: Assessment) -> dict[str, Any]:
         "eligible": [t.id for t in assessment.therapies if t.eligible],
         "needs": needs,
         "versions": f"{versions.engine}/{versions.knowledge_base}/{versions.as_of.isoformat()}",
+        # the re-reading under superseded criteria, only when the case asked for one
+        **({"criteria": assessment.criteria.status} if assessment.criteria is not None else {}),
     }
 
 

@@ -36,8 +36,12 @@ def register(sub: Any) -> None:
     r.add_argument("--out", required=True, metavar="OUT", help="slim output: .parquet, .csv, .tsv or .jsonl")
     r.add_argument("--report", metavar="REPORT.html", help="also write an HTML report")
     r.add_argument("--engine", choices=("local", "spark"), default="local", help="local (polars) or spark")
-    r.add_argument("--criteria", choices=("current", "asco-cap-2007", "asco-cap-2013"), default="current",
-                   help="also re-read each patient under superseded criteria (column criteria_status)")
+    r.add_argument("--criteria", choices=("current", "asco-cap-2007", "asco-cap-2013", "by-date"),
+                   default="current",
+                   help="also re-read each patient under superseded criteria, or under the guideline in effect on "
+                        "each specimen's collected_on (column criteria_status)")
+    r.add_argument("--include-unverified", action="store_true",
+                   help="let --criteria use knowledge-base entries marked unverified (e.g. ASCO/CAP 2013)")
     r.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
     r.add_argument("--chunk-rows", type=int, default=250_000, help="rows read per chunk (bounds memory)")
     r.add_argument("--summary", metavar="FILE.json", help="write the run summary as JSON")
@@ -49,16 +53,18 @@ def register(sub: Any) -> None:
 def cmd_cohort(args: argparse.Namespace) -> int:
     try:
         from her2cds.cohort import run as cohort_run
+        from her2cds.cohort.criteria import UNVERIFIED
         from her2cds.cohort.mapping import load_mapping
     except ImportError as exc:  # the cohort extra is not installed
         raise UsageError(f'cohort mode needs the cohort extra: pip install "her2cds[cohort]" ({exc.name})') from None
     if args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be at least 1: {args.chunk_rows}")
+    criteria = args.criteria + (UNVERIFIED if args.include_unverified else "")
     options = cohort_run.Options(
         inputs=args.inputs, fmt=args.cohort_format, out=Path(args.out),
         mapping=load_mapping(args.mapping) if args.mapping else None,
         report=Path(args.report) if args.report else None, engine=args.engine, chunk_rows=args.chunk_rows,
-        progress=sys.stderr, spark_master=args.spark_master, criteria=args.criteria,
+        progress=sys.stderr, spark_master=args.spark_master, criteria=criteria,
         full=Path(args.full) if args.full else None,
     )
     stats = cohort_run.run(options)

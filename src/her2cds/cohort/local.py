@@ -218,14 +218,9 @@ class LocalEngine:
     def _with_criteria(self, answers: pl.DataFrame, rows: pl.DataFrame | None) -> pl.DataFrame:
         if self.criteria == "current":
             return answers
-        from her2cds.cohort.criteria import COLUMN, per_patient
+        from her2cds.cohort.criteria import attach
 
-        if rows is None or rows.height == 0:
-            return answers.with_columns(pl.lit(None, dtype=pl.String).alias(COLUMN))
-        found = per_patient(rows, self.engine.ck, self.criteria, output_id_expr())
-        joined = answers.join(found, on="id", how="left")
-        return joined.with_columns(  # an error row has no reading under any criteria
-            pl.when(pl.col("error").is_null()).then(pl.col(COLUMN)).otherwise(None).alias(COLUMN))
+        return attach(answers, rows, self.engine.ck, self.criteria, output_id_expr())
 
     # ------------------------------------------------------------------------------------------
     def _count(self, answer: SlimAnswer) -> None:

@@ -56,6 +56,15 @@ def check_integrity(kb: KnowledgeBase) -> None:
                 problems.append(
                     f"{rule.id}: threshold {threshold.id} is for {threshold.quantity}, used on {cond.measure}"
                 )
+    for cset in kb.criteria_sets.values():  # keyed by guideline source id
+        _check_refs(kb, cset.id, cset.sources, problems)
+        if cset.guideline not in kb.sources:
+            problems.append(f"{cset.id}: unknown guideline source {cset.guideline!r}")
+    if kb.criteria_sets and sum(c.current for c in kb.criteria_sets.values()) != 1:
+        problems.append("exactly one criteria set must be the current one")
+    legacy_sets = {r.id.split(".", 1)[0] for r in kb.rules.values() if r.stage == "legacy"}
+    problems += [f"legacy rules {s}.*: no criteria set {s!r}" for s in sorted(legacy_sets - kb.criteria_sets.keys())
+                 if kb.criteria_sets]
     for variant in kb.variants:
         _check_refs(kb, variant.id, variant.sources, problems)
     for code_def in kb.codes.values():

@@ -22,6 +22,7 @@ from her2cds.knowledge.schema import (
     SUPPORTED_SCHEMA_VERSIONS,
     CodeDef,
     CodesFile,
+    CriteriaSet,
     DomainRange,
     FamiliesFile,
     Family,
@@ -85,6 +86,7 @@ class KnowledgeBase:
     codes: Mapping[str, CodeDef]
     testing: tuple[TestingIndication, ...]
     therapy: TherapyData | None = None
+    criteria_sets: Mapping[str, CriteriaSet] = dataclasses.field(default_factory=dict)  # by guideline id
 
     @property
     def version(self) -> str:
@@ -153,6 +155,7 @@ class KnowledgeBase:
         yield from self.variant_classes
         yield from self.codes.values()
         yield from self.testing
+        yield from self.criteria_sets.values()
 
     @functools.cached_property
     def _index(self) -> dict[str, dict[str, Any]]:
@@ -250,6 +253,7 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     systems: dict[str, ScoringSystem] = {}
     thresholds: dict[str, Threshold] = {}
     rules: dict[str, Rule] = {}
+    criteria_sets: dict[str, CriteriaSet] = {}
 
     def add_threshold(threshold: Threshold) -> None:
         if threshold.id in thresholds:
@@ -278,6 +282,10 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
             add_threshold(threshold)
         for rule in rules_file.rules:
             add_rule(rule)
+        for cset in rules_file.criteria_sets:
+            if cset.guideline in criteria_sets:
+                raise KnowledgeBaseError(f"criteria set for {cset.guideline!r} is defined twice")
+            criteria_sets[cset.guideline] = cset
 
     variants_file = parse_file(VariantsFile, root / "variants.yaml")
     codes: dict[str, CodeDef] = {}
@@ -312,6 +320,7 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
         variants_transcript=variants_file.transcript,
         codes=codes,
         testing=tuple(parse_file(TestingFile, root / "testing.yaml").indications),
+        criteria_sets=dict(sorted(criteria_sets.items(), key=lambda item: item[1].published_online)),
     )
     from her2cds.knowledge.checks import check_integrity
     from her2cds.knowledge.therapy import load_therapy_data

@@ -352,6 +352,34 @@ class CodesFile(_KB):
     codes: list[CodeDef]
 
 
+class CriteriaSet(Entry):
+    """A guideline's criteria with the dates that delimit when they were in effect (``--criteria by-date``).
+
+    The date of effect is the guideline's online publication date; where that date is unverified, the verified
+    print-issue date bounds it (a test dated between the two is read as ``unknown``)."""
+
+    kind: Literal["criteria_set"] = "criteria_set"
+    name: str
+    guideline: EntryId = Field(description="the source id of the guideline")
+    current: bool = Field(default=False, description="the criteria the engine's scoring systems implement")
+    published_online: dt.date
+    published_online_status: Status
+    issue_date: dt.date | None = None
+    issue_date_status: Status | None = None
+    text: str
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.published_online_status == "unverified" and (
+            self.issue_date is None or self.issue_date_status != "verified"
+        ):
+            raise ValueError(f"{self.id}: an unverified online date needs a verified issue date that bounds it")
+        if self.issue_date is not None and self.issue_date < self.published_online:
+            raise ValueError(f"{self.id}: issue_date {self.issue_date} is before published_online")
+        return self
+
+
 class RulesFile(_KB):
     thresholds: list[Threshold] = []
     rules: list[Rule] = []
+    criteria_sets: list[CriteriaSet] = []

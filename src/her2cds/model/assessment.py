@@ -191,6 +191,37 @@ class Versions(_Out):
     oncotree: str
 
 
+CriteriaStatus = Literal["positive", "negative", "equivocal", "unknown"]
+
+
+class CriteriaSpecimen(_Out):
+    """One specimen re-read under a guideline's criteria (the case's ``criteria``)."""
+
+    id: str
+    criteria: str | None = Field(
+        description="the guideline whose criteria read the specimen (by-date: the one in effect on its date)"
+    )
+    status: CriteriaStatus
+    rule: str | None = Field(default=None, description="the knowledge-base rule that gave the status")
+    current_status: Status = Field(description="the specimen's status under the current guideline")
+    reason: str
+    needs: list[Need] = []
+
+
+class CriteriaReading(_Out):
+    """The case re-read under superseded criteria, to explain historical records (never replaces ``her2``)."""
+
+    requested: str = Field(description="the case's criteria: a guideline id or by-date")
+    status: CriteriaStatus = Field(
+        description="the first specimen's (input order) status with a known outcome; unknown when none"
+    )
+    specimen: str | None = Field(default=None, description="the specimen that gave the status")
+    criteria: str | None = Field(default=None, description="the guideline that gave the status")
+    unverified: bool = Field(default=False, description="unverified knowledge-base entries were used (opt-in)")
+    specimens: list[CriteriaSpecimen] = []
+    needs: list[Need] = []
+
+
 class Assessment(_Out):
     # what a person reads first leads: the id, the HER2 result, then what to do and what to check
     id: str | None = None
@@ -200,6 +231,9 @@ class Assessment(_Out):
     flags: list[Flag]
     warnings: list[InputWarning] = []
     specimens: list[SpecimenResult]
+    criteria: CriteriaReading | None = Field(
+        default=None, description="the re-reading under superseded criteria, when the case asked for one"
+    )
     therapies: list[TherapySummary] = Field(
         default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
     )

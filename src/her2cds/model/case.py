@@ -416,6 +416,11 @@ class Case(_Strict):
     include_unverified: bool = Field(
         default=False, description="opt-in: also list unverified therapy entries (e.g. guideline-only options)"
     )
+    criteria: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=40)] | None = Field(
+        default=None,
+        description="also re-read the breast results under superseded criteria: asco-cap-2007 | asco-cap-2013 | "
+        "by-date (each specimen under the guideline in effect on its collected_on) | current (no re-reading)",
+    )
     region: Region | None = Field(
         default=None,
         description="whose regulatory status the therapies show: us (FDA; the default) or eu (European Commission "

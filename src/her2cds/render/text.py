@@ -132,6 +132,15 @@ def render_text(
         out.append("")
     else:
         out += ["SPECIMENS: none", ""]
+    if a.criteria is not None:  # the case's criteria: a re-reading beside the answer (docs/output.md)
+        c = a.criteria
+        decided = f" (specimen {c.specimen}, {c.criteria})" if c.specimen else ""
+        unverified = "; unverified knowledge-base entries used" if c.unverified else ""
+        out.append(f"SUPERSEDED CRITERIA ({c.requested}): {c.status.upper()}{decided}{unverified}")
+        out += [f"  {s.id}: {s.status} under {s.criteria or 'no guideline'} (current: {s.current_status.value})"
+                f" - {s.reason}" for s in c.specimens]
+        out += [f"  needs {n.field}: {n.reason}" for n in c.needs]
+        out.append("")
     if a.flags:
         out.append("FLAGS")
         out += [f"  ! {f.code}: {f.text}" for f in a.flags]

@@ -1,5 +1,7 @@
-"""NAACCR registry exports: NAACCR XML (``NaaccrData/Patient/Tumor/Item``) and delimited flat exports whose
-header names the items (by NAACCR XML id, e.g. ``her2IhcSummary``, or by item number, e.g. ``3850``).
+"""NAACCR registry exports: NAACCR XML (``NaaccrData/Patient/Tumor/Item``), delimited flat exports whose
+header names the items (by NAACCR XML id, e.g. ``her2IhcSummary``, or by item number, e.g. ``3850``), and
+fixed-width flat files of NAACCR version 18 (column positions: ``cohort/data/naaccr_flat_v18.yaml``; any other
+record version or record length is refused, naming them).
 
 The breast HER2 SSDIs are read with each item's own code list (apps.naaccr.org/ssdi, items 3850-3855); special
 codes become bounds or qualitative results, never numbers:
@@ -89,6 +91,62 @@ def read_xml(path: Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={k: pl.String() for k in keys}) if rows else pl.DataFrame()
 
 
+@functools.cache
+def flat_layout() -> dict[str, Any]:
+    text = resources.files("her2cds.cohort").joinpath("data/naaccr_flat_v18.yaml").read_text(encoding="utf-8")
+    layout: dict[str, Any] = yaml.safe_load(text)
+    return layout
+
+
+LINE_ERROR = "__line_error"
+
+
+def is_fixed_width(path: Path) -> bool:
+    """A fixed-width record: a long first line with no delimiter among the record-id columns."""
+    with path.open("rb") as handle:
+        first = handle.readline().rstrip(b"\r\n")
+    return len(first) >= 1000 and not any(sep in first[:60] for sep in (b"\t", b",", b";", b"|"))
+
+
+def _refuse(path: Path, line: str) -> None:
+    layout = flat_layout()
+    lengths, version = layout["record_lengths"], layout["version"]
+    rtype, found = line[:1], line[16:19]
+    if found != version or lengths.get(rtype) != len(line):
+        known = ", ".join(f"{t} {n}" for t, n in lengths.items())
+        raise UsageError(
+            f"{path}: line 1 is a fixed-width record of NAACCR record version {found.strip() or '(blank)'!r} "
+            f"(item 50, columns 17-19), record type {rtype!r}, {len(line)} characters; this reader supports NAACCR "
+            f"version 18 ({version}) fixed-width records ({known} characters by record type); export other "
+            "versions as NAACCR XML")
+
+
+def read_fixed(path: Path) -> pl.DataFrame:
+    """One row per record line (version 18 positions); a line of another length or version is an error row."""
+    layout = flat_layout()
+    lengths, version = layout["record_lengths"], layout["version"]
+    spans = {name: (start - 1, start - 1 + length) for name, (_, start, length) in layout["items"].items()}
+    rows: list[dict[str, str]] = []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip(b"\r\n").decode("latin-1")  # one byte per column
+            if not line.strip():
+                continue  # a blank line holds no record
+            if number == 1:
+                _refuse(path, line)
+            rtype, found = line[:1], line[16:19]
+            if lengths.get(rtype) != len(line):
+                rows.append({LINE_ERROR: f"line {number}: {len(line)} characters for record type {rtype!r} "
+                                         f"(NAACCR version 18: {lengths.get(rtype, 'no such record type')})"})
+            elif found != version:
+                rows.append({LINE_ERROR: f"line {number}: NAACCR record version {found!r} (item 50, columns "
+                                         f"17-19); this file is version 18 ({version})"})
+            else:
+                rows.append({name: value for name, (a, b) in spans.items() if (value := line[a:b].strip())})
+    keys = list(dict.fromkeys([*spans, LINE_ERROR, *(k for row in rows for k in row)]))
+    return pl.DataFrame(rows, schema={k: pl.String() for k in keys})
+
+
 def read_flat(path: Path) -> pl.DataFrame:
     """A delimited export whose header names items by XML id or by number (numbers are renamed to ids)."""
     raw = scan(path, TableMapping()).collect()
@@ -150,10 +208,18 @@ def read_naaccr(paths: Sequence[Path], user: TableMapping | None) -> list[Source
     out: list[Source] = []
     for path in paths:
         if not path.is_file():
-            raise UsageError(f"--format naaccr reads NAACCR XML or delimited exports: {path} is not a file")
-        raw = read_xml(path) if path.suffix.lower() == ".xml" else read_flat(path)
+            raise UsageError(f"--format naaccr reads NAACCR XML, delimited or fixed-width exports: {path} is not "
+                             "a file")
+        fixed = path.suffix.lower() != ".xml" and is_fixed_width(path)
+        raw = read_xml(path) if path.suffix.lower() == ".xml" else read_fixed(path) if fixed else read_flat(path)
         if raw.height and "primarySite" not in raw.columns and "patientIdNumber" not in raw.columns:
             raise UsageError(f"{path}: no NAACCR items found (expected e.g. primarySite / 400, her2IhcSummary / 3850)")
         mapping = TableMapping(columns=COLUMNS, constants={"procedure": "resection"}).merged(user)  # D12.2
-        out.append(Source(path.name, canonical_rows(derive(raw), mapping, path.name)))
+        rows = canonical_rows(derive(raw), mapping, path.name)
+        if fixed and raw[LINE_ERROR].is_not_null().any():  # a line that is no version 18 record: an error row
+            errors = {i + 1: e for i, e in enumerate(raw[LINE_ERROR].to_list()) if e is not None}
+            rows = rows.with_columns(pl.coalesce(
+                pl.col("row").replace_strict(errors, default=None, return_dtype=pl.String), pl.col("read_error"))
+                .alias("read_error"))
+        out.append(Source(path.name, rows))
     return out
