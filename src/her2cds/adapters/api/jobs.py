@@ -134,7 +134,18 @@ def assess_one(
 ) -> Reply:
     """Parse, assess and serialize one case."""
     body = _parse_object(raw, "one case as a JSON object")
+    if media == JSON and expand is None and _is_library_assessor(context.assessor):
+        # the library's own engine writes the default document directly (D14.8: equal to model_dump_json)
+        from her2cds.engine import default_engine
+
+        return Reply(200, JSON, default_engine().assess_json(with_region(body, region)).encode())
     return _render(context.assessor(with_region(body, region)), media, expand)
+
+
+def _is_library_assessor(assessor: Assessor) -> bool:
+    """True when the assessor is the library's own :func:`her2cds.assess`, not an override or a wrapper (tests,
+    an embedding application): only then may the engine write the document itself."""
+    return getattr(assessor, "__module__", None) == "her2cds" and getattr(assessor, "__qualname__", None) == "assess"
 
 
 def _assess_items(
