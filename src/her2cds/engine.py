@@ -198,7 +198,7 @@ class Engine:
         findings = [self._specimen(spec, i, system, col, case.include_unverified)
                     for i, spec in enumerate(case.specimens)]
         for finding in findings:
-            check_reported_status(finding, ck, col)
+            check_reported_status(finding, ck, col, case.include_unverified)
         her2 = integrate(findings, ck, col)
         flag_heterogeneity(findings, ck, col)
         return SpecimenStage(case, lineage, family, system, col, findings, her2)

@@ -83,7 +83,12 @@ def guideline_rules(ck: CompiledKnowledge, guideline: str, include_unverified: b
                  and (include_unverified or r.rule.status == "verified"))
 
 
-def check_reported_status(f: SpecimenFinding, ck: CompiledKnowledge, col: Collector) -> None:
+def check_reported_status(
+    f: SpecimenFinding, ck: CompiledKnowledge, col: Collector, include_unverified: bool = False
+) -> None:
+    """Flag a reported status that disagrees with the current answer: ``legacy_criteria`` when a superseded
+    cut-off explains it (an unverified guideline's rules only with the case's opt-in), else
+    ``reported_status_mismatch``."""
     text = f.specimen.reported_status
     if text is None:
         return
@@ -103,7 +108,8 @@ def check_reported_status(f: SpecimenFinding, ck: CompiledKnowledge, col: Collec
     sid = f.specimen.id
     breast = ck.systems[f.result.scoring_system].system.breast_categories  # the legacy cut-offs are breast ones
     # a reported IHC score reads the same under every guideline: those rules cannot explain a disagreement
-    legacy = [r for r in ck.legacy if breast and r.rule.outcome == reported.value and not r.rule.ihc]
+    legacy = [r for r in ck.legacy if breast and r.rule.outcome == reported.value and not r.rule.ihc
+              and (include_unverified or r.rule.status == "verified")]
     for rule in legacy:
         if applies(rule, given) is True:
             col.fire(rule, f"Reported '{text}' matches superseded criteria; current result is {computed.value}.", sid)
