@@ -12,7 +12,7 @@ import polars as pl
 from her2cds.cohort.cases import Row, case_from_rows, output_id, patient_key, row_label
 from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
-from her2cds.cohort.percase import assess_rows
+from her2cds.cohort.percase import answer_rows
 from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
 from her2cds.cohort.stages import SIGNATURE, SYSTEM, signature, specimen_row, system_of_codes
@@ -211,7 +211,7 @@ class LocalEngine:
                                   "; ".join(f"{row_label(r)}: {r['read_error']}" for r in errors),
                                   self.engine.kb.version)
         else:
-            answer = assess_rows(self.engine, patient_rows)
+            answer = answer_rows(self.engine, patient_rows)
         self._count(answer)
         return answer
 
@@ -247,7 +247,7 @@ class LocalEngine:
         return self._each_row(rows, self._read_error)
 
     def _rows_one_by_one(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return self._each_row(frame.iter_rows(named=True), lambda row: assess_rows(self.engine, [row]))
+        return self._each_row(frame.iter_rows(named=True), lambda row: answer_rows(self.engine, [row]))
 
     def _vectorized(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rows with one decision key share the answer: one group-by over the rows finds the keys' classes; the
@@ -292,7 +292,7 @@ class LocalEngine:
             indices: list[int | None] = []
             for key, first in zip(keys.rows(), firsts, strict=True):
                 if key not in known:
-                    answer = assess_rows(self.engine, [rep(part.get_column("__c")[first])])
+                    answer = answer_rows(self.engine, [rep(part.get_column("__c")[first])])
                     self.stats.decision_keys += 1
                     index = self._stored + len(new_answers)
                     known[key] = index if answer["error"] is None else None
