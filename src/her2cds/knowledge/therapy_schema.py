@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from her2cds.knowledge import schema
 from her2cds.knowledge.schema import EntryId, SourceRef, Status
 
 Operator = Literal[">=", ">", "<", "<=", "=="]
@@ -86,15 +87,14 @@ Setting = Literal["early", "locally_advanced", "metastatic"]
 ShortText = Annotated[str, Field(min_length=1, max_length=400)]
 
 
-class _KB(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+class _KB(schema._KB, BaseModel):  # BaseModel named so linters see a pydantic model
+    """The knowledge layer's base model, also filled by field name where a field has a YAML alias."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
-class Entry(_KB):
-    id: EntryId
-    sources: Annotated[list[SourceRef], Field(min_length=1)]
-    status: Status
-    note: str | None = None
+class Entry(schema.Entry, _KB):
+    """A therapy-knowledge entry: the knowledge layer's entry (id, sources, status, note)."""
 
 
 # --------------------------------------------------------------------------------------------- drugs
