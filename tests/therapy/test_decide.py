@@ -1,4 +1,4 @@
-"""Each indication's generated decision function (D14.9) decides exactly what its criterion trees decide: every
+"""Each indication's generated decision function (D14.10) decides exactly what its criterion trees decide: every
 criterion's result, the option's outcome and its needs, recomputed here from the trees' outcomes (with their
 reasons) by the rules of three-valued matching, on every golden case and on generated cases, with and without
 the unverified indications."""
@@ -19,7 +19,7 @@ from tests.golden import load_cases
 
 
 def _reference(option: Option) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-    """(results, needs, outcome) from the criterion trees' outcomes, as matching decided them before D14.9."""
+    """(results, needs, outcome) from the criterion trees' outcomes, as matching decided them before D14.10."""
     outs = option.outs
     results = tuple(out.result for out in outs)
     if "not_met" in results:

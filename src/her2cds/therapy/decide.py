@@ -1,4 +1,4 @@
-"""Each indication's criteria compiled into one decision function, generated from its criterion trees (D14.9).
+"""Each indication's criteria compiled into one decision function, generated from its criterion trees (D14.10).
 
 What the default document needs of an evaluated option is each criterion's result, the option's outcome and its
 ``needs`` (the reasons are in the expanded form only, D14.5). The criterion trees (:mod:`her2cds.therapy.criteria`,

@@ -77,7 +77,7 @@ class TherapyKnowledge:
                     index.setdefault(code, []).append((ind.index, kind))  # type: ignore[arg-type]
         self.tumor_index: Mapping[str, tuple[tuple[int, TumorKind], ...]] = {k: tuple(v) for k, v in index.items()}
         self.agnostic: tuple[tuple[int, frozenset[str]], ...] = tuple(agnostic)
-        # each indication's criteria as one generated decision function, and the leaf slots they read (D14.9)
+        # each indication's criteria as one generated decision function, and the leaf slots they read (D14.10)
         self.deciders, self.reads, self.slots = compile_deciders(
             [(ind.entry.id, (ind.setting_node, *ind.nodes)) for ind in indications])
         # Memos, each bounded by memo_limit entries; values are frozen models with tuple fields, safe to share

@@ -50,7 +50,7 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 @dataclass(frozen=True, slots=True)
 class _Hit:
     """An indication a lineage reaches: its criteria in output order, its tumor criterion's outcome (a function of
-    the lineage alone) and its decision function (D14.9)."""
+    the lineage alone) and its decision function (D14.10)."""
 
     ind: CompiledIndication
     nodes: tuple[Node, ...]
@@ -105,7 +105,7 @@ class Option:
     """One indication evaluated on the case, as plain data (D14.8): the pydantic :class:`TherapyOption` is
     built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
     from it directly (:mod:`her2cds.therapy.output`). The results, needs and outcome come from the indication's
-    decision function (D14.9); each criterion's reason (:attr:`outs`) only when asked for."""
+    decision function (D14.10); each criterion's reason (:attr:`outs`) only when asked for."""
 
     __slots__ = ("_ctx", "_outs", "_tumor", "alternatives", "ind", "line_of_therapy", "needs", "outcome", "results")
 

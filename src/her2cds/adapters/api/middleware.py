@@ -19,7 +19,6 @@ log = logging.getLogger("her2cds.api")
 access_log = logging.getLogger("her2cds.api.access")
 
 
-
 async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
     payload = json.dumps(body).encode()
     await send(
@@ -34,6 +33,24 @@ async def send_json(send: Send, status: int, body: dict[str, Any], headers: list
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def client_id_digest(incoming: bytes) -> str:
+    """What the access log shows of a client's own ``X-Request-ID``: a short SHA-256 prefix, never the value."""
+    return hashlib.sha256(incoming).hexdigest()[:12] if incoming else "-"
+
+
+def log_access(method: str, template: str, status: int, started: float, request_id: str, client_ref: str) -> None:
+    """The one access-log line of a request (``started``: its ``time.perf_counter()`` at arrival)."""
+    access_log.info(
+        "%s %s %d %.1fms id=%s client-id-sha256=%s",
+        method,
+        template,
+        status,
+        (time.perf_counter() - started) * 1000,
+        request_id,
+        client_ref,
+    )
 
 
 class RequestContextMiddleware:
@@ -57,7 +74,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"")
         # our own id, always: a client-chosen id can carry an MRN, so it is logged only as a short hash
         request_id = uuid.uuid4().hex
-        client_ref = hashlib.sha256(incoming).hexdigest()[:12] if incoming else "-"
+        client_ref = client_id_digest(incoming)
         scope["her2cds.request_id"] = request_id
         id_header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
@@ -89,15 +106,7 @@ class RequestContextMiddleware:
             template = self.templates.get(id(route)) if route is not None else None
             if template is None:
                 template = "<no route>" if route is None else str(getattr(route, "path_format", "<route>"))
-            access_log.info(
-                "%s %s %d %.1fms id=%s client-id-sha256=%s",
-                scope.get("method", "-"),
-                template,
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-                client_ref,
-            )
+            log_access(scope.get("method", "-"), template, status, started, request_id, client_ref)
 
 
 #: headers of every response (API JSON and HTML alike); a response that sets its own value keeps it
@@ -115,6 +124,18 @@ CSP_HTML = (
 )
 
 
+def security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers :class:`SecurityHeadersMiddleware` appends to a response that has ``headers``."""
+    present = {name.lower() for name, _ in headers}
+    media = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+    if b"content-security-policy" not in present:
+        extra.append((b"content-security-policy", CSP_HTML if media.startswith(b"text/html") else CSP_API))
+    if b"cache-control" not in present and b"json" in media:
+        extra.append((b"cache-control", b"no-store"))
+    return extra
+
+
 class SecurityHeadersMiddleware:
     """Adds :data:`SECURITY_HEADERS`, a Content-Security-Policy (:data:`CSP_HTML` for HTML, :data:`CSP_API`
     otherwise) and ``Cache-Control: no-store`` on JSON answers (they carry patient data) to every response."""
@@ -130,17 +151,17 @@ class SecurityHeadersMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                media = next((value for name, value in headers if name.lower() == b"content-type"), b"")
-                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
-                if b"content-security-policy" not in present:
-                    extra.append((b"content-security-policy", CSP_HTML if media.startswith(b"text/html") else CSP_API))
-                if b"cache-control" not in present and b"json" in media:
-                    extra.append((b"cache-control", b"no-store"))
-                message["headers"] = headers + extra
+                message["headers"] = headers + security_headers(headers)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def host_allowed(hosts: set[str], header: bytes) -> bool:
+    """Whether a request with ``Host: header`` is one a service answering ``hosts`` (lower case) answers."""
+    host = header.decode("latin-1").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return host in hosts or name in hosts
 
 
 class AllowedHostsMiddleware:
@@ -151,13 +172,9 @@ class AllowedHostsMiddleware:
         self.hosts = {host.lower() for host in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if host not in self.hosts and name not in self.hosts:
-                await send_json(send, 400, envelope("bad_request", "the Host header is not one this service answers"),
-                                [])
-                return
+        if scope["type"] == "http" and not host_allowed(self.hosts, dict(scope.get("headers", [])).get(b"host", b"")):
+            await send_json(send, 400, envelope("bad_request", "the Host header is not one this service answers"), [])
+            return
         await self.app(scope, receive, send)
 
 

@@ -13,6 +13,7 @@ from her2cds.adapters.api.settings import Settings
 
 if TYPE_CHECKING:
     from her2cds.adapters.api.capacity import Admission
+    from her2cds.adapters.api.fastpath import HealthAnswer
     from her2cds.adapters.api.state import AppState
 from her2cds.errors import UsageError
 
@@ -75,7 +76,9 @@ class _HeaderDeadline:
             self.transport.close()
 
 
-def header_timeout_protocol(seconds: float, admission: Admission | None = None) -> type[asyncio.Protocol]:
+def header_timeout_protocol(
+    seconds: float, admission: Admission | None = None, health: HealthAnswer | None = None
+) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools when installed, else h11) with a request-header deadline of ``seconds``:
     a client trickling header bytes would otherwise hold a connection open forever.
 
@@ -84,7 +87,10 @@ def header_timeout_protocol(seconds: float, admission: Admission | None = None) 
     middleware, no routing; its body is parsed and dropped. Under overload nearly every request is such a one,
     and the event loop must stay fast for the others (``/healthz``). Requests it cannot answer that way
     (pipelined behind another, ``Expect: 100-continue``, a body over the size limit) go the usual way to the
-    application, whose :class:`~her2cds.adapters.api.capacity.LoadSheddingMiddleware` sheds them."""
+    application, whose :class:`~her2cds.adapters.api.capacity.LoadSheddingMiddleware` sheds them.
+
+    With ``health`` (httptools only), ``GET /healthz`` is answered the same way, by the protocol, with the
+    application's own bytes (:mod:`her2cds.adapters.api.fastpath`), however busy the engine is."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
@@ -92,7 +98,7 @@ def header_timeout_protocol(seconds: float, admission: Admission | None = None) 
 
     class HeaderTimeoutHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
         header_timeout = seconds
-        _shedding = False  # the request being received was answered 503: drop its body
+        _shedding = False  # the request being received was answered here (503, /healthz): drop its body
         _close_after_shed = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -105,19 +111,31 @@ def header_timeout_protocol(seconds: float, admission: Admission | None = None) 
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            if health is not None and self._in_turn() and health.applies(self.parser.get_method(), self.url,
+                                                                           self.headers):
+                close = self._answer_here()
+                self.transport.write(health.wire(self.server_state.default_headers, self.headers, close=close))
+                return
             if admission is not None and admission.full and self._may_shed_here():
                 admission.shed += 1
-                keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
-                self._shedding, self._close_after_shed = True, not keep_alive
-                self.transport.write(admission.wire(self.server_state.default_headers, close=not keep_alive))
+                close = self._answer_here()
+                self.transport.write(admission.wire(self.server_state.default_headers, close=close))
                 return
             super().on_headers_complete()
 
+        def _answer_here(self) -> bool:
+            """The request is answered by the protocol: its body is dropped; whether to close afterwards."""
+            keep_alive = self.parser.get_http_version() == "1.1" and self.parser.should_keep_alive()
+            self._shedding, self._close_after_shed = True, not keep_alive
+            return not keep_alive
+
+        def _in_turn(self) -> bool:
+            """No earlier request of this connection is still being answered (answers keep their order)."""
+            return not self.pipeline and (self.cycle is None or self.cycle.response_complete)
+
         def _may_shed_here(self) -> bool:
-            if self.parser.get_method() != b"POST" or self.expect_100_continue or self.pipeline:
+            if self.parser.get_method() != b"POST" or self.expect_100_continue or not self._in_turn():
                 return False
-            if self.cycle is not None and not self.cycle.response_complete:
-                return False  # an earlier request of this connection is still being answered
             assert admission is not None
             for name, value in self.headers:
                 if name == b"content-length":
@@ -209,13 +227,15 @@ def run(
     if settings.engine == "thread":
         # the event loop shares the GIL with the engine threads: let it take the GIL back sooner (default 5 ms)
         sys.setswitchinterval(0.001)
+    from her2cds.adapters.api.fastpath import HealthAnswer
+
     app = create_app(settings, loopback=is_loopback(host))
     state: AppState = app.state.her2cds
     uvicorn.run(
         app,
         host=host,
         port=port,
-        http=header_timeout_protocol(settings.header_timeout_seconds, state.admission),
+        http=header_timeout_protocol(settings.header_timeout_seconds, state.admission, HealthAnswer(settings)),
         log_config=log_config(settings.log_level),
         access_log=False,
         server_header=False,

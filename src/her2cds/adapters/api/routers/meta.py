@@ -38,6 +38,11 @@ async def service_info(kb: KnowledgeBaseDep) -> dict[str, Any]:
     }
 
 
+def health() -> dict[str, str]:
+    """The body of ``GET /healthz`` (also answered by the server protocol itself: :mod:`..fastpath`)."""
+    return {"status": "ok", "engine": __version__}
+
+
 @router.get("/healthz", summary="Liveness check", tags=["service"])
 async def healthz() -> dict[str, str]:
-    return {"status": "ok", "engine": __version__}
+    return health()
