@@ -52,7 +52,7 @@ def main() -> None:
     top: Counter[str] = Counter()
     inner: Counter[str] = Counter()
     by_family: dict[str, list[int]] = defaultdict(list)
-    options = entries = 0
+    options = ruled_out = entries = 0
     for case in cases:
         try:
             assessment = engine.assess(case)
@@ -70,10 +70,12 @@ def main() -> None:
                 for key, value in item.items():
                     inner[f"{part}[].{key}"] += _size({key: value}) - 2
         options += len(doc["therapies"])
+        ruled_out += len(doc.get("ruled_out", ()))  # D14.9: options not eligible, by id
         entries += len(doc["trace"])
     n = len(compact)
     print(f"{n:,} distinct generated cases (bench/cases.py, seed {args.seed}); "
-          f"{options / n:.1f} therapy options and {entries / n:.1f} trace entries per case")
+          f"{(options + ruled_out) / n:.1f} therapy options ({ruled_out / n:.1f} of them in ruled_out) and "
+          f"{entries / n:.1f} trace entries per case")
     print(f"default output : {_spread(compact)}")
     print(f"expanded output: {_spread(expanded)}")
     print("mean bytes per case by top-level field:")

@@ -38,7 +38,11 @@ def test_golden_case(loaded: Loaded) -> None:
         return
     assert case.expect is not None, f"{case.id}: no expectation"
     exp = case.expect
-    out = her2cds.assess(case.input).model_dump(mode="json")
+    assessment = her2cds.assess(case.input)
+    out = assessment.model_dump(mode="json")
+    # every option with every field: the compact document lists a ruled-out option by id and criteria not met
+    # only (D14.9); test_compact_output checks on these cases that the compact document is that projection
+    options = assessment.expanded().model_dump(mode="json")["therapies"]
     problems = subset_mismatches(exp.her2, out["her2"], "her2")
     if exp.specimens is not None:
         if len(exp.specimens) != len(out["specimens"]):
@@ -63,13 +67,13 @@ def test_golden_case(loaded: Loaded) -> None:
     problems += [f"recommendation {r} missing" for r in exp.recommendations_include if r not in recs]
     problems += [f"recommendation {r} present but must not be" for r in exp.recommendations_absent if r in recs]
     for want in exp.therapies or []:
-        got = next((t for t in out["therapies"] if t["id"] == want["id"]), None)
+        got = next((t for t in options if t["id"] == want["id"]), None)
         if got is None:
             problems.append(f"therapy {want['id']} missing")
             continue
         for key, value in want.items():
             if key == "criteria":
-                results = got["criteria"]  # the compact form: {criterion id: result} (D14.5)
+                results = {c["id"]: c["result"] for c in got["criteria"]}
                 problems += [f"therapy {want['id']} criterion {cid}: expected {res}, got {results.get(cid)}"
                              for cid, res in value.items() if results.get(cid) != res]
             elif key != "id" and got.get(key) != value:

@@ -41,7 +41,7 @@ from her2cds.rules.testing import advise
 from her2cds.therapy import facts_from, history_notes, unrecognised_agents
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 from her2cds.therapy.matching import Option, evaluate_options, to_option
-from her2cds.therapy.output import CompactOptions
+from her2cds.therapy.output import NO_OPTIONS, CompactOptions
 from her2cds.therapy.region import DEFAULT_REGION, apply_region
 
 
@@ -83,7 +83,7 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
     return case
 
 
-_EMPTY = ',"therapies":[],"trace":[]'
+_EMPTY = ',"therapies":[],"ruled_out":{},"trace":[]'
 _AFTER = ',"assessed_on":'  # the field after trace: the triple occurs once in a document (quotes in values are
 # always escaped), so the directly written parts go in its place
 _quote = json.encoder.encode_basestring  # the string escaping of json.dumps(ensure_ascii=False) and of pydantic
@@ -267,8 +267,8 @@ class Engine:
             return self.assessment(ev).model_dump_json()
         text = self._assessment(ev, [], []).model_dump_json()
         at = text.index(_EMPTY + _AFTER)
-        therapies = self._compact.options(ev.options) if ev.options and self._compact is not None else "[]"
-        return f'{text[:at]},"therapies":{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
+        therapies = self._compact.options(ev.options) if self._compact is not None else NO_OPTIONS
+        return f'{text[:at]},{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
 
     def _trace(self, records: list[TraceRecord]) -> str:
         """The compact trace (D14.5): rule id, detail and, for a specimen-level rule, the specimen."""

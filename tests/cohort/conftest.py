@@ -49,8 +49,12 @@ def reference(engine: Engine, generated: pl.DataFrame) -> dict[str, dict[str, An
 
 @pytest.fixture(scope="session")
 def local_run(generated: pl.DataFrame) -> tuple[pl.DataFrame, LocalEngine]:
-    local = LocalEngine(Engine())  # its own engine: no answers shared with the reference
-    grouped = grouped_patients(generated.lazy())
-    parts = [local.evaluate(chunk, grouped) for chunk in _chunks(generated, CHUNK_ROWS)]
-    parts.append(local.finish())
+    # its own engine (no answers shared with the reference), its engine calls in two processes (cohort/workers.py)
+    local = LocalEngine(Engine(), processes=2)
+    try:
+        grouped = grouped_patients(generated.lazy())
+        parts = [local.evaluate(chunk, grouped) for chunk in _chunks(generated, CHUNK_ROWS)]
+        parts.append(local.finish())
+    finally:
+        local.close()
     return pl.concat(parts).select(SLIM_COLUMNS), local

@@ -50,6 +50,7 @@ def test_local_engine_matches_the_per_case_engine(
     assert stats.decision_keys < stats.vectorized_rows / 1.5
     assert 0 < stats.specimen_keys < stats.vectorized_rows  # the two stages were keyed (D12.4)
     assert stats.engine_rows + stats.vectorized_rows + stats.read_errors == stats.rows
+    assert local.calls.started == 1  # the engine calls were shared with a worker process
 
 
 @pytest.mark.slow

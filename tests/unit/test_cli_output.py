@@ -96,16 +96,20 @@ def test_fields_selects_dotted_paths_and_keeps_versions(capsys: pytest.CaptureFi
 
 
 def test_fields_give_compact_fields_left_out_when_empty_as_empty(capsys: pytest.CaptureFixture[str]) -> None:
-    """The compact document leaves empty `needs` and null `specimen` out (D14.5); --fields still answers them."""
-    code, out, _ = run(["assess", "--example", "breast-her2-low", "--fields",
-                        "therapies.needs,therapies.criteria,trace.specimen"], capsys)
+    """The compact document leaves empty `needs` and null `specimen` out (D14.5); --fields still answers them.
+    The ruled-out options are in `ruled_out` (D14.9), the others in `therapies`."""
+    code, out, _ = run(["assess", "--example", "nsclc-erbb2-mutant", "--fields",
+                        "therapies.needs,therapies.criteria,trace.specimen,ruled_out"], capsys)
     data = json.loads(out)
-    full = her2cds.assess(examples.load("breast-her2-low")).expanded()
+    full = her2cds.assess(examples.load("nsclc-erbb2-mutant")).expanded()
+    considered = [o for o in full.therapies if o.outcome != "not_eligible"]
     assert code == 0
-    assert data["therapies.needs"] == [list(o.needs) for o in full.therapies]
+    assert data["therapies.needs"] == [list(o.needs) for o in considered]
     assert [] in data["therapies.needs"] and any(data["therapies.needs"])
-    assert data["therapies.criteria"] == [{c.id: c.result for c in o.criteria} for o in full.therapies]
+    assert data["therapies.criteria"] == [{c.id: c.result for c in o.criteria} for o in considered]
     assert data["trace.specimen"] == [e.specimen for e in full.trace] and None in data["trace.specimen"]
+    assert data["ruled_out"] == {o.id: [c.id for c in o.criteria if c.result == "not_met"]
+                                 for o in full.therapies if o.outcome == "not_eligible"}
 
 
 @pytest.mark.parametrize("fields", ["therapies.history_used", "trace.sources"])

@@ -1,10 +1,12 @@
-"""Compact output (D14.1, D14.5): the default document keeps what the case decided; the fixed text (indication
-text, criterion texts, rule sources) is in the knowledge base once, the reasons are in the expanded form, and
-``--expand`` / ``expand=therapies`` restore the full document."""
+"""Compact output (D14.1, D14.5, D14.9): the default document keeps what the case decided; the fixed text
+(indication text, criterion texts, rule sources) is in the knowledge base once, the reasons are in the expanded
+form, an option ruled out is its id and the criteria it does not meet, and ``--expand`` / ``expand=therapies``
+restore the full document."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -34,15 +36,21 @@ def _therapies(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def compact_of(expanded: dict[str, Any]) -> dict[str, Any]:
-    """The documented projection (docs/output.md, D14.5) of an expanded document onto the compact one."""
-    doc = dict(expanded)
-    options = []
-    for full in expanded["therapies"]:
-        option = {key: full[key] for key in TherapySummary.model_fields if key in full}
-        option["criteria"] = {c["id"]: c["result"] for c in full["criteria"]}
-        del option["history_used"]
-        options.append({k: v for k, v in option.items() if k not in COMPACT_WHEN_SET or v not in ([], None)})
-    doc["therapies"] = options
+    """The documented projection (docs/output.md, D14.5, D14.9) of an expanded document onto the compact one."""
+    doc: dict[str, Any] = {}
+    for key, value in expanded.items():
+        doc[key] = value
+        if key == "therapies":
+            options, ruled_out = [], {}
+            for full in value:
+                if full["outcome"] == "not_eligible":  # D14.9: its id and the criteria it does not meet
+                    ruled_out[full["id"]] = [c["id"] for c in full["criteria"] if c["result"] == "not_met"]
+                    continue
+                option = {key: full[key] for key in TherapySummary.model_fields if key in full}
+                option["criteria"] = {c["id"]: c["result"] for c in full["criteria"]}
+                del option["history_used"]
+                options.append({k: v for k, v in option.items() if k not in COMPACT_WHEN_SET or v not in ([], None)})
+            doc["therapies"], doc["ruled_out"] = options, ruled_out
     doc["trace"] = [{k: v for k, v in entry.items() if k != "sources" and not (k == "specimen" and v is None)}
                     for entry in expanded["trace"]]
     return doc
@@ -55,7 +63,10 @@ def test_default_output_has_compact_therapies_and_trace() -> None:
         assert all(option.get(key) not in ([], None) for key in COMPACT_WHEN_SET & set(option))
         assert isinstance(option["criteria"], dict) and set(option["criteria"].values()) <= {"met", "not_met",
                                                                                              "unknown"}
-    assert any("needs" in o for o in doc["therapies"]) and any("needs" not in o for o in doc["therapies"])
+        assert option["outcome"] in ("eligible", "insufficient_data")  # the ruled-out ones: ruled_out
+    assert any("needs" in o for o in doc["therapies"])
+    assert doc["ruled_out"] and all(ids and isinstance(ids, list) for ids in doc["ruled_out"].values())
+    assert list(doc).index("ruled_out") == list(doc).index("therapies") + 1
     assert {"regulatory", "evidence", "sources", "history_used"} <= FULL_ONLY
     for entry in doc["trace"]:
         assert {"rule", "detail"} <= set(entry) <= {"rule", "detail", "specimen"}
@@ -83,6 +94,7 @@ def test_compact_is_the_documented_projection_of_expanded_on_golden_and_generate
     """Nothing but the documented omissions differ, and the compact document reads back as an Assessment."""
     cases = [*GOLDEN, *generate(150, 1405)]
     checked = with_history = 0
+    kinds: Counter[str] = Counter()
     for case in cases:
         try:
             assessment = her2cds.assess(case)
@@ -90,11 +102,17 @@ def test_compact_is_the_documented_projection_of_expanded_on_golden_and_generate
             continue
         compact_text = assessment.model_dump_json()
         full = json.loads(assessment.expanded().model_dump_json())
-        assert compact_of(full) == json.loads(compact_text)
+        compact = json.loads(compact_text)
+        assert compact_of(full) == compact and list(compact_of(full)) == list(compact)
         assert Assessment.model_validate_json(compact_text).model_dump_json() == compact_text
         checked += 1
         with_history += any(o["history_used"] for o in full["therapies"])
+        kinds.update(o["outcome"] for o in full["therapies"])
+        # an option ruled out always names a criterion it does not meet; every option is in one place or the other
+        assert all(compact["ruled_out"].values())
+        assert len(compact["therapies"]) + len(compact["ruled_out"]) == len(full["therapies"])
     assert checked >= 150 and with_history >= 10
+    assert min(kinds[k] for k in ("eligible", "insufficient_data", "not_eligible")) >= 20, kinds
 
 
 def test_criteria_map_keeps_the_indication_order_and_reads_back() -> None:

@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
                    help="let --criteria use knowledge-base entries marked unverified (e.g. ASCO/CAP 2013)")
     r.add_argument("--spark-master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
     r.add_argument("--chunk-rows", type=int, default=250_000, help="rows read per chunk (bounds memory)")
+    r.add_argument("--processes", type=int, metavar="N",
+                   help="processes for the engine calls of new decision keys (default: the cores available)")
     r.add_argument("--summary", metavar="FILE.json", help="write the run summary as JSON")
     r.add_argument("--full", metavar="FILE.jsonl",
                    help="also write every patient's whole assessment as JSON Lines (per-case engine speed)")
@@ -59,13 +61,15 @@ def cmd_cohort(args: argparse.Namespace) -> int:
         raise UsageError(f'cohort mode needs the cohort extra: pip install "her2cds[cohort]" ({exc.name})') from None
     if args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be at least 1: {args.chunk_rows}")
+    if args.processes is not None and args.processes < 1:
+        raise UsageError(f"--processes must be at least 1: {args.processes}")
     criteria = args.criteria + (UNVERIFIED if args.include_unverified else "")
     options = cohort_run.Options(
         inputs=args.inputs, fmt=args.cohort_format, out=Path(args.out),
         mapping=load_mapping(args.mapping) if args.mapping else None,
         report=Path(args.report) if args.report else None, engine=args.engine, chunk_rows=args.chunk_rows,
         progress=sys.stderr, spark_master=args.spark_master, criteria=criteria,
-        full=Path(args.full) if args.full else None,
+        full=Path(args.full) if args.full else None, processes=args.processes,
     )
     stats = cohort_run.run(options)
     summary = stats.as_dict()

@@ -9,15 +9,14 @@ from typing import Any
 
 import polars as pl
 
-from her2cds.cohort.cases import Row, case_from_rows, output_id, patient_key, row_label
+from her2cds.cohort.cases import Row, output_id, patient_key, row_label
 from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
-from her2cds.cohort.percase import assess_rows
 from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
-from her2cds.cohort.stages import SIGNATURE, SYSTEM, signature, specimen_row, system_of_codes
+from her2cds.cohort.stages import SIGNATURE, SYSTEM, system_of_codes
+from her2cds.cohort.workers import EngineCalls
 from her2cds.engine import Engine
-from her2cds.errors import InvalidInputError
 
 ORDER = "__order"  # optional input column: the row's position in the whole input (Spark partitions)
 # the answers' words are categorical in memory (a few hundred distinct values for millions of rows: gathering and
@@ -31,6 +30,7 @@ ANSWER_SCHEMA: dict[str, pl.DataType] = {
 }
 assert tuple(ANSWER_SCHEMA) == SLIM_COLUMNS
 ANSWER_COLUMNS = SLIM_COLUMNS[1:]  # the answer of a decision key: everything but the patient's id
+_BATCH_PATIENTS = 5_000  # patients with several rows answered per batch (bounds the rows held as Python rows)
 
 
 @dataclass
@@ -116,10 +116,12 @@ def answers_frame(ids: Sequence[str], answers: Sequence[SlimAnswer], seq: Sequen
 
 class LocalEngine:
     """Evaluates canonical specimen-row frames. Keeps the answers of the decision keys it has seen during one
-    run (a run's own working table, not a cache across runs)."""
+    run (a run's own working table, not a cache across runs). ``processes``: how many processes make the engine
+    calls of new keys (cohort/workers.py); :meth:`close` stops the extra ones."""
 
-    def __init__(self, engine: Engine, criteria: str = "current") -> None:
+    def __init__(self, engine: Engine, criteria: str = "current", processes: int = 1) -> None:
         self.engine = engine
+        self.calls = EngineCalls(engine, processes)
         self.criteria = criteria  # not "current": each answer also gets criteria_status (cohort/criteria.py)
         self.plan: KeyPlan = key_plan(engine.kb)
         self._keys = list(self.plan.key_columns)
@@ -171,7 +173,10 @@ class LocalEngine:
         out.append(self._rows_one_by_one(handed))
         out.append(self._vectorized(good.filter(~pl.col("__per_row"))))
         stats.patients += sum(part.height for part in out)
-        return self._with_criteria(pl.concat(out).sort("__seq"), single)
+        answers = pl.concat([part for part in out if part.height] or out)
+        if not answers.get_column("__seq").is_sorted():  # (in order when every row was vectorized)
+            answers = answers.sort("__seq")
+        return self._with_criteria(answers, single)
 
     def finish(self) -> pl.DataFrame:
         """Patients with several specimen rows: the per-case engine, one call per patient, on the patient's rows in
@@ -181,6 +186,11 @@ class LocalEngine:
         ids: list[str] = []
         answers: list[SlimAnswer] = []
         seq: list[int] = []
+        batch: list[list[Row]] = []
+
+        def flush() -> None:
+            answers.extend(self._several_patients(batch))
+            batch.clear()
 
         def answer(rows: list[Row]) -> None:  # the rows of one patient-key hash: one patient, or a few on collision
             by_patient: dict[str, list[Row]] = {}
@@ -190,7 +200,9 @@ class LocalEngine:
                 self.stats.handed_over("several specimens", len(patient_rows))
                 ids.append(output_id(patient_rows[0]))
                 seq.append(min(int(r["__seq"]) for r in patient_rows))
-                answers.append(self._several(patient_rows))
+                batch.append(patient_rows)
+            if len(batch) >= _BATCH_PATIENTS:
+                flush()
 
         if pending is not None:
             run: list[Row] = []
@@ -200,20 +212,33 @@ class LocalEngine:
                     run = []
                 run.append(row)
             answer(run)
+            flush()
         self.stats.patients += len(answers)
         return self._with_criteria(answers_frame(ids, answers, seq).sort("__seq"), pending)
 
-    def _several(self, patient_rows: list[Row]) -> SlimAnswer:
-        errors = [r for r in patient_rows if r.get("read_error") is not None]
-        if errors:
-            self.stats.read_errors += len(errors)
-            answer = error_answer(patient_rows[0].get("oncotree_code"),
-                                  "; ".join(f"{row_label(r)}: {r['read_error']}" for r in errors),
-                                  self.engine.kb.version)
-        else:
-            answer = assess_rows(self.engine, patient_rows)
-        self._count(answer)
-        return answer
+    def close(self) -> None:
+        """Stops the extra engine processes (if any were started)."""
+        self.calls.close()
+
+    def _several_patients(self, patients: list[list[Row]]) -> list[SlimAnswer]:
+        """Each patient's answer: an error naming every unreadable row, else the per-case engine's."""
+        out: list[SlimAnswer | None] = []
+        assess: list[list[Row]] = []
+        for patient_rows in patients:
+            errors = [r for r in patient_rows if r.get("read_error") is not None]
+            if errors:
+                self.stats.read_errors += len(errors)
+                out.append(error_answer(patient_rows[0].get("oncotree_code"),
+                                        "; ".join(f"{row_label(r)}: {r['read_error']}" for r in errors),
+                                        self.engine.kb.version))
+            else:
+                out.append(None)
+                assess.append(patient_rows)
+        assessed = iter(self.calls.answers(assess))
+        answers = [answer if answer is not None else next(assessed) for answer in out]
+        for answer in answers:
+            self._count(answer)
+        return answers
 
     def _with_criteria(self, answers: pl.DataFrame, rows: pl.DataFrame | None) -> pl.DataFrame:
         if self.criteria == "current":
@@ -233,30 +258,30 @@ class LocalEngine:
         self.stats.read_errors += 1
         return error_answer(row.get("oncotree_code"), f"{row_label(row)}: {row['read_error']}", self.engine.kb.version)
 
-    def _each_row(self, rows: Iterable[Row], answer_of: Callable[[Row], SlimAnswer]) -> pl.DataFrame:
-        ids, answers, seq = [], [], []
-        for row in rows:
-            answer = answer_of(row)
+    def _answers_frame(self, rows: Sequence[Row], answers: list[SlimAnswer]) -> pl.DataFrame:
+        for answer in answers:
             self._count(answer)
-            ids.append(output_id(row))
-            answers.append(answer)
-            seq.append(int(row["__seq"]))
-        return answers_frame(ids, answers, seq)
+        return answers_frame([output_id(r) for r in rows], answers, [int(r["__seq"]) for r in rows])
 
     def _read_errors(self, rows: Iterable[Row]) -> pl.DataFrame:
-        return self._each_row(rows, self._read_error)
+        listed = list(rows)
+        return self._answers_frame(listed, [self._read_error(row) for row in listed])
 
     def _rows_one_by_one(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return self._each_row(frame.iter_rows(named=True), lambda row: assess_rows(self.engine, [row]))
+        rows = list(frame.iter_rows(named=True))
+        return self._answers_frame(rows, self.calls.answers([[row] for row in rows]))
 
     def _vectorized(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rows with one decision key share the answer: one group-by over the rows finds the keys' classes; the
         stages are keyed per class (docs/decisions.md D12.1, D12.4)."""
         if frame.height == 0:
             return answers_frame([], [], [])
-        keyed = frame.with_columns(*key_exprs(self.plan), self._system)
+        nulls = frame.null_count().row(0, named=True)
+        absent = frozenset(name for name, count in nulls.items() if count == frame.height)
+        keyed = frame.with_columns(*key_exprs(self.plan, absent), self._system)
         classes, class_of_row, reps = distinct(keyed, self._all_keys)
-        answer_of_class = self._answer_classes(classes, lambda i: frame.row(reps[i], named=True))
+        answer_of_class = self._answer_classes(
+            classes, lambda wanted: frame[[reps[i] for i in wanted]].rows(named=True))
         answer = answer_of_class.gather(class_of_row)
         decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer).filter(
             pl.col("__answer").is_not_null())
@@ -267,18 +292,18 @@ class LocalEngine:
         self.stats.handed_over("a representative of its decision key was rejected", undecided.height)
         return pl.concat([out.select(*SLIM_COLUMNS, "__seq"), self._rows_one_by_one(undecided)])
 
-    def _answer_classes(self, classes: pl.DataFrame, rep: Callable[[int], Row]) -> pl.Series:
+    def _answer_classes(self, classes: pl.DataFrame, reps: Callable[[list[int]], Sequence[Row]]) -> pl.Series:
         """Each class's index in the answer table (null: its rows go to the per-case engine one by one). The
         specimen stage runs once per new specimen key, the whole engine once per new patient key; a class whose
         specimen stage rejected its representative is keyed as a whole (one engine call per decision key)."""
         spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
-        sigs = []
-        for key, first in zip(spec_keys.rows(), spec_first, strict=True):
-            sig = self._signatures.get(key)
-            if sig is None:
-                sig = self._signatures[key] = self._signature_of(rep(first))
-                self.stats.specimen_keys += 1
-            sigs.append(sig)
+        keys = spec_keys.rows()
+        new = [(key, first) for key, first in zip(keys, spec_first, strict=True) if key not in self._signatures]
+        for (key, _), found in zip(new, self.calls.signatures(reps([first for _, first in new])), strict=True):
+            self._signatures[key] = -1 if found is None else self._signature_ids.setdefault(
+                found, len(self._signature_ids))  # ids in input order: the same whatever the processes
+        self.stats.specimen_keys += len(new)
+        sigs = [self._signatures[key] for key in keys]
         classes = classes.with_columns(pl.Series(SIGNATURE, sigs, dtype=pl.Int64).gather(spec_of_class))
         answers = pl.Series("__answer", [None] * classes.height, dtype=pl.Int64)
         new_answers: list[SlimAnswer] = []
@@ -288,30 +313,23 @@ class LocalEngine:
             part = classes.with_row_index("__c").filter(where)
             if part.height == 0:
                 continue
-            keys, key_of_class, firsts = distinct(part, cols)
-            indices: list[int | None] = []
-            for key, first in zip(keys.rows(), firsts, strict=True):
-                if key not in known:
-                    answer = assess_rows(self.engine, [rep(part.get_column("__c")[first])])
-                    self.stats.decision_keys += 1
-                    index = self._stored + len(new_answers)
-                    known[key] = index if answer["error"] is None else None
-                    if answer["error"] is None:
-                        new_answers.append(answer)
-                indices.append(known[key])
+            part_keys, key_of_class, firsts = distinct(part, cols)
+            rows = part_keys.rows()
+            fresh = [(key, first) for key, first in zip(rows, firsts, strict=True) if key not in known]
+            class_index = part.get_column("__c")
+            computed = self.calls.answers([[row] for row in reps([class_index[first] for _, first in fresh])])
+            for (key, _), answer in zip(fresh, computed, strict=True):
+                known[key] = self._stored + len(new_answers) if answer["error"] is None else None
+                if answer["error"] is None:
+                    new_answers.append(answer)
+            self.stats.decision_keys += len(fresh)
+            indices = [known[key] for key in rows]
             answers = answers.scatter(where.arg_true(), pl.Series(indices, dtype=pl.Int64).gather(key_of_class))
         if new_answers:
             self._stored += len(new_answers)
-            self._table = pl.concat([self._table, answer_table(new_answers)])
+            # one chunk: gathering rows from a table of several chunks costs several times more
+            self._table = pl.concat([self._table, answer_table(new_answers)], rechunk=True)
         return answers
-
-    def _signature_of(self, row: Row) -> int:
-        """The specimen stage of ``row``'s specimen key -> its signature id (-1: the stage rejected the row)."""
-        try:
-            stage = self.engine.specimen_stage(case_from_rows([specimen_row(row)]))
-        except InvalidInputError:
-            return -1
-        return self._signature_ids.setdefault(signature(stage), len(self._signature_ids))
 
 
 def distinct(frame: pl.DataFrame, cols: Sequence[str]) -> tuple[pl.DataFrame, pl.Series, list[int]]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from her2cds.cohort.cases import Row, case_from_rows, row_label
 from her2cds.cohort.columns import CASE_COLUMNS
-from her2cds.cohort.slim import SlimAnswer, error_answer, slim_answer
+from her2cds.cohort.slim import SlimAnswer, error_answer, slim_answer, slim_evaluation
 from her2cds.engine import Engine
 from her2cds.errors import InvalidInputError
 
@@ -40,10 +40,22 @@ def describe_problems(exc: InvalidInputError, rows: Sequence[Row]) -> str:
 
 
 def assess_rows(engine: Engine, rows: Sequence[Row]) -> SlimAnswer:
-    """One patient's rows -> the slim answer, or an error answer naming row, column and value."""
+    """One patient's rows -> the slim answer of the whole assessment (``Engine.assess``), or an error answer naming
+    row, column and value. The reference the differential tests compare with, and the benchmark's baseline."""
     case = case_from_rows(rows)
     try:
         assessment = engine.assess(case)
     except InvalidInputError as exc:
         return error_answer(rows[0].get("oncotree_code"), describe_problems(exc, rows), engine.kb.version)
     return slim_answer(assessment)
+
+
+def answer_rows(engine: Engine, rows: Sequence[Row]) -> SlimAnswer:
+    """As :func:`assess_rows`, read from the engine's evaluation (``Engine.evaluate``, what the assessment is built
+    from) without building the assessment's objects: the call cohort mode makes."""
+    case = case_from_rows(rows)
+    try:
+        evaluation = engine.evaluate(case)
+    except InvalidInputError as exc:
+        return error_answer(rows[0].get("oncotree_code"), describe_problems(exc, rows), engine.kb.version)
+    return slim_evaluation(evaluation, engine.versions.knowledge_base)

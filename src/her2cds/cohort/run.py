@@ -14,6 +14,7 @@ import polars as pl
 from her2cds.cohort.local import LocalEngine, Stats, repeated_patients
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.sources import open_sources
+from her2cds.cohort.workers import available_cores
 from her2cds.cohort.writers import SlimWriter, output_format
 from her2cds.engine import Engine, default_engine
 
@@ -33,6 +34,7 @@ class Options:
     spark_master: str = "local[2]"
     criteria: str = "current"
     full: Path | None = None  # also every patient's whole assessment, JSON Lines (per-case engine speed)
+    processes: int | None = None  # processes for the engine calls of new keys (None: the cores available)
 
 
 class Progress:
@@ -89,15 +91,18 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
         from her2cds.cohort.spark import run_spark
 
         return run_spark(sources, options, engine)
-    local = LocalEngine(engine, options.criteria)
+    local = LocalEngine(engine, options.criteria, options.processes or available_cores())
     progress = Progress(options.progress)
-    with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
-        for source in sources:
-            grouped = grouped_patients(source.frame)
-            for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):
-                writer.write(local.evaluate(batch, grouped))
-                progress.update(local.stats.rows)
-        writer.write(local.finish())
+    try:
+        with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
+            for source in sources:
+                grouped = grouped_patients(source.frame)
+                for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):
+                    writer.write(local.evaluate(batch, grouped))
+                    progress.update(local.stats.rows)
+            writer.write(local.finish())
+    finally:
+        local.close()
     progress.done()
     if options.report is not None:
         from her2cds.cohort.report import write_report

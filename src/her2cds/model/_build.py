@@ -18,10 +18,11 @@ _new = object.__new__
 
 
 @functools.cache
-def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
-    """(immutable defaults, names of fields whose default is a fresh empty container, every field in order)."""
+def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...], tuple[str, ...]]:
+    """(immutable defaults, the fields whose default is a fresh empty container with its type, every field in
+    order)."""
     fixed: dict[str, Any] = {}
-    fresh: list[str] = []
+    fresh: list[tuple[str, type]] = []
     for name, info in cls.model_fields.items():
         if info.is_required():
             continue
@@ -29,14 +30,14 @@ def _defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...], tu
         if isinstance(default, (list, dict, set)):
             if default:
                 raise TypeError(f"{cls.__name__}.{name}: non-empty mutable default is not supported")
-            fresh.append(name)
+            fresh.append((name, type(default)))
         else:
             fixed[name] = default
     return fixed, tuple(fresh), tuple(cls.model_fields)
 
 
 @functools.cache
-def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _template(cls: type[BaseModel]) -> tuple[dict[str, Any], tuple[tuple[str, type], ...]]:
     """(every field in declaration order with its immutable default, or None; the fresh-container fields)."""
     fixed, fresh, order = _defaults(cls)
     template: dict[str, Any] = dict.fromkeys(order)
@@ -48,9 +49,9 @@ def build(cls: type[M], **values: Any) -> M:
     template, fresh = _template(cls)
     state = template.copy()  # serialised in declaration order, as a validated model would be
     state.update(values)
-    for name in fresh:
+    for name, kind in fresh:
         if name not in values:
-            state[name] = []
+            state[name] = [] if kind is list else kind()
     obj = _new(cls)
     _set(obj, "__dict__", state)
     _set(obj, "__pydantic_fields_set__", set(values))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_serializer
 
 from her2cds.model._build import build
 from her2cds.model.enums import Amplification, Category, IhcScore, Probe, Procedure, Site, Status
@@ -222,6 +222,16 @@ class CriteriaReading(_Out):
     needs: list[Need] = []
 
 
+def _considered(options: list[TherapySummary]) -> list[TherapySummary]:
+    """The compact ``therapies``: the options still in play (eligible or undecided); the ruled-out ones are in
+    ``ruled_out`` (D14.9)."""
+    return [option for option in options if option.outcome != "not_eligible"]
+
+
+#: the compact form's options: every option in memory; serialized without the ruled-out ones (D14.9)
+ConsideredOptions = Annotated[list[TherapySummary], PlainSerializer(_considered, return_type=list[TherapySummary])]
+
+
 class Assessment(_Out):
     # what a person reads first leads: the id, the HER2 result, then what to do and what to check
     id: str | None = None
@@ -234,8 +244,15 @@ class Assessment(_Out):
     criteria: CriteriaReading | None = Field(
         default=None, description="the re-reading under superseded criteria, when the case asked for one"
     )
-    therapies: list[TherapySummary] = Field(
-        default=[], description="compact therapy options; the indication text is in the knowledge base (by id)"
+    therapies: ConsideredOptions = Field(
+        default=[],
+        description="compact therapy options that are eligible or undecided (ruled-out ones: ruled_out); the "
+        "indication text is in the knowledge base (by id)",
+    )
+    ruled_out: dict[str, tuple[str, ...]] = Field(
+        default={},
+        description="the options not eligible, compact: indication id -> the ids of the criteria it does not meet, "
+        "in the options' order (title, drugs, every criterion's result: her2cds kb show ID or the expanded form)",
     )
     trace: list[TraceStep] = Field(
         description="the rules that fired, in order (compact: rule id, detail, specimen; sources by rule id)"
@@ -245,6 +262,16 @@ class Assessment(_Out):
     )
     versions: Versions
     disclaimer: str
+
+    @field_serializer("ruled_out")
+    def _ruled_out(self, value: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+        """The ruled-out options (D14.9): those read back from a compact document, then those among ``therapies``
+        (an assessment the engine built holds every option in ``therapies``)."""
+        out = {key: list(ids) for key, ids in value.items()}
+        for option in self.therapies:
+            if option.outcome == "not_eligible":
+                out[option.id] = [c.id for c in option.criteria if c.result == "not_met"]
+        return out
 
     def expanded(self) -> ExpandedAssessment:
         """The same assessment with every therapy option and trace entry in its full form (``--expand``,
@@ -267,8 +294,11 @@ class ExpandedAssessment(Assessment):
     criterion texts and reasons) and whose trace entries carry their sources."""
 
     therapies: list[TherapyOption] = Field(  # type: ignore[assignment]
-        default=[], description="full therapy options (regulatory status, evidence, sources inline)"
+        default=[], description="full therapy options, ruled-out ones included (regulatory status, evidence, "
+        "sources inline)"
     )
+    ruled_out: dict[str, tuple[str, ...]] = Field(default={}, exclude=True,
+                                                  description="compact form only: every option is in therapies")
     trace: list[TraceEntry] = Field(  # type: ignore[assignment]
         description="the rules that fired, in order, with their sources"
     )
