@@ -187,7 +187,7 @@ class Engine:
             detail = (f"{key[0]} ({' > '.join(reversed(lineage))}) -> {family.name}: {family.text} "
                       f"Scoring system: {system.system.name}.")
             self._family_text[key] = detail
-        col.fire(family_rule, detail, fixed=True)  # fixed text for the tumor code: kb show CODE (D14.10)
+        col.fire(family_rule, detail, fixed=True)  # fixed text for the tumor code: kb show CODE (D14.11)
         if not family.guideline_specific and not explicit and any(
             spec.ihc is not None or spec.ish is not None for spec in case.specimens
         ):

@@ -45,7 +45,7 @@ def test_leaves_sharing_a_key_observe_the_same() -> None:
             continue
         facts = facts_from(case, her2, engine.kb.lineage(case.tumor.oncotree_code), case.assessed_on or dt.date.today())
         for leaves in shared:
-            observations = {leaf._observe(_context(facts, tk)) for leaf in leaves}
+            observations = {leaf.observe(_context(facts, tk)) for leaf in leaves}
             assert len(observations) == 1, (leaves[0].key, observations)
         checked += 1
     assert checked >= 250

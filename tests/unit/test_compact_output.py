@@ -1,4 +1,4 @@
-"""Compact output (D14.1, D14.5, D14.9, D14.10): the default document keeps what the case decided; the fixed
+"""Compact output (D14.1, D14.5, D14.9, D14.11): the default document keeps what the case decided; the fixed
 text (indication text, criterion texts, rule texts and sources, recommendation and flag texts) is in the
 knowledge base once, the reasons are in the expanded form, an option ruled out is its id and the criteria it does
 not meet, and ``--expand`` / ``expand=therapies`` restore the full document."""
@@ -41,7 +41,7 @@ def _fixed_texts() -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _adds(text: str, detail: str) -> str | None:
-    """What the case adds to a fixed text (D14.10): nothing, the rest after ``text + " "``, or all of it."""
+    """What the case adds to a fixed text (D14.11): nothing, the rest after ``text + " "``, or all of it."""
     if detail == text:
         return None
     return detail[len(text) + 1:] if detail.startswith(text + " ") else detail

@@ -54,12 +54,17 @@ def _value(row: Row, col: Column) -> Any:
     return value
 
 
+_PATIENT_COLUMNS = tuple(col for col in CASE_COLUMNS if not col.specimen)
+_SPECIMEN_COLUMNS = tuple(col for col in CASE_COLUMNS if col.specimen)
+
+
 def _specimen(row: Row, default_id: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"id": default_id}
-    for col in CASE_COLUMNS:
-        value = _value(row, col) if col.specimen else None
-        if value is not None:
-            _put(spec, col.path[1:], value)
+    for col in _SPECIMEN_COLUMNS:
+        if row.get(col.name) is not None:
+            value = _value(row, col)
+            if value is not None:
+                _put(spec, col.path[1:], value)
     return spec
 
 
@@ -68,8 +73,8 @@ def case_from_rows(rows: Iterable[Row]) -> dict[str, Any]:
     that gives them."""
     case: dict[str, Any] = {"tumor": {}, "specimens": []}
     for index, row in enumerate(rows):
-        for col in CASE_COLUMNS:
-            value = None if col.specimen else _value(row, col)
+        for col in _PATIENT_COLUMNS:
+            value = _value(row, col) if row.get(col.name) is not None else None
             if value is None:
                 continue
             current: Any = case

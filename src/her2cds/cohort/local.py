@@ -173,7 +173,10 @@ class LocalEngine:
         out.append(self._rows_one_by_one(handed))
         out.append(self._vectorized(good.filter(~pl.col("__per_row"))))
         stats.patients += sum(part.height for part in out)
-        return self._with_criteria(pl.concat(out).sort("__seq"), single)
+        answers = pl.concat([part for part in out if part.height] or out)
+        if not answers.get_column("__seq").is_sorted():  # (in order when every row was vectorized)
+            answers = answers.sort("__seq")
+        return self._with_criteria(answers, single)
 
     def finish(self) -> pl.DataFrame:
         """Patients with several specimen rows: the per-case engine, one call per patient, on the patient's rows in
@@ -273,9 +276,12 @@ class LocalEngine:
         stages are keyed per class (docs/decisions.md D12.1, D12.4)."""
         if frame.height == 0:
             return answers_frame([], [], [])
-        keyed = frame.with_columns(*key_exprs(self.plan), self._system)
+        nulls = frame.null_count().row(0, named=True)
+        absent = frozenset(name for name, count in nulls.items() if count == frame.height)
+        keyed = frame.with_columns(*key_exprs(self.plan, absent), self._system)
         classes, class_of_row, reps = distinct(keyed, self._all_keys)
-        answer_of_class = self._answer_classes(classes, lambda i: frame.row(reps[i], named=True))
+        answer_of_class = self._answer_classes(
+            classes, lambda wanted: frame[[reps[i] for i in wanted]].rows(named=True))
         answer = answer_of_class.gather(class_of_row)
         decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer).filter(
             pl.col("__answer").is_not_null())
@@ -286,14 +292,14 @@ class LocalEngine:
         self.stats.handed_over("a representative of its decision key was rejected", undecided.height)
         return pl.concat([out.select(*SLIM_COLUMNS, "__seq"), self._rows_one_by_one(undecided)])
 
-    def _answer_classes(self, classes: pl.DataFrame, rep: Callable[[int], Row]) -> pl.Series:
+    def _answer_classes(self, classes: pl.DataFrame, reps: Callable[[list[int]], Sequence[Row]]) -> pl.Series:
         """Each class's index in the answer table (null: its rows go to the per-case engine one by one). The
         specimen stage runs once per new specimen key, the whole engine once per new patient key; a class whose
         specimen stage rejected its representative is keyed as a whole (one engine call per decision key)."""
         spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
         keys = spec_keys.rows()
         new = [(key, first) for key, first in zip(keys, spec_first, strict=True) if key not in self._signatures]
-        for (key, _), found in zip(new, self.calls.signatures([rep(first) for _, first in new]), strict=True):
+        for (key, _), found in zip(new, self.calls.signatures(reps([first for _, first in new])), strict=True):
             self._signatures[key] = -1 if found is None else self._signature_ids.setdefault(
                 found, len(self._signature_ids))  # ids in input order: the same whatever the processes
         self.stats.specimen_keys += len(new)
@@ -311,8 +317,8 @@ class LocalEngine:
             rows = part_keys.rows()
             fresh = [(key, first) for key, first in zip(rows, firsts, strict=True) if key not in known]
             class_index = part.get_column("__c")
-            for (key, _), answer in zip(fresh, self.calls.answers([[rep(class_index[first])] for _, first in fresh]),
-                                        strict=True):
+            computed = self.calls.answers([[row] for row in reps([class_index[first] for _, first in fresh])])
+            for (key, _), answer in zip(fresh, computed, strict=True):
                 known[key] = self._stored + len(new_answers) if answer["error"] is None else None
                 if answer["error"] is None:
                     new_answers.append(answer)
@@ -321,7 +327,8 @@ class LocalEngine:
             answers = answers.scatter(where.arg_true(), pl.Series(indices, dtype=pl.Int64).gather(key_of_class))
         if new_answers:
             self._stored += len(new_answers)
-            self._table = pl.concat([self._table, answer_table(new_answers)])
+            # one chunk: gathering rows from a table of several chunks costs several times more
+            self._table = pl.concat([self._table, answer_table(new_answers)], rechunk=True)
         return answers
 
 

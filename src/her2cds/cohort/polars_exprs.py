@@ -10,6 +10,7 @@ from her2cds.cohort.measures import Col, Expr, Interval, KeyPlan, Max, Sum
 _DTYPES: dict[str, pl.DataType] = {
     "str": pl.String(), "float": pl.Float64(), "int": pl.Int64(), "bool": pl.Boolean(), "list": pl.String(),
 }
+_KIND = {c.name: c.kind for c in CASE_COLUMNS}
 SCHEMA: dict[str, pl.DataType] = {
     "row": pl.Int64(), "source": pl.String(), "read_error": pl.String(),
     **{c.name: _DTYPES[c.kind] for c in CASE_COLUMNS},
@@ -39,7 +40,18 @@ def expr(node: Expr) -> pl.Expr:
     return pl.when(num.is_not_null() & den.is_not_null()).then(num / den).otherwise(fallback)
 
 
-def interval(item: Interval) -> pl.Expr:
+def always_null(node: Expr, absent: frozenset[str]) -> bool:
+    """Whether ``node`` is null in every row when the columns ``absent`` are (as :func:`expr` computes it)."""
+    if isinstance(node, Col):
+        return node.name in absent
+    if isinstance(node, Sum | Max):
+        return set(node.group) <= absent
+    return (node.num in absent or node.den in absent) and (node.fallback is None or node.fallback in absent)
+
+
+def interval(item: Interval, absent: frozenset[str] = frozenset()) -> pl.Expr:
+    if always_null(item.expr, absent):  # a chunk without the measure's inputs: no per-row work
+        return pl.lit(None, dtype=pl.Int16).alias(item.name)
     value = expr(item.expr)
     if not item.cuts:
         return pl.when(value.is_null()).then(None).otherwise(pl.lit(0, dtype=pl.Int16)).alias(item.name)
@@ -48,13 +60,16 @@ def interval(item: Interval) -> pl.Expr:
     return pl.when(value.is_null()).then(None).otherwise(index).alias(item.name)
 
 
-def key_exprs(plan: KeyPlan) -> list[pl.Expr]:
+def key_exprs(plan: KeyPlan, absent: frozenset[str] = frozenset()) -> list[pl.Expr]:
+    """The key columns; ``absent``: columns null in every row of the frame (their measures are null without
+    computing them, row by row)."""
     exact = [
-        pl.when(pl.all_horizontal([pl.col(c).is_not_null() for c in present])).then(pl.col(name)).otherwise(None)
+        (pl.lit(None, dtype=_DTYPES[_KIND[name]]) if name in absent or set(present) & absent else
+         pl.when(pl.all_horizontal([pl.col(c).is_not_null() for c in present])).then(pl.col(name)).otherwise(None))
         .alias(f"k_exact.{name}")
         for name, present in plan.exact_if
     ]
-    return [pl.col(name) for name in plan.categorical] + [interval(i) for i in plan.intervals] + exact
+    return [pl.col(name) for name in plan.categorical] + [interval(i, absent) for i in plan.intervals] + exact
 
 
 def per_row(plan: KeyPlan) -> pl.Expr:

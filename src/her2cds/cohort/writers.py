@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -31,6 +32,8 @@ class SlimWriter:
         self.versions = versions
         self.rows = 0
         self._parquet: Any = None
+        self._thread: ThreadPoolExecutor | None = None  # Parquet encoding (pyarrow releases the interpreter lock)
+        self._pending: Future[None] | None = None
         self._text: IO[bytes] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +79,12 @@ class SlimWriter:
                 self._parquet.add_key_value_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
             except OSError as exc:
                 raise UsageError(f"cannot write {self.path}: {exc}") from None
-        self._parquet.write_table(table.cast(self._parquet.schema))
+        table = table.cast(self._parquet.schema)
+        if self._pending is not None:  # one chunk encoded at a time, beside the next chunk's evaluation
+            self._pending.result()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
+        self._pending = self._thread.submit(self._parquet.write_table, table)
 
     def close(self) -> None:
         if self.kind == ".parquet" and self._parquet is None:  # no rows: still a valid file with the columns
@@ -85,6 +93,12 @@ class SlimWriter:
             empty = answers_frame([], [], []).with_columns(pl.lit(None, dtype=pl.String).alias(c)
                                                          for c in self.columns if c not in SLIM_COLUMNS)
             self._write_parquet(empty.select(self.columns))
+        pending, self._pending = self._pending, None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+        if pending is not None:
+            pending.result()  # (raises what the encoding raised)
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None

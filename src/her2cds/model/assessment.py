@@ -21,7 +21,7 @@ def _null(value: Any) -> bool:
 
 
 class TraceStep(_Out):
-    """One rule that fired, compact form (the default output, D14.5, D14.10): the rule's id and what the case adds
+    """One rule that fired, compact form (the default output, D14.5, D14.11): the rule's id and what the case adds
     to the rule's fixed text (``values``); the text and the sources are the rule's knowledge-base entry
     (``her2cds kb show RULE``), so they are left out, as is a null ``specimen`` (a patient-level rule).
     ``--expand`` / ``expand=therapies`` restore the whole ``detail`` and the sources (:class:`TraceEntry`)."""
@@ -53,7 +53,7 @@ class TraceEntry(TraceStep):
 
 
 class RecommendationStep(_Out):
-    """A recommendation, compact form (D14.10): its code and what the case adds to the code's fixed text (the
+    """A recommendation, compact form (D14.11): its code and what the case adds to the code's fixed text (the
     code's text and sources: docs/codes.md, her2cds kb show rec.*); ``--expand`` restores them
     (:class:`Recommendation`)."""
 
@@ -77,7 +77,7 @@ class Recommendation(RecommendationStep):
 
 
 class FlagStep(_Out):
-    """A flag, compact form (D14.10): its code, what the case adds to the code's fixed text and the specimens
+    """A flag, compact form (D14.11): its code, what the case adds to the code's fixed text and the specimens
     (the code's text: docs/codes.md, her2cds kb show flag.*); ``--expand`` restores the text (:class:`Flag`)."""
 
     code: str

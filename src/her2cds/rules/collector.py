@@ -15,7 +15,7 @@ from her2cds.rules.compiled import CompiledRule
 
 class TraceRecord(NamedTuple):
     """One trace entry as plain data; the pydantic :class:`TraceEntry` is built from it only at the edge (D14.8).
-    ``values`` is what the compact form writes (D14.10): the detail without the rule's fixed text."""
+    ``values`` is what the compact form writes (D14.11): the detail without the rule's fixed text."""
 
     rule: str
     sources: tuple[str, ...]
@@ -25,7 +25,7 @@ class TraceRecord(NamedTuple):
 
 
 def case_values(text: str, detail: str | None) -> str | None:
-    """What a detail adds to the fixed ``text`` of its rule (D14.10): None when it is the text (or nothing), the
+    """What a detail adds to the fixed ``text`` of its rule (D14.11): None when it is the text (or nothing), the
     rest after the text and one space when it starts with them, else the whole detail."""
     if not detail or detail == text:
         return None
@@ -36,7 +36,7 @@ def case_values(text: str, detail: str | None) -> str | None:
 
 
 def trace_json(records: list[TraceRecord]) -> str:
-    """The compact trace (D14.5, D14.10) as JSON text: each entry's rule id, ``values`` and, for a specimen-level
+    """The compact trace (D14.5, D14.11) as JSON text: each entry's rule id, ``values`` and, for a specimen-level
     rule, the specimen; equal to pydantic's serialization of the :class:`TraceEntry` list as ``TraceStep`` s."""
     parts = []
     for record in records:
@@ -61,7 +61,7 @@ class Collector:
     def fire(self, rule: CompiledRule, detail: str | None = None, specimen: str | None = None, *,
              fixed: bool = False) -> None:
         """A rule fired. ``fixed``: the detail is knowledge-base text given the case's tumor (lineage, family, scoring
-        system: ``her2cds kb show CODE``), so the compact trace writes no values for it (D14.10)."""
+        system: ``her2cds kb show CODE``), so the compact trace writes no values for it (D14.11)."""
         text = rule.text
         values = None if fixed else case_values(text, detail)
         self.trace.append(TraceRecord(rule.rule.id, rule.sources, detail or text, specimen, values))

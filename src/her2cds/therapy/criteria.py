@@ -237,8 +237,8 @@ class Leaf(Node):
         self.id = crit.id
         self.text = crit.text
         self.reads = frozenset(_READS[fact])
-        self._observe = observe
-        self._need = crit.need or _NEEDS[fact]
+        self.observe = observe  # what the case shows of the fact: (truth, what was observed, extra need)
+        self.need = crit.need or _NEEDS[fact]
         self._explain = crit.explain_not_met
         # the test's parameters: leaves with the same key observe the same thing (a string: its hash is cached)
         self.key = repr((fact, crit.in_, crit.op, crit.value, crit.equals, crit.classes, crit.settings, crit.months,
@@ -248,7 +248,7 @@ class Leaf(Node):
         seen = ctx.observed
         found = seen.get(self.key)
         if found is None:
-            found = seen[self.key] = self._observe(ctx)
+            found = seen[self.key] = self.observe(ctx)
         truth, observed, extra_need = found
         if truth is True:
             return Outcome(MET, observed)
@@ -257,7 +257,7 @@ class Leaf(Node):
             if self._explain:
                 reason += f". {self._explain}"
             return Outcome(NOT_MET, reason)
-        return Outcome(UNKNOWN, f"{observed}; needed to decide: {self.text}", (extra_need or self._need,))
+        return Outcome(UNKNOWN, f"{observed}; needed to decide: {self.text}", (extra_need or self.need,))
 
 
 def _set_leaf(crit: Criterion, fact: str) -> Leaf:

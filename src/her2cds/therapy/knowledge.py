@@ -28,6 +28,7 @@ from her2cds.model.therapy import (
     RegulatoryStatus,
 )
 from her2cds.therapy.criteria import Node, compile_criterion
+from her2cds.therapy.decide import compile_deciders
 
 TumorKind = Literal["include", "unclear", "related", "any_solid"]
 
@@ -76,6 +77,9 @@ class TherapyKnowledge:
                     index.setdefault(code, []).append((ind.index, kind))  # type: ignore[arg-type]
         self.tumor_index: Mapping[str, tuple[tuple[int, TumorKind], ...]] = {k: tuple(v) for k, v in index.items()}
         self.agnostic: tuple[tuple[int, frozenset[str]], ...] = tuple(agnostic)
+        # each indication's criteria as one generated decision function, and the leaf slots they read (D14.10)
+        self.deciders, self.reads, self.slots = compile_deciders(
+            [(ind.entry.id, (ind.setting_node, *ind.nodes)) for ind in indications])
         # Memos, each bounded by memo_limit entries; values are frozen models with tuple fields, safe to share
         # between threads and assessments. They only ever cache pure functions of their keys.
         self.plans: dict[tuple[str, ...], Any] = {}  # lineage -> indications reached + fact projection

@@ -20,13 +20,15 @@ and holding them cost about 130 MiB and most of the garbage-collection time per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from her2cds.model._build import build
 from her2cds.model.therapy import CriterionOutcome, CriterionResult, OptionOutcome, TherapyOption
 from her2cds.therapy.board import alternatives_for, line_of_therapy
-from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, Outcome, decide_squamous
+from her2cds.therapy.criteria import MET, NOT_MET, UNKNOWN, Context, Node, Observation, Outcome, decide_squamous
+from her2cds.therapy.decide import Decider
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
 
@@ -47,19 +49,31 @@ def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Hit:
-    """An indication a lineage reaches: its criteria in output order, and its tumor criterion's outcome (a
-    function of the lineage alone)."""
+    """An indication a lineage reaches: its criteria in output order, its tumor criterion's outcome (a function of
+    the lineage alone) and its decision function (D14.10)."""
 
     ind: CompiledIndication
     nodes: tuple[Node, ...]
     tumor: Outcome
+    decide: Decider
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The indications a lineage reaches."""
+    """The indications a lineage reaches, and the leaf slots they read: (slot, leaf key, observation function),
+    each once, for the verified indications and for all of them."""
 
     hits: tuple[_Hit, ...]
+    slots: tuple[tuple[int, str, Callable[[Context], Observation]], ...]
+    all_slots: tuple[tuple[int, str, Callable[[Context], Observation]], ...]
+
+
+def _slots(hits: list[_Hit], tk: TherapyKnowledge) -> tuple[tuple[int, str, Callable[[Context], Observation]], ...]:
+    used: dict[int, None] = {}
+    for hit in hits:
+        used.update(dict.fromkeys(tk.reads[hit.ind.index]))
+    keys, observers = tk.slots.keys, tk.slots.observers
+    return tuple((slot, keys[slot], observers[slot]) for slot in used)
 
 
 def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
@@ -79,8 +93,10 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     hits = []
     for idx, (kind, hit) in found.items():
         ind = tk.indications[idx]
-        hits.append(_Hit(ind, (ind.setting_node, *ind.nodes), _tumor_outcome(ind, facts.tumor_code, kind, hit)))
-    plan = _Plan(hits=tuple(hits))
+        hits.append(_Hit(ind, (ind.setting_node, *ind.nodes), _tumor_outcome(ind, facts.tumor_code, kind, hit),
+                         tk.deciders[idx]))
+    verified = [hit for hit in hits if hit.ind.entry.status != "unverified"]
+    plan = _Plan(tuple(hits), _slots(verified, tk), _slots(hits, tk))
     _keep(tk.plans, facts.lineage, plan, tk.memo_limit)
     return plan
 
@@ -88,19 +104,33 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
 class Option:
     """One indication evaluated on the case, as plain data (D14.8): the pydantic :class:`TherapyOption` is
     built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
-    from it directly (:mod:`her2cds.therapy.output`)."""
+    from it directly (:mod:`her2cds.therapy.output`). The results, needs and outcome come from the indication's
+    decision function (D14.10); each criterion's reason (:attr:`outs`) only when asked for."""
 
-    __slots__ = ("alternatives", "ind", "line_of_therapy", "needs", "outcome", "outs", "results")
+    __slots__ = ("_ctx", "_outs", "_tumor", "alternatives", "ind", "line_of_therapy", "needs", "outcome", "results")
 
-    def __init__(self, ind: CompiledIndication, outs: tuple[Outcome, ...], results: tuple[str, ...],
+    def __init__(self, ind: CompiledIndication, ctx: Context, tumor: Outcome, results: tuple[str, ...],
                  needs: tuple[str, ...], outcome: OptionOutcome, line: str) -> None:
         self.ind = ind
-        self.outs = outs  # the tumor criterion's outcome, then the setting's, then each criterion's
-        self.results = results  # the same, the result only
+        self._ctx = ctx  # the case's facts and observations, for the reasons
+        self._tumor = tumor
+        self._outs: tuple[Outcome, ...] | None = None
+        self.results = results  # the tumor criterion's result, then the setting's, then each criterion's
         self.needs = needs
         self.outcome: OptionOutcome = outcome
         self.line_of_therapy = line
         self.alternatives: tuple[str, ...] = ()
+
+    @property
+    def outs(self) -> tuple[Outcome, ...]:
+        """The tumor criterion's outcome, then the setting's, then each criterion's, with their reasons (from the
+        criterion trees, on the observations the case already made)."""
+        outs = self._outs
+        if outs is None:
+            ctx = self._ctx
+            outs = self._outs = (self._tumor, *[node.evaluate(ctx) for node in (self.ind.setting_node,
+                                                                               *self.ind.nodes)])
+        return outs
 
     @property
     def history_used(self) -> tuple[str, ...]:
@@ -132,32 +162,15 @@ def _tumor_outcome(ind: CompiledIndication, code: str, kind: TumorKind, hit: str
     return Outcome(NOT_MET, f"OncoTree {code}{via} is outside {ts.text}; required: {ts.text}{note}")
 
 
-def _evaluate(hit: _Hit, ctx: Context, lines: dict[int, str]) -> Option:
-    outs = [hit.tumor]
-    outs += [node.evaluate(ctx) for node in hit.nodes]
-    results = tuple([out[0] for out in outs])
-    needs: tuple[str, ...] = ()
-    outcome: OptionOutcome
-    if NOT_MET in results:
-        outcome = "not_eligible"
-    elif UNKNOWN in results:
-        outcome = "insufficient_data"
-    else:
-        outcome = "eligible"
-    if outcome != "eligible":
-        found: list[str] = []
-        for out in outs:
-            for need in out[2]:
-                if need not in found:
-                    found.append(need)
-        needs = tuple(found)
+def _evaluate(hit: _Hit, ctx: Context, obs: list[Observation | None], lines: dict[int, str]) -> Option:
+    results, needs, outcome = hit.decide(obs, hit.tumor)
     entry = hit.ind.entry
     order = entry.line.order
     if order == 0:  # perioperative: the indication's own text
         line = entry.line.text
     else:  # advanced disease: the same for every indication of this line on the case
         line = lines.get(order) or lines.setdefault(order, line_of_therapy(ctx.facts, order, entry.line.text))
-    return Option(hit.ind, tuple(outs), results, needs, outcome, line)
+    return Option(hit.ind, ctx, hit.tumor, results, needs, outcome, line)
 
 
 def _criterion(
@@ -231,13 +244,17 @@ def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unver
     if not plan.hits:
         return []
     ctx = _context(facts, tk)
+    obs: list[Observation | None] = [None] * len(tk.slots.keys)  # each leaf slot the plan reads, observed once
+    seen = ctx.observed  # the same observations, by leaf key, for the reasons (Option.outs)
+    for slot, key, observe in plan.all_slots if include_unverified else plan.slots:
+        seen[key] = obs[slot] = observe(ctx)
     lines: dict[int, str] = {}
     ranked: list[tuple[SortKey, Option]] = []
     for hit in plan.hits:
         ind = hit.ind
         if ind.entry.status == "unverified" and not include_unverified:
             continue
-        option = _evaluate(hit, ctx, lines)
+        option = _evaluate(hit, ctx, obs, lines)
         ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, ind.entry.id), option))
     ranked.sort(key=_first)
     options = [option for _, option in ranked]
