@@ -11,7 +11,7 @@ Prints, all measured in the same run so that ratios compare across machines:
 - the same with the therapy memos disabled (no cached result of any kind can explain that figure);
 - the default output size per case (mean, median, p90, max) and the expanded size;
 - ``her2cds assess --batch`` end to end in a subprocess: lines/s (CPU and wall clock), then ``--batch --jobs N``
-  (worker processes, D14.11): lines per wall-clock second, which only shows the gain on otherwise idle cores.
+  (worker processes, D14.12): lines per wall-clock second, which only shows the gain on otherwise idle cores.
 It asserts nothing. Times are CPU time of this process (time.process_time; for --batch the child's user +
 system time), so figures are per core and other load on the machine does not distort them much; each
 in-process figure is the best of three passes over fresh cases.

@@ -1,4 +1,4 @@
-"""``her2cds assess --batch --jobs N`` (D14.11): the same bytes as the sequential batch, in input order, one whole
+"""``her2cds assess --batch --jobs N`` (D14.12): the same bytes as the sequential batch, in input order, one whole
 line per input line whatever the line holds; a dead worker loses no line; workers do not outlive a killed parent."""
 
 from __future__ import annotations

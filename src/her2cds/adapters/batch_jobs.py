@@ -1,4 +1,4 @@
-"""``her2cds assess --batch --jobs N``: JSON Lines answered by N worker processes, written in input order (D14.11).
+"""``her2cds assess --batch --jobs N``: JSON Lines answered by N worker processes, written in input order (D14.12).
 
 The parent reads the lines, hands them to the workers in chunks of :data:`CHUNK` lines and writes the answers in
 input order, each line whole (one write, then a flush), as the sequential batch does; at most ``2 N`` chunks are
