@@ -412,20 +412,31 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _run_queue_seconds(pid: int) -> float:
+    """Seconds the main thread of ``pid`` (the server's event loop) was runnable but waiting for a CPU."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 @dataclass
 class Cpu:
     """CPU seconds used during a phase: the server's event-loop process, its engine worker processes, this load
-    generator; and the machine's load average at the end (other work on the shared machine shows there)."""
+    generator; the seconds the event loop waited, runnable, for a CPU taken by something else (its run-queue
+    delay: what other work on the shared machine costs it); and the load average at the end."""
 
     server_s: float
     workers_s: float
     generator_s: float
     loadavg_1min: float
+    server_waited_s: float = float("nan")
 
     @staticmethod
-    def sample(pid: int) -> tuple[float, float, float]:
+    def sample(pid: int) -> tuple[float, float, float, float]:
         if not os.path.exists(f"/proc/{pid}/stat"):
-            return (float("nan"),) * 3
+            return (float("nan"),) * 4
         times = os.times()
         workers = 0.0
         for child in _children(pid):
@@ -433,16 +444,16 @@ class Cpu:
                 workers += _cpu_seconds(child)
             except OSError:
                 continue
-        return _cpu_seconds(pid), workers, times.user + times.system
+        return _cpu_seconds(pid), workers, times.user + times.system, _run_queue_seconds(pid)
 
     @classmethod
-    def between(cls, before: tuple[float, float, float], after: tuple[float, float, float]) -> Cpu:
-        server, workers, generator = (round(b - a, 2) for a, b in zip(before, after, strict=True))
-        return cls(server, workers, generator, round(os.getloadavg()[0], 2))
+    def between(cls, before: tuple[float, ...], after: tuple[float, ...]) -> Cpu:
+        server, workers, generator, waited = (round(b - a, 2) for a, b in zip(before, after, strict=True))
+        return cls(server, workers, generator, round(os.getloadavg()[0], 2), waited)
 
     def line(self) -> str:
-        return (f"CPU s: server loop {self.server_s:.2f}, workers {self.workers_s:.2f}, generator "
-                f"{self.generator_s:.2f}; load {self.loadavg_1min:.2f}")
+        return (f"CPU s: server loop {self.server_s:.2f} (waited for a CPU {self.server_waited_s:.2f}), workers "
+                f"{self.workers_s:.2f}, generator {self.generator_s:.2f}; load {self.loadavg_1min:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

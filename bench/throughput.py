@@ -10,7 +10,8 @@ Prints, all measured in the same run so that ratios compare across machines:
   ratio to the JSON round trip; the share of time spent in garbage collection;
 - the same with the therapy memos disabled (no cached result of any kind can explain that figure);
 - the default output size per case (mean, median, p90, max) and the expanded size;
-- ``her2cds assess --batch`` end to end in a subprocess: lines/s and peak RSS.
+- ``her2cds assess --batch`` end to end in a subprocess: lines/s (CPU and wall clock), then ``--batch --jobs N``
+  (worker processes, D14.12): lines per wall-clock second, which only shows the gain on otherwise idle cores.
 It asserts nothing. Times are CPU time of this process (time.process_time; for --batch the child's user +
 system time), so figures are per core and other load on the machine does not distort them much; each
 in-process figure is the best of three passes over fresh cases.
@@ -78,23 +79,26 @@ def json_round_trip(case: dict[str, Any]) -> object:
     return json.loads(json.dumps(case))
 
 
-def batch_run(cases: list[dict[str, Any]], extra: list[str]) -> tuple[float, float, int]:
-    """(lines per CPU second, peak RSS MiB, output lines) of ``her2cds assess --batch`` in a fresh process."""
+def batch_run(cases: list[dict[str, Any]], extra: list[str]) -> tuple[float, float, int, float]:
+    """(lines per CPU second, peak RSS MiB, output lines, lines per wall-clock second) of ``her2cds assess
+    --batch`` in a fresh process (CPU time includes its worker processes)."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         for case in cases:
             fh.write(json.dumps(case) + "\n")
         path = fh.name
     try:
+        start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "her2cds.adapters.cli", "assess", "--batch", *extra, path],
                                 stdout=subprocess.PIPE)
         assert proc.stdout is not None
         lines = sum(1 for _ in proc.stdout)
         _, _, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
         proc.returncode = 0
         elapsed = usage.ru_utime + usage.ru_stime
     finally:
         os.unlink(path)
-    return len(cases) / elapsed, usage.ru_maxrss / 1024, lines
+    return len(cases) / elapsed, usage.ru_maxrss / 1024, lines, len(cases) / wall
 
 
 def main() -> None:
@@ -102,6 +106,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=6000, help="cases per pass (three passes)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2, help="also run --batch --jobs N (0: skip)")
     args = parser.parse_args()
     n = args.cases
     cases = list(generate(5 * n, args.seed))
@@ -132,7 +137,8 @@ def main() -> None:
     sizes = sorted(len(engine.assess_json(case).encode()) for case in fresh[:2000])
     expanded = statistics.mean(len(engine.assess_json(case, expand=True).encode()) for case in fresh[:2000])
 
-    print(f"cases: {n:,} per pass x 3 passes, all distinct; 16 tumor types (bench/cases.py)")
+    print(f"cases: {n:,} per pass x 3 passes, all distinct; 16 tumor types (bench/cases.py); load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"JSON round trip of the input:        {rt:10,.0f} cases/s   (yardstick; GC {rt_gc:.1%})")
     print(f"evaluate (plain data, no output):    {ev:10,.0f} cases/s   {rt / ev:5.1f}x round trip   GC {ev_gc:.1%}")
     print(f"assess_json (default document):      {js:10,.0f} cases/s   {rt / js:5.1f}x round trip   GC {js_gc:.1%}")
@@ -141,10 +147,16 @@ def main() -> None:
     print(f"default output per case: mean {statistics.mean(sizes):,.0f} B, median {sizes[len(sizes) // 2]:,} B, "
           f"p90 {sizes[int(len(sizes) * 0.9)]:,} B, max {sizes[-1]:,} B; expanded mean {expanded:,.0f} B")
     if not args.no_batch:
-        rate, _, lines = batch_run(fresh, [])  # peak RSS: bench/batch_memory.py (a child forked from this
+        rate, _, lines, wall = batch_run(fresh, [])  # peak RSS: bench/batch_memory.py (a child forked from this
         # large process would count the parent's pages)
         print(f"her2cds assess --batch (1 process):  {rate:10,.0f} lines/s   "
-              f"({lines:,} output lines for {len(fresh):,} input lines; CPU time incl. start-up)")
+              f"({lines:,} output lines for {len(fresh):,} input lines; CPU time incl. start-up; "
+              f"wall clock {wall:,.0f} lines/s)")
+        if args.jobs:
+            rate, _, lines, wall = batch_run(fresh, ["--jobs", str(args.jobs)])
+            print(f"her2cds assess --batch --jobs {args.jobs}:     {wall:10,.0f} lines/s   wall clock "
+                  f"({lines:,} output lines; CPU time of all processes {rate:,.0f} lines/s; load average "
+                  f"{os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

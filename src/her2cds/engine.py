@@ -30,7 +30,7 @@ from her2cds.model.assessment import (
 )
 from her2cds.model.case import Case, Specimen
 from her2cds.model.therapy import TherapySummary
-from her2cds.rules.collector import Collector, TraceRecord
+from her2cds.rules.collector import Collector, trace_json
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem, compile_knowledge
 from her2cds.rules.heterogeneity import flag_heterogeneity
 from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status, reread
@@ -140,7 +140,6 @@ class Engine:
         self._families = {code: self.kb.family_for(code) for code in self.kb.tumor_types}
         self._lineages = {code: self.kb.lineage(code) for code in self.kb.tumor_types}
         self._family_text: dict[tuple[str, str], str] = {}
-        self._trace_heads: dict[str, str] = {}
         self._compact = CompactOptions(self.therapy) if self.therapy is not None else None
 
     # ------------------------------------------------------------------------------------------
@@ -188,7 +187,7 @@ class Engine:
             detail = (f"{key[0]} ({' > '.join(reversed(lineage))}) -> {family.name}: {family.text} "
                       f"Scoring system: {system.system.name}.")
             self._family_text[key] = detail
-        col.fire(family_rule, detail)
+        col.fire(family_rule, detail, fixed=True)  # fixed text for the tumor code: kb show CODE (D14.11)
         if not family.guideline_specific and not explicit and any(
             spec.ihc is not None or spec.ish is not None for spec in case.specimens
         ):
@@ -268,19 +267,7 @@ class Engine:
         text = self._assessment(ev, [], []).model_dump_json()
         at = text.index(_EMPTY + _AFTER)
         therapies = self._compact.options(ev.options) if self._compact is not None else NO_OPTIONS
-        return f'{text[:at]},{therapies},"trace":{self._trace(ev.collector.trace)}{text[at + len(_EMPTY):]}'
-
-    def _trace(self, records: list[TraceRecord]) -> str:
-        """The compact trace (D14.5): rule id, detail and, for a specimen-level rule, the specimen."""
-        heads = self._trace_heads
-        parts = []
-        for rule, _, detail, specimen in records:
-            head = heads.get(rule)
-            if head is None:  # one per rule id: static text (no case data)
-                head = heads.setdefault(rule, f'{{"rule":{_quote(rule)},"detail":')
-            parts.append(f'{head}{_quote(detail)}}}' if specimen is None
-                         else f'{head}{_quote(detail)},"specimen":{_quote(specimen)}}}')
-        return f"[{','.join(parts)}]"
+        return f'{text[:at]},{therapies},"trace":{trace_json(ev.collector.trace)}{text[at + len(_EMPTY):]}'
 
     def _specimen(
         self, spec: Specimen, index: int, system: CompiledSystem, col: Collector, include_unverified: bool = False

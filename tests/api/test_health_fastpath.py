@@ -19,7 +19,7 @@ from her2cds.adapters.api.capacity import Admission
 from her2cds.adapters.api.fastpath import HealthAnswer
 from her2cds.adapters.api.server import header_timeout_protocol
 from her2cds.adapters.api.settings import Settings
-from tests.api.test_shed_protocol import Transport
+from tests.api.test_shed_protocol import Transport, finish
 
 DATE = [(b"date", b"Tue, 01 Dec 2026 01:23:45 GMT")]
 ID = re.compile(rb"x-request-id: ([0-9a-f]{32})\r\n")
@@ -66,12 +66,7 @@ def _serve(settings_name: str, data: bytes, *, fast: bool, admission: Admission 
         protocol.connection_made(transport)
         protocol.data_received(data)
         at_once = transport.written
-        for _ in range(2000):  # until the application's tasks have answered (no timing: a bound only)
-            if all(task.done() for task in protocol.tasks):
-                break
-            await asyncio.sleep(0.001)
-        transport.closed_by_server = transport.closed
-        protocol.connection_lost(None)
+        await finish(protocol, transport)
         return transport, at_once
 
     transport, at_once = asyncio.run(go())

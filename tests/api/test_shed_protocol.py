@@ -44,6 +44,16 @@ class Transport(asyncio.Transport):
         pass
 
 
+async def finish(protocol: Any, transport: Transport) -> None:
+    """Wait until the application's tasks have answered (no timing: a bound only), then end the connection."""
+    for _ in range(2000):
+        if all(task.done() for task in protocol.tasks):
+            break
+        await asyncio.sleep(0.001)
+    transport.closed_by_server = transport.closed
+    protocol.connection_lost(None)
+
+
 def _post(*headers: bytes, body: bytes = BODY) -> bytes:
     return (b"POST /v1/assess HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + b"".join(headers)
             + b"Content-Length: %d\r\n\r\n" % len(body) + body)
@@ -68,12 +78,7 @@ def _run(admission: Admission, data: bytes) -> tuple[Transport, list[tuple[str, 
         transport = Transport()
         protocol.connection_made(transport)
         protocol.data_received(data)
-        for _ in range(500):  # until the application's tasks have answered (no timing: a bound only)
-            if all(task.done() for task in protocol.tasks):
-                break
-            await asyncio.sleep(0.001)
-        transport.closed_by_server = transport.closed
-        protocol.connection_lost(None)
+        await finish(protocol, transport)
         return transport
 
     return asyncio.run(go()), calls

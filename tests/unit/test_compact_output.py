@@ -1,7 +1,7 @@
-"""Compact output (D14.1, D14.5, D14.9): the default document keeps what the case decided; the fixed text
-(indication text, criterion texts, rule sources) is in the knowledge base once, the reasons are in the expanded
-form, an option ruled out is its id and the criteria it does not meet, and ``--expand`` / ``expand=therapies``
-restore the full document."""
+"""Compact output (D14.1, D14.5, D14.9, D14.11): the default document keeps what the case decided; the fixed
+text (indication text, criterion texts, rule texts and sources, recommendation and flag texts) is in the
+knowledge base once, the reasons are in the expanded form, an option ruled out is its id and the criteria it does
+not meet, and ``--expand`` / ``expand=therapies`` restore the full document."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import her2cds
 from her2cds import examples
 from her2cds.adapters.cli import main
 from her2cds.errors import InvalidInputError
+from her2cds.knowledge.loader import default_knowledge_base
 from her2cds.model.assessment import Assessment, ExpandedAssessment, TraceEntry, TraceStep
 from her2cds.model.therapy import CriterionStatus, TherapyOption, TherapySummary
+from her2cds.rules.collector import case_values
 from tests.golden import load_cases
 
 # the compact option: always these ...
@@ -27,6 +29,22 @@ COMPACT_WHEN_SET = {"needs", "line_of_therapy", "alternatives", "region_status"}
 FULL_ONLY = set(TherapyOption.model_fields) - COMPACT_ALWAYS - COMPACT_WHEN_SET
 BREAST = examples.load("breast-her2-low")  # the example with the most therapy options
 GOLDEN = [c.case.input for c in load_cases() if c.case.expect is not None]
+# the trace entry of a tumor's family: its detail is the lineage, family and scoring system (kb show CODE)
+FAMILY_RULES = {"her2cds.tumor.family-specific", "her2cds.tumor.family-gastric-criteria"}
+
+
+def _fixed_texts() -> tuple[dict[str, str], dict[str, str]]:
+    """The knowledge base's fixed texts: of each rule and testing indication by id; of each code."""
+    kb = default_knowledge_base()
+    rules = {rule.id: rule.text for rule in kb.rules.values()} | {t.id: t.text for t in kb.testing}
+    return rules, {entry.code: entry.text for entry in kb.codes.values()}
+
+
+def _adds(text: str, detail: str) -> str | None:
+    """What the case adds to a fixed text (D14.11): nothing, the rest after ``text + " "``, or all of it."""
+    if detail == text:
+        return None
+    return detail[len(text) + 1:] if detail.startswith(text + " ") else detail
 
 
 def _therapies(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,9 +69,22 @@ def compact_of(expanded: dict[str, Any]) -> dict[str, Any]:
                 del option["history_used"]
                 options.append({k: v for k, v in option.items() if k not in COMPACT_WHEN_SET or v not in ([], None)})
             doc["therapies"], doc["ruled_out"] = options, ruled_out
-    doc["trace"] = [{k: v for k, v in entry.items() if k != "sources" and not (k == "specimen" and v is None)}
-                    for entry in expanded["trace"]]
+    rules, codes = _fixed_texts()
+    doc["trace"] = []
+    for entry in expanded["trace"]:
+        values = None if entry["rule"] in FAMILY_RULES else _adds(rules[entry["rule"]], entry["detail"])
+        doc["trace"].append({"rule": entry["rule"], **({"values": values} if values is not None else {}),
+                             **({"specimen": entry["specimen"]} if entry["specimen"] is not None else {})})
+    doc["recommendations"] = [{"code": r["code"], **_detail(codes[r["code"]], r["text"]), "specimen": r["specimen"]}
+                              for r in expanded["recommendations"]]
+    doc["flags"] = [{"code": f["code"], **_detail(codes[f["code"]], f["text"]), "specimens": f["specimens"]}
+                    for f in expanded["flags"]]
     return doc
+
+
+def _detail(text: str, full: str) -> dict[str, str]:
+    detail = _adds(text, full)
+    return {} if detail is None else {"detail": detail}
 
 
 def test_default_output_has_compact_therapies_and_trace() -> None:
@@ -69,16 +100,19 @@ def test_default_output_has_compact_therapies_and_trace() -> None:
     assert list(doc).index("ruled_out") == list(doc).index("therapies") + 1
     assert {"regulatory", "evidence", "sources", "history_used"} <= FULL_ONLY
     for entry in doc["trace"]:
-        assert {"rule", "detail"} <= set(entry) <= {"rule", "detail", "specimen"}
-        assert entry.get("specimen", "x") is not None
+        assert {"rule"} <= set(entry) <= {"rule", "values", "specimen"}
+        assert entry.get("specimen", "x") is not None and entry.get("values", "x")
     assert any("specimen" in e for e in doc["trace"]) and any("specimen" not in e for e in doc["trace"])
+    assert any("values" in e for e in doc["trace"]) and any("values" not in e for e in doc["trace"])
+    for item in doc["recommendations"] + doc["flags"]:
+        assert "text" not in item and "sources" not in item and item.get("detail", "x")
 
 
 def test_expanded_output_keeps_every_full_field_and_the_same_decisions() -> None:
     assessment = her2cds.assess(BREAST)
     compact = json.loads(assessment.model_dump_json())
     full = json.loads(assessment.expanded().model_dump_json())
-    rest = set(full) - {"therapies", "trace"}
+    rest = set(full) - {"therapies", "trace", "recommendations", "flags"}
     assert {k: full[k] for k in rest} == {k: compact[k] for k in rest}
     for long in _therapies(full):
         assert list(long) == list(TherapyOption.model_fields)  # every field, empty ones included, in order
@@ -182,6 +216,11 @@ def test_cli_schema_describes_what_is_written(capsys: pytest.CaptureFixture[str]
     assert summary["criteria"]["type"] == "object"
     assert summary["criteria"]["additionalProperties"]["enum"] == ["met", "not_met", "unknown"]
     assert "history_used" not in summary and "sources" not in compact["$defs"]["TraceStep"]["properties"]
+    assert set(compact["$defs"]["TraceStep"]["properties"]) == {"rule", "values", "specimen"}
+    assert set(compact["$defs"]["RecommendationStep"]["properties"]) == {"code", "detail", "specimen"}
+    assert set(compact["$defs"]["FlagStep"]["properties"]) == {"code", "detail", "specimens"}
+    assert {"text", "sources"} <= set(full["$defs"]["Recommendation"]["required"] + ["sources"])
+    assert "ruled_out" in compact["properties"] and "ruled_out" not in full["properties"]
     assert "regulatory" in full["$defs"]["TherapyOption"]["properties"]
     assert full["$defs"]["TherapyOption"]["properties"]["criteria"]["type"] == "array"
     assert "sources" in full["$defs"]["TraceEntry"]["required"]
@@ -193,3 +232,69 @@ def test_default_output_is_much_smaller_than_expanded() -> None:
     assessment = her2cds.assess(BREAST)
     compact, full = len(assessment.model_dump_json()), len(assessment.expanded().model_dump_json())
     assert compact * 3 < full, (compact, full)
+
+
+def test_case_values_is_what_a_detail_adds_to_its_fixed_text() -> None:
+    text = "Group 5: ISH negative."
+    assert case_values(text, None) is None and case_values(text, "") is None and case_values(text, text) is None
+    assert case_values(text, f"{text} (ratio 1.22)") == "(ratio 1.22)"
+    assert case_values(text, f"{text}(ratio 1.22)") == f"{text}(ratio 1.22)"  # no space: not the text + values
+    assert case_values(text, "Category HER2-low from specimen S1.") == "Category HER2-low from specimen S1."
+
+
+def test_rule_and_code_texts_plus_the_case_values_give_the_expanded_texts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What the compact trace, recommendations and flags leave out is the knowledge base's text (kb show)."""
+    case = examples.load("gastric-her2-positive")
+    assessment = her2cds.assess(case)
+    compact = json.loads(assessment.model_dump_json())
+    full = json.loads(assessment.expanded().model_dump_json())
+
+    def shown(entry_id: str) -> dict[str, Any]:
+        assert main(["kb", "show", entry_id]) == 0
+        data: dict[str, Any] = json.loads(capsys.readouterr().out)
+        return data
+
+    def joined(text: str, adds: str | None) -> str:
+        return text if adds is None else f"{text} {adds}"
+
+    with_values = 0
+    for short, long in zip(compact["trace"], full["trace"], strict=True):
+        if short["rule"] in FAMILY_RULES:  # the lineage, family and scoring system of the tumor code
+            tumor = shown(compact["tumor"]["oncotree_code"])
+            assert "values" not in short
+            assert long["detail"] == (f"{tumor['oncotree_code']} ({' > '.join(reversed(tumor['lineage']))}) -> "
+                                      f"{tumor['family']['name']}: {tumor['family']['text']} "
+                                      f"Scoring system: {tumor['scoring_system']['name']}.")
+            continue
+        text = shown(short["rule"])["text"]
+        values = short.get("values")
+        with_values += values is not None
+        assert long["detail"] in (joined(text, values), values)
+    assert with_values >= 1
+    codes = default_knowledge_base().codes
+    for short, long in [*zip(compact["recommendations"], full["recommendations"], strict=True),
+                        *zip(compact["flags"], full["flags"], strict=True)]:
+        entry = shown(codes[short["code"]].id)
+        assert long["text"] == joined(entry["text"], short.get("detail"))
+        if "sources" in long:  # a recommendation's sources are its code's
+            assert long["sources"] == [s["id"] for s in entry["sources"]]
+    assert compact["recommendations"] and compact["flags"]
+
+
+def test_text_output_still_shows_the_full_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format text` reads the engine's full objects, not the compact document: every trace detail, flag and
+    recommendation text and the titles of the options it lists are shown."""
+    assert main(["assess", "--example", "breast-her2-low", "--format", "text"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())  # the text output wraps long lines
+    full = her2cds.assess(BREAST).expanded()
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    assert full.trace and all(words(entry.detail) in shown for entry in full.trace)
+    assert full.flags and all(words(flag.text) in shown for flag in full.flags)
+    assert all(words(rec.text) in shown for rec in full.recommendations)
+    undecided = [o for o in full.therapies if o.outcome == "insufficient_data"]
+    assert undecided and all(words(o.title) in shown for o in undecided)
+    assert "ruled_out" in shown

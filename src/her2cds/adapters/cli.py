@@ -19,6 +19,7 @@ from typing import IO, Any, NoReturn
 
 from her2cds._version import __version__
 from her2cds.adapters import cli_store
+from her2cds.adapters.batch_jobs import jobs_option
 from her2cds.adapters.cohort_cli import register as register_cohort
 from her2cds.errors import (
     Her2CdsError,
@@ -65,6 +66,8 @@ def _therapy_text() -> Any:
 def _check_assess_options(args: argparse.Namespace) -> None:
     """Every option either applies or is a usage error that says why (never silently ignored)."""
     shaped = "--summary" if args.summary else "--fields" if args.fields is not None else None
+    if args.jobs != 1 and not args.batch:
+        raise UsageError("--jobs applies to --batch (many cases); one case runs in one process")
     if args.batch:
         if args.example is not None or args.fhir:
             raise UsageError("--batch reads JSON Lines (one case per line); it cannot be combined with --example "
@@ -110,17 +113,18 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
         shape = OutputShape(summary=args.summary, fields=args.fields, trace=not args.no_trace, expand=args.expand)
         engine: Any = default_engine()
+    if args.batch:
+        from her2cds.adapters.batch_jobs import batch_assessor, jobs_wanted
+        from her2cds.adapters.progress import progress_for
+
+        path = args.file or "-"
+        return _batch(batch_assessor(engine, args.criteria, args.region), path, sys.stdout, shape=shape,
+                      progress=progress_for(sys.stderr, path), jobs=jobs_wanted(args.jobs),
+                      spec=(args.criteria, args.region))
     if args.criteria is not None:
         from her2cds.adapters.cli_criteria import CriteriaEngine
 
         engine = CriteriaEngine(engine, args.criteria)
-    if args.batch:
-        from her2cds.adapters.progress import progress_for
-        from her2cds.adapters.region import RegionalAssessor
-
-        path = args.file or "-"
-        assessor = RegionalAssessor(engine, args.region) if args.region else engine
-        return _batch(assessor, path, sys.stdout, shape=shape, progress=progress_for(sys.stderr, path))
     if args.example is not None:
         if args.file:
             raise UsageError("give either FILE or --example, not both")
@@ -243,14 +247,23 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
-def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None) -> int:
-    """Every input line gets exactly one output line, written whole (one write, then a flush), so a consumer
-    or a kill never sees half a record. ``progress`` (a terminal only) counts lines, nothing of their content."""
+def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None, jobs: int = 1,
+           spec: tuple[str | None, str | None] = (None, None)) -> int:
+    """Every input line gets exactly one output line, in input order, written whole (one write, then a flush), so
+    a consumer or a kill never sees half a record. ``progress`` (a terminal only) counts lines, nothing of their
+    content. ``jobs`` > 1: answered by that many worker processes (``batch_jobs``), each building the assessor
+    from ``spec`` (criteria, region) as ``engine`` was built."""
     failures = 0
+    numbered = ((number, line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n"))
+                for number, line in enumerate(_lines(path), start=1))
     try:
-        for number, line in enumerate(_lines(path), start=1):
-            text, ok = batch_line_result(engine, number, line.rstrip(b"\r\n") if isinstance(line, bytes)
-                                         else line.rstrip("\r\n"), shape)
+        if jobs > 1:
+            from her2cds.adapters.batch_jobs import parallel_batch
+
+            failures = parallel_batch(numbered, out, assessor=engine, criteria=spec[0], region=spec[1], shape=shape,
+                                      progress=progress, jobs=jobs)
+        for number, line in numbered:  # (nothing left after the workers)
+            text, ok = batch_line_result(engine, number, line, shape)
             failures += not ok
             out.write(text + "\n")
             out.flush()
@@ -371,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", action="store_true",
                    help="read JSON Lines; write one JSON line per input line, in order (a progress bar on stderr "
                         "when it is a terminal)")
+    p.add_argument("--jobs", type=jobs_option, default=1, metavar="N",
+                   help="with --batch: answer lines in N worker processes (0: one per core; default 1), output "
+                        "still in input order")
     p.add_argument("--summary", action="store_true",
                    help="a short summary per case: status, category, scores, flags, recommendation codes, eligible "
                         "therapy ids, needs, versions (with --batch at most 300 bytes a line)")

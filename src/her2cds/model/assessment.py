@@ -21,13 +21,23 @@ def _null(value: Any) -> bool:
 
 
 class TraceStep(_Out):
-    """One rule that fired, compact form (the default output, D14.5): the rule's sources are fixed knowledge
-    (``her2cds kb show RULE``), so they are left out, as is a null ``specimen`` (a patient-level rule);
-    ``--expand`` / ``expand=therapies`` restore both (:class:`TraceEntry`)."""
+    """One rule that fired, compact form (the default output, D14.5, D14.11): the rule's id and what the case adds
+    to the rule's fixed text (``values``); the text and the sources are the rule's knowledge-base entry
+    (``her2cds kb show RULE``), so they are left out, as is a null ``specimen`` (a patient-level rule).
+    ``--expand`` / ``expand=therapies`` restore the whole ``detail`` and the sources (:class:`TraceEntry`)."""
 
     rule: str = Field(description="knowledge-base id of the rule that fired (her2cds kb show RULE: text, sources)")
     sources: tuple[str, ...] = Field(default=(), exclude=True, description="expanded form only")
-    detail: str
+    detail: str = Field(
+        default="", exclude=True,
+        description="expanded form only (empty when read back from a compact document): the rule's text and values",
+    )
+    values: str | None = Field(
+        default=None, exclude_if=_null,
+        description="what the case adds to the rule's text: the detail without the rule's text (kb show RULE) and "
+        "the space after it; the whole detail when it does not start with the rule's text; left out when the "
+        "detail is exactly the rule's text",
+    )
     specimen: str | None = Field(
         default=None, exclude_if=_null, description="the specimen the rule read (left out for a patient-level rule)"
     )
@@ -37,20 +47,54 @@ class TraceEntry(TraceStep):
     """One rule that fired, expanded form (what the engine builds; every field inline)."""
 
     sources: tuple[str, ...] = Field(description="knowledge-base ids of the rule's sources")
+    detail: str = Field(description="what the rule found on this case: its text, with the case's values")
+    values: str | None = Field(default=None, exclude=True, description="compact form only")
     specimen: str | None = None
 
 
-class Recommendation(_Out):
+class RecommendationStep(_Out):
+    """A recommendation, compact form (D14.11): its code and what the case adds to the code's fixed text (the
+    code's text and sources: docs/codes.md, her2cds kb show rec.*); ``--expand`` restores them
+    (:class:`Recommendation`)."""
+
     code: str
-    text: str
+    text: str = Field(default="", exclude=True,
+                      description="expanded form only (empty when read back from a compact document)")
+    detail: str | None = Field(
+        default=None, exclude_if=_null,
+        description="what the case adds to the code's text (left out when nothing)",
+    )
     specimen: str | None = None
+    sources: list[str] = Field(default=[], exclude=True, description="expanded form only")
+
+
+class Recommendation(RecommendationStep):
+    """A recommendation, expanded form (what the engine builds)."""
+
+    text: str = Field(description="the code's text, then what the case adds")
+    detail: str | None = Field(default=None, exclude=True, description="compact form only")
     sources: list[str] = []
 
 
-class Flag(_Out):
+class FlagStep(_Out):
+    """A flag, compact form (D14.11): its code, what the case adds to the code's fixed text and the specimens
+    (the code's text: docs/codes.md, her2cds kb show flag.*); ``--expand`` restores the text (:class:`Flag`)."""
+
     code: str
-    text: str
+    text: str = Field(default="", exclude=True,
+                      description="expanded form only (empty when read back from a compact document)")
+    detail: str | None = Field(
+        default=None, exclude_if=_null,
+        description="what the case adds to the code's text (left out when nothing)",
+    )
     specimens: list[str] = []
+
+
+class Flag(FlagStep):
+    """A flag, expanded form (what the engine builds)."""
+
+    text: str = Field(description="the code's text, then what the case adds")
+    detail: str | None = Field(default=None, exclude=True, description="compact form only")
 
 
 class Need(_Out):
@@ -237,8 +281,12 @@ class Assessment(_Out):
     id: str | None = None
     her2: Her2Summary
     tumor: TumorSummary
-    recommendations: list[Recommendation]
-    flags: list[Flag]
+    recommendations: list[RecommendationStep] = Field(
+        description="what to do next (compact: code, what the case adds, specimen; the code's text: docs/codes.md)"
+    )
+    flags: list[FlagStep] = Field(
+        description="what to check (compact: code, what the case adds, specimens; the code's text: docs/codes.md)"
+    )
     warnings: list[InputWarning] = []
     specimens: list[SpecimenResult]
     criteria: CriteriaReading | None = Field(
@@ -255,7 +303,8 @@ class Assessment(_Out):
         "in the options' order (title, drugs, every criterion's result: her2cds kb show ID or the expanded form)",
     )
     trace: list[TraceStep] = Field(
-        description="the rules that fired, in order (compact: rule id, detail, specimen; sources by rule id)"
+        description="the rules that fired, in order (compact: rule id, what the case adds to the rule's text, "
+        "specimen; the rule's text and sources by rule id)"
     )
     assessed_on: dt.date | None = Field(
         default=None, description="the date the case was assessed on (the input's assessed_on, else the day of the run)"
@@ -286,12 +335,19 @@ class Assessment(_Out):
         for entry in self.trace:
             if not isinstance(entry, TraceEntry):
                 raise TypeError(f"trace entry {entry.rule!r} has no expanded form")
+        for rec in self.recommendations:
+            if not isinstance(rec, Recommendation):
+                raise TypeError(f"recommendation {rec.code!r} has no expanded form")
+        for flag in self.flags:
+            if not isinstance(flag, Flag):
+                raise TypeError(f"flag {flag.code!r} has no expanded form")
         return build(ExpandedAssessment, **self.__dict__)
 
 
 class ExpandedAssessment(Assessment):
     """An assessment whose therapy options carry the indication text inline (regulatory, evidence, sources,
-    criterion texts and reasons) and whose trace entries carry their sources."""
+    criterion texts and reasons), whose trace entries carry their whole detail and sources, and whose
+    recommendations and flags carry their text (and sources)."""
 
     therapies: list[TherapyOption] = Field(  # type: ignore[assignment]
         default=[], description="full therapy options, ruled-out ones included (regulatory status, evidence, "
@@ -302,3 +358,5 @@ class ExpandedAssessment(Assessment):
     trace: list[TraceEntry] = Field(  # type: ignore[assignment]
         description="the rules that fired, in order, with their sources"
     )
+    recommendations: list[Recommendation]  # type: ignore[assignment]
+    flags: list[Flag]  # type: ignore[assignment]

@@ -49,7 +49,7 @@ def advise(
         unknown_setting = setting == "unknown" and "early" not in indication.settings
         detail = "(Setting not given: this applies to advanced disease.)" if unknown_setting else None
         col.record(indication.id, tuple(r.id for r in indication.sources),
-                   indication.text + (f" {detail}" if detail else ""))
+                   indication.text + (f" {detail}" if detail else ""), text=indication.text)
         if not indication.indicated:
             if not tissue_ihc_ish and not any_ngs:
                 col.recommend("her2_testing_not_indicated", detail=None)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from her2cds.adapters.api import examples, jobs
-from her2cds.adapters.api.deps import AssessorDep, StateDep
+from her2cds.adapters.api.deps import AssessorDep, app_state
 from her2cds.adapters.api.errors import ERROR_RESPONSES
 from her2cds.adapters.api.io import FHIR_JSON, JSON, negotiate, read_body, reply_response, request_id
 from her2cds.model.assessment import Assessment, ExpandedAssessment
@@ -55,8 +55,9 @@ _ASSESS_RESPONSES: dict[int | str, dict[str, Any]] = {
     openapi_extra=examples.request_body("Case"),
 )
 async def assess(
-    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+    request: Request, assessor: AssessorDep, expand: Expand = None, region: RegionParam = None
 ) -> Response:
+    state = app_state(request)
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
@@ -97,8 +98,9 @@ async def assess(
     openapi_extra=examples.request_body("CaseBatch"),
 )
 async def assess_batch(
-    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+    request: Request, assessor: AssessorDep, expand: Expand = None, region: RegionParam = None
 ) -> Response:
+    state = app_state(request)
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(
@@ -126,8 +128,9 @@ async def assess_batch(
     openapi_extra=examples.request_body("FhirBundle", media=(JSON, FHIR_JSON)),
 )
 async def assess_fhir(
-    request: Request, assessor: AssessorDep, state: StateDep, expand: Expand = None, region: RegionParam = None
+    request: Request, assessor: AssessorDep, expand: Expand = None, region: RegionParam = None
 ) -> Response:
+    state = app_state(request)
     media = negotiate(request.headers.get("accept"))
     raw = await read_body(request)
     reply = await state.engine.call(

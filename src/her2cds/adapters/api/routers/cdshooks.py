@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from her2cds.adapters.api import jobs
-from her2cds.adapters.api.deps import AssessorDep, KnowledgeBaseDep, StateDep, get_state
+from her2cds.adapters.api.deps import AssessorDep, KnowledgeBaseDep, app_state
 from her2cds.adapters.api.errors import ERROR_RESPONSES, ServiceError
 from her2cds.adapters.api.fhir_json import operation_outcome
 from her2cds.adapters.api.io import JSON, read_body, read_json, reply_response, request_id
@@ -37,8 +37,9 @@ def _endpoint_url(request: Request, state: AppState) -> str:
     return base + (path[len(root) :] if root and path.startswith(root) else path)
 
 
-async def verify_cds_client(request: Request, state: Annotated[AppState, Depends(get_state)]) -> VerifiedClient | None:
+async def verify_cds_client(request: Request) -> VerifiedClient | None:
     """CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients") when a JWK Set is configured."""
+    state = app_state(request)
     if state.jwt_verifier is None:
         return None
     try:
@@ -114,10 +115,10 @@ async def call(
     request: Request,
     service_id: ServiceId,
     client: ClientDep,
-    state: StateDep,
     assessor: AssessorDep,
     kb: KnowledgeBaseDep,
 ) -> Response:
+    state = app_state(request)
     service = _service(service_id)
     access = state.fhir_access.for_client(client.fhir_servers if client else ())
     context = state.engine_context(assessor, kb)
@@ -163,7 +164,8 @@ async def call(
         }
     },
 )
-async def feedback(request: Request, service_id: ServiceId, client: ClientDep, state: StateDep) -> dict[str, int]:
+async def feedback(request: Request, service_id: ServiceId, client: ClientDep) -> dict[str, int]:
+    state = app_state(request)
     service = _service(service_id)
     parsed = jobs.parse_model(FeedbackRequest, await read_json(request))
     received = state.feedback.add(service.id, parsed.feedback, client.issuer if client else None)
