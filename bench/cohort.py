@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
           f"= {before['rows_per_s']:,} rows/s ({before['rows_per_cpu_s']:,} rows per CPU second); evaluate only: "
           f"{before['eval_rows_per_s']:,} rows/s ({before['eval_rows_per_cpu_s']:,} per CPU second)")
     print(f"{'rows':>12} {'engine':>9} {'seconds':>8} {'rows/s':>10} {'x per-case':>10} {'CPU s':>7} "
-          f"{'x (CPU)':>7} {'x eval':>6} {'peak MB':>7} {'spec keys':>9} {'keys':>6} {'by engine':>9} {'load':>5}")
+          f"{'x (CPU)':>7} {'x eval':>6} {'peak MB':>7} {'worker MB':>9} {'spec keys':>9} {'keys':>6} "
+          f"{'by engine':>9} {'load':>5}")
     runs = [(n, "local", "local[2]") for n in args.sizes]
     if args.spark:
         runs += [(args.spark, "spark", "local[1]"), (args.spark, "spark", "local[2]")]
@@ -184,7 +185,8 @@ def _report(r: dict[str, Any], per_case: dict[str, Any], load: str) -> None:
     eval_ratio = f"{r['rows'] / r['cpu_seconds'] / per_case['eval_rows_per_cpu_s']:>5.0f}x" if local else f"{'-':>6}"
     print(f"{r['rows']:>12,} {r['engine']:>9} {r['seconds']:>8.2f} {r['rows_per_s']:>10,} "
           f"{r['rows_per_s'] / per_case['rows_per_s']:>9.0f}x {r['cpu_seconds']:>7.2f} {cpu_ratio} {eval_ratio} "
-          f"{r['peak_rss_mb']:>7,} {r['specimen_keys']:>9,} {r['decision_keys']:>6,} {r['engine_rows']:>9,} "
+          f"{r['peak_rss_mb']:>7,} {r.get('worker_peak_rss_mb', 0):>9,} "
+          f"{r['specimen_keys']:>9,} {r['decision_keys']:>6,} {r['engine_rows']:>9,} "
           f"{load:>5}", flush=True)
 
 

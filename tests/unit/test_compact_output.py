@@ -280,3 +280,21 @@ def test_rule_and_code_texts_plus_the_case_values_give_the_expanded_texts(
         if "sources" in long:  # a recommendation's sources are its code's
             assert long["sources"] == [s["id"] for s in entry["sources"]]
     assert compact["recommendations"] and compact["flags"]
+
+
+def test_text_output_still_shows_the_full_texts(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format text` reads the engine's full objects, not the compact document: every trace detail, flag and
+    recommendation text and the titles of the options it lists are shown."""
+    assert main(["assess", "--example", "breast-her2-low", "--format", "text"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())  # the text output wraps long lines
+    full = her2cds.assess(BREAST).expanded()
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    assert full.trace and all(words(entry.detail) in shown for entry in full.trace)
+    assert full.flags and all(words(flag.text) in shown for flag in full.flags)
+    assert all(words(rec.text) in shown for rec in full.recommendations)
+    undecided = [o for o in full.therapies if o.outcome == "insufficient_data"]
+    assert undecided and all(words(o.title) in shown for o in undecided)
+    assert "ruled_out" in shown

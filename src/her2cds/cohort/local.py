@@ -30,7 +30,7 @@ ANSWER_SCHEMA: dict[str, pl.DataType] = {
 }
 assert tuple(ANSWER_SCHEMA) == SLIM_COLUMNS
 ANSWER_COLUMNS = SLIM_COLUMNS[1:]  # the answer of a decision key: everything but the patient's id
-_BATCH_PATIENTS = 5_000  # patients with several rows answered per batch (bounds the rows held as Python rows)
+_BATCH_PATIENTS = 5_000  # rows / patients / representatives sent to the engine per batch (bounds the Python rows held)
 
 
 @dataclass
@@ -268,8 +268,12 @@ class LocalEngine:
         return self._answers_frame(listed, [self._read_error(row) for row in listed])
 
     def _rows_one_by_one(self, frame: pl.DataFrame) -> pl.DataFrame:
-        rows = list(frame.iter_rows(named=True))
-        return self._answers_frame(rows, self.calls.answers([[row] for row in rows]))
+        """Each row by the per-case engine, a batch of rows at a time (only a batch is held as Python rows)."""
+        parts = [answers_frame([], [], [])]
+        for start in range(0, frame.height, _BATCH_PATIENTS):
+            rows = frame.slice(start, _BATCH_PATIENTS).rows(named=True)
+            parts.append(self._answers_frame(rows, self.calls.answers([[row] for row in rows])))
+        return pl.concat(parts)
 
     def _vectorized(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Rows with one decision key share the answer: one group-by over the rows finds the keys' classes; the
@@ -299,7 +303,8 @@ class LocalEngine:
         spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
         keys = spec_keys.rows()
         new = [(key, first) for key, first in zip(keys, spec_first, strict=True) if key not in self._signatures]
-        for (key, _), found in zip(new, self.calls.signatures(reps([first for _, first in new])), strict=True):
+        found_all = _batched([first for _, first in new], lambda part: self.calls.signatures(reps(part)))
+        for (key, _), found in zip(new, found_all, strict=True):
             self._signatures[key] = -1 if found is None else self._signature_ids.setdefault(
                 found, len(self._signature_ids))  # ids in input order: the same whatever the processes
         self.stats.specimen_keys += len(new)
@@ -317,7 +322,8 @@ class LocalEngine:
             rows = part_keys.rows()
             fresh = [(key, first) for key, first in zip(rows, firsts, strict=True) if key not in known]
             class_index = part.get_column("__c")
-            computed = self.calls.answers([[row] for row in reps([class_index[first] for _, first in fresh])])
+            computed = _batched([class_index[first] for _, first in fresh],
+                                lambda part: self.calls.answers([[row] for row in reps(part)]))
             for (key, _), answer in zip(fresh, computed, strict=True):
                 known[key] = self._stored + len(new_answers) if answer["error"] is None else None
                 if answer["error"] is None:
@@ -330,6 +336,14 @@ class LocalEngine:
             # one chunk: gathering rows from a table of several chunks costs several times more
             self._table = pl.concat([self._table, answer_table(new_answers)], rechunk=True)
         return answers
+
+
+def _batched(items: list[int], call: Callable[[list[int]], list[Any]]) -> list[Any]:
+    """``call`` on ``items`` a batch at a time (only a batch of representatives is held as Python rows)."""
+    out: list[Any] = []
+    for start in range(0, len(items), _BATCH_PATIENTS):
+        out.extend(call(items[start:start + _BATCH_PATIENTS]))
+    return out
 
 
 def distinct(frame: pl.DataFrame, cols: Sequence[str]) -> tuple[pl.DataFrame, pl.Series, list[int]]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from her2cds.cohort.sources import Source
 
 _STATS_ID = "\x00stats"
+_ALWAYS = ("row", "source", "read_error", "patient_id")  # read by the partitioning and the pre-pass
 
 
 def _spark_type(dtype: pl.DataType) -> str:
@@ -130,13 +131,18 @@ def run_spark(sources: list[Source], options: Options, engine: Engine) -> Stats:
             exprs = [(pl.col(n).cast(t) if n in names else pl.lit(None, dtype=t)).alias(n) for n, t in SCHEMA.items()]
             lazy.select(exprs).with_row_index(ORDER, offset=offset).with_columns(
                 pl.col(ORDER).cast(pl.Int64)).sink_parquet(path)
-            offset += pl.scan_parquet(path).select(pl.len()).collect().item()
+            counts = pl.scan_parquet(path).select(pl.len().alias("__rows"), pl.all().null_count()).collect()
+            rows = int(counts.get_column("__rows")[0])
+            offset += rows
+            # only the columns the input fills cross the shuffle and the Arrow transfer (the partition's local
+            # engine adds the others as nulls, as it does for any chunk)
+            present = [c for c in ALL_COLUMNS if c in _ALWAYS or int(counts.get_column(c)[0]) < rows]
             frame = spark.read.parquet(str(path))
             from pyspark.sql import functions as F  # noqa: N812
 
             patient = F.coalesce(F.concat(F.lit("p"), F.col("patient_id")), F.concat(F.lit("r"), F.col("row")))
             partitions = int(spark.conf.get("spark.sql.shuffle.partitions"))
-            answers = (frame.select(*ALL_COLUMNS, ORDER).repartition(partitions, patient)
+            answers = (frame.select(*present, ORDER).repartition(partitions, patient)
                        .mapInArrow(functools.partial(evaluate_partition, criteria=options.criteria),
                                    output_ddl(extra)))
             written = Path(tmp) / f"answers-{index}.parquet"

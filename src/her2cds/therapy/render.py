@@ -108,5 +108,6 @@ def render_therapies_text(options: Sequence[TherapyOption]) -> str:
 
     if others:
         lines.append("")
-        lines.append(f"{others} other option(s) for this tumor type do not apply (see the JSON output for reasons).")
+        lines.append(f"{others} other option(s) for this tumor type do not apply (the JSON output's ruled_out lists "
+                     "them with the criteria not met; reasons: --expand).")
     return "\n".join(lines) + "\n"
