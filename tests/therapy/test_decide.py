@@ -83,3 +83,4 @@ def test_a_case_observes_each_leaf_slot_once() -> None:
     assert len(tk.slots.keys) == len(set(tk.slots.keys))  # one slot per distinct leaf test
     total_leaves = sum(len(tk.reads[ind.index]) for ind in tk.indications)
     assert len(tk.slots.keys) < total_leaves  # indications share slots on this knowledge base
+    assert all(callable(tk.deciders[ind.index]) for ind in tk.indications)  # every function compiles

@@ -96,10 +96,11 @@ class _Writer:
         return i
 
 
-def compile_decider(name: str, nodes: tuple[Node, ...], slot_of: dict[str, int],
-                    leaves: list[Leaf]) -> tuple[Decider, tuple[int, ...]]:
-    """The decision function of an indication whose criteria are ``nodes`` (the setting's first), and the slots
-    it reads. New leaf keys get new slots (``slot_of`` and ``leaves`` grow)."""
+def write_decider(name: str, nodes: tuple[Node, ...], slot_of: dict[str, int],
+                  leaves: list[Leaf]) -> tuple[tuple[str, str, dict[str, str]], tuple[int, ...]]:
+    """The source of the decision function of an indication whose criteria are ``nodes`` (the setting's first) as
+    (name, source, constants), and the slots it reads. New leaf keys get new slots (``slot_of`` and ``leaves``
+    grow)."""
     writer = _Writer(slot_of, leaves)
     tops = [writer.node(node) for node in nodes]
     ranks = ", ".join(f"r{t}" for t in tops)
@@ -114,23 +115,45 @@ def compile_decider(name: str, nodes: tuple[Node, ...], slot_of: dict[str, int],
         "        return results, (), 'eligible'",
         f"    return results, merge(tumor[2], {needs}), OUTCOMES[worst]",
     ])
-    namespace: dict[str, object] = {"merge": merge, "R": _RESULTS, "RANK": _RANK, "OUTCOMES": _OUTCOMES,
-                                    **writer.constants}
-    exec(compile(source, f"<criteria of {name}>", "exec"), namespace)  # source written above from the trees
+    return (name, source, writer.constants), tuple(writer.used)
+
+
+def _compiled(name: str, source: str, constants: dict[str, str]) -> Decider:
+    namespace: dict[str, object] = {"merge": merge, "R": _RESULTS, "RANK": _RANK, "OUTCOMES": _OUTCOMES, **constants}
+    exec(compile(source, f"<criteria of {name}>", "exec"), namespace)  # source written by write_decider
     decide: Decider = namespace["decide"]  # type: ignore[assignment]
-    return decide, tuple(writer.used)
+    return decide
+
+
+class Deciders:
+    """Each indication's decision function (by indication index), compiled from its source on first use:
+    compiling all of them takes about 10 ms, a few per cent of a CLI start-up, and a case reaches only its tumor's
+    indications. Thread-safe (two threads may compile the same function; either result is the same)."""
+
+    def __init__(self, sources: Sequence[tuple[str, str, dict[str, str]]]) -> None:
+        self._sources = tuple(sources)
+        self._compiled: list[Decider | None] = [None] * len(sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def __getitem__(self, index: int) -> Decider:
+        found = self._compiled[index]
+        if found is None:
+            found = self._compiled[index] = _compiled(*self._sources[index])
+        return found
 
 
 def compile_deciders(indications: Sequence[tuple[str, tuple[Node, ...]]]
-                     ) -> tuple[tuple[Decider, ...], tuple[tuple[int, ...], ...], Slots]:
+                     ) -> tuple[Deciders, tuple[tuple[int, ...], ...], Slots]:
     """Every indication's decision function and slots (in the order given), and the slot table."""
     slot_of: dict[str, int] = {}
     leaves: list[Leaf] = []
-    deciders = []
+    sources = []
     reads = []
     for name, nodes in indications:
-        decide, used = compile_decider(name, nodes, slot_of, leaves)
-        deciders.append(decide)
+        source, used = write_decider(name, nodes, slot_of, leaves)
+        sources.append(source)
         reads.append(used)
     slots = Slots(tuple(leaf.key for leaf in leaves), tuple(leaf.observe for leaf in leaves))
-    return tuple(deciders), tuple(reads), slots
+    return Deciders(sources), tuple(reads), slots
