@@ -111,7 +111,7 @@ def parallel_batch(lines: Iterable[Numbered], out: IO[str], *, assessor: Any, cr
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from her2cds.adapters.cli import batch_line_result
+    from her2cds.adapters.cli import batch_line_result, write_answer
 
     failures = 0
     window: deque[tuple[Future[list[tuple[str, bool]]] | None, list[Numbered]]] = deque()
@@ -134,11 +134,7 @@ def parallel_batch(lines: Iterable[Numbered], out: IO[str], *, assessor: Any, cr
         if answers is None:
             answers = [batch_line_result(assessor, number, line, shape) for number, line in chunk]
         for text, ok in answers:
-            failures += not ok
-            out.write(text + "\n")
-            out.flush()
-            if progress is not None:
-                progress.step(ok)
+            failures += not write_answer(out, progress, text, ok)
 
     try:
         for chunk in _chunks(lines):

@@ -247,6 +247,15 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
+def write_answer(out: IO[str], progress: Any, text: str, ok: bool) -> bool:
+    """One batch answer: one write of the whole line, then a flush; counted by the progress bar. Returns ``ok``."""
+    out.write(text + "\n")
+    out.flush()
+    if progress is not None:
+        progress.step(ok)
+    return ok
+
+
 def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None, jobs: int = 1,
            spec: tuple[str | None, str | None] = (None, None)) -> int:
     """Every input line gets exactly one output line, in input order, written whole (one write, then a flush), so
@@ -263,12 +272,7 @@ def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress:
             failures = parallel_batch(numbered, out, assessor=engine, criteria=spec[0], region=spec[1], shape=shape,
                                       progress=progress, jobs=jobs)
         for number, line in numbered:  # (nothing left after the workers)
-            text, ok = batch_line_result(engine, number, line, shape)
-            failures += not ok
-            out.write(text + "\n")
-            out.flush()
-            if progress is not None:
-                progress.step(ok)
+            failures += not write_answer(out, progress, *batch_line_result(engine, number, line, shape))
     finally:
         if progress is not None:
             progress.close()
