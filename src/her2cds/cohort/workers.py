@@ -14,6 +14,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import warnings
 from collections.abc import Hashable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Literal
@@ -107,7 +108,10 @@ class EngineCalls:
             process = context.Process(target=_serve, args=(self.engine, child), daemon=True,
                                       name=f"her2cds-cohort-{len(self._workers) + 1}")
             try:
-                process.start()
+                with warnings.catch_warnings():  # Python >= 3.12 warns on any fork of a multi-threaded process
+                    # (polars' threads): the worker never uses them (it runs only the engine)
+                    warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
+                    process.start()
             finally:
                 gc.unfreeze()
             child.close()
