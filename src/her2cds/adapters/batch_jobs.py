@@ -19,10 +19,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+
+    from her2cds.adapters.line_out import LineOut
 
 #: lines per task handed to a worker (about 10 ms of work: pickling and scheduling costs vanish against it)
 CHUNK = 32
@@ -103,15 +105,15 @@ def _chunks(lines: Iterable[Numbered]) -> Iterator[list[Numbered]]:
         yield chunk
 
 
-def parallel_batch(lines: Iterable[Numbered], out: IO[str], *, assessor: Any, criteria: str | None,
-                   region: str | None, shape: Any, progress: Any, jobs: int) -> int:
+def parallel_batch(lines: Iterable[Numbered], out: LineOut, *, assessor: Any, criteria: str | None,
+                   region: str | None, shape: Any, jobs: int) -> int:
     """Answer ``lines`` with ``jobs`` worker processes; returns the number of lines answered with an error.
     ``assessor`` (the parent's) answers in place what a dead worker left."""
     import multiprocessing  # here: the sequential batch does not pay for these imports
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from her2cds.adapters.cli import batch_line_result, write_answer
+    from her2cds.adapters.cli import batch_line_result
 
     failures = 0
     window: deque[tuple[Future[list[tuple[str, bool]]] | None, list[Numbered]]] = deque()
@@ -134,7 +136,7 @@ def parallel_batch(lines: Iterable[Numbered], out: IO[str], *, assessor: Any, cr
         if answers is None:
             answers = [batch_line_result(assessor, number, line, shape) for number, line in chunk]
         for text, ok in answers:
-            failures += not write_answer(out, progress, text, ok)
+            failures += not out.write(text, ok)
 
     try:
         for chunk in _chunks(lines):

@@ -247,32 +247,27 @@ def batch_line_result(engine: Any, number: int, line: bytes | str, shape: Any = 
         return _line_error(number, "", f"internal error ({type(exc).__name__})", case_id), False
 
 
-def write_answer(out: IO[str], progress: Any, text: str, ok: bool) -> bool:
-    """One batch answer: one write of the whole line, then a flush; counted by the progress bar. Returns ``ok``."""
-    out.write(text + "\n")
-    out.flush()
-    if progress is not None:
-        progress.step(ok)
-    return ok
-
-
 def _batch(engine: Any, path: str, out: IO[str], *, shape: Any = None, progress: Any = None, jobs: int = 1,
            spec: tuple[str | None, str | None] = (None, None)) -> int:
-    """Every input line gets exactly one output line, in input order, written whole (one write, then a flush), so
-    a consumer or a kill never sees half a record. ``progress`` (a terminal only) counts lines, nothing of their
+    """Every input line gets exactly one output line, in input order, written whole (one write, then a flush;
+    a SIGINT or SIGTERM during a write waits for the end of the line: :mod:`~her2cds.adapters.line_out`), so a
+    consumer or a kill never sees half a record. ``progress`` (a terminal only) counts lines, nothing of their
     content. ``jobs`` > 1: answered by that many worker processes (``batch_jobs``), each building the assessor
     from ``spec`` (criteria, region) as ``engine`` was built."""
+    from her2cds.adapters.line_out import LineOut
+
     failures = 0
     numbered = ((number, line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n"))
                 for number, line in enumerate(_lines(path), start=1))
     try:
-        if jobs > 1:
-            from her2cds.adapters.batch_jobs import parallel_batch
+        with LineOut(out, progress).stopping_between_lines() as answers:
+            if jobs > 1:
+                from her2cds.adapters.batch_jobs import parallel_batch
 
-            failures = parallel_batch(numbered, out, assessor=engine, criteria=spec[0], region=spec[1], shape=shape,
-                                      progress=progress, jobs=jobs)
-        for number, line in numbered:  # (nothing left after the workers)
-            failures += not write_answer(out, progress, *batch_line_result(engine, number, line, shape))
+                failures = parallel_batch(numbered, answers, assessor=engine, criteria=spec[0], region=spec[1],
+                                          shape=shape, jobs=jobs)
+            for number, line in numbered:  # (nothing left after the workers)
+                failures += not answers.write(*batch_line_result(engine, number, line, shape))
     finally:
         if progress is not None:
             progress.close()
@@ -467,7 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     except BrokenPipeError:
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C; a batch stopped by SIGINT/SIGTERM after a whole line
+        signum = getattr(exc, "signum", None)
+        if isinstance(signum, int):
+            return 128 + signum
         return 130
     except Exception as exc:  # a bug: report it in one line, never a traceback
         sys.stderr.write(f"her2cds: internal error ({type(exc).__name__}): {exc}\n")
