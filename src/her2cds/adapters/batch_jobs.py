@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -83,6 +84,10 @@ def _watch_parent(parent: int) -> None:
 
 
 def _start_worker(parent: int) -> None:
+    # the parent's stop handler (line_out) is not the worker's: SIGTERM ends a worker (the pool terminates its
+    # workers that way), and Ctrl-C, which reaches the whole process group, is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="her2cds-parent-watch").start()
 
 
