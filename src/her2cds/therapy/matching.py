@@ -259,9 +259,14 @@ def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unver
         return undecided + ruled_out
     chosen = [(o.ind.entry.id, tuple(o.ind.entry.setting)) for o in eligible]
     options = eligible + undecided + ruled_out
+    found: dict[tuple[str, ...], tuple[str, ...]] = {}  # an option that is not eligible is not among the chosen:
+    # its alternatives depend only on the settings (the case's, else the option's own), once per distinct settings
     for o in undecided + ruled_out:
         settings = (facts.setting,) if facts.setting else tuple(o.ind.entry.setting)
-        o.alternatives = alternatives_for(settings, o.ind.entry.id, chosen)
+        alternatives = found.get(settings)
+        if alternatives is None:
+            alternatives = found[settings] = alternatives_for(settings, o.ind.entry.id, chosen)
+        o.alternatives = alternatives
     return options
 
 
