@@ -66,28 +66,29 @@ def _plainly_strict(value: Any, text: str) -> bool:
     """True when ``value`` (``text`` read without hooks) is provably what the hooked reader returns: nesting
     within :data:`MAX_DEPTH`, no integer literal near :data:`MAX_INT_DIGITS`, and no duplicate key (D14i.1).
 
-    Nesting: no deeper than the number of ``{`` and ``[`` in the text. Duplicates: every key of the text ends with
-    its own ``"``, whitespace and ``:`` (so the text has at least as many colons, and as many such ends, as key
-    literals), and the decoded objects hold one key per distinct key literal; when the decoded objects hold as
-    many keys as the text has colons (or key ends), no key literal was dropped. Anything else (a duplicate, a
-    colon inside a string, a huge number, deep nesting) is left to the hooked reader, which names the problem."""
-    if text.count("{") + text.count("[") > MAX_DEPTH:
-        return False
+    Duplicates: every key of the text ends with its own ``"``, whitespace and ``:`` (so the text has at least as
+    many colons, and as many such ends, as key literals), and the decoded objects hold one key per distinct key
+    literal; when the decoded objects hold as many keys as the text has colons (or key ends), no key literal was
+    dropped. Anything else (a duplicate, a colon inside a string, a huge number, deep nesting) is left to the
+    hooked reader, which names the problem."""
     kind = type(value)
     if kind is not dict and kind is not list:
         return kind is not int or -_BIG < value < _BIG
     keys = 0
-    stack = [value]
+    stack = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
-        node = pop()
+        node, depth = pop()
+        if depth > MAX_DEPTH:
+            return False
         if type(node) is dict:
             keys += len(node)
             node = node.values()
+        depth += 1
         for child in node:
             kind = type(child)
             if kind is dict or kind is list:
-                push(child)
+                push((child, depth))
             elif kind is int and not -_BIG < child < _BIG:
                 return False
     return keys == text.count(":") or keys == len(_KEY_END.findall(text))

@@ -123,6 +123,16 @@ def test_nesting_around_the_depth_bound_reads_the_same(depth: int) -> None:
         assert _same(text)[0] == ("value" if depth <= MAX_DEPTH else "error")
 
 
+def test_wide_shallow_documents_take_the_hook_free_path() -> None:
+    """A Bundle-like document (hundreds of objects, shallow) is read without hooks, not sent to the hooked reader
+    because of its size."""
+    value = {"resourceType": "Bundle", "entry": [{"resource": {"id": str(i), "code": {"coding": [{"code": "x"}]}}}
+                                                 for i in range(300)]}
+    text = json.dumps(value)
+    assert reading._plainly_strict(json.loads(text), text)
+    assert _same(text) == ("value", json.dumps(value))
+
+
 def test_broken_and_non_utf8_input_fail_the_same() -> None:
     for text in ('{"a":1', '{"a":1,}', "", "{'a':1}", '{"a":01}'):
         assert _same(text)[0] == "error"
