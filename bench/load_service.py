@@ -14,8 +14,10 @@ saturation rate: request i is due at
 ``start + i / rate`` whatever happened before, and its latency is measured from that due time, so a server
 that falls behind is charged for the queueing it causes (no coordinated omission). The run is bounded by
 ``--duration`` x ``--rate`` requests per endpoint, ``--max-requests`` and a hard ``--deadline``; the server
-is stopped at the end in every case. Every phase sends the next distinct bodies (``/v1/assess``: the packaged
-examples, then 12,000 generated cases per ``--repeat``; the CDS Hooks patient-view: as many generated calls, each
+is stopped at the end in every case. **No request body is sent twice** (warm-up included): each endpoint has
+an endless stream of distinct bodies generated on demand, and every phase sends the next ones (``/v1/assess``:
+the packaged examples, then generated cases from bench/cases.py, a case whose findings repeat an earlier one's
+skipped; the CDS Hooks patient-view: generated calls, each
 a new patient with its own diagnosis, results and history). Next to every figure: the CPU seconds of the
 server's event-loop process, of its engine workers and of this generator, and the load average (the machine is
 shared). Prints the figures; asserts nothing (see ``--check`` to exit non-zero when the p99 target is missed).
@@ -26,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import itertools
 import json
 import os
 import random
@@ -45,19 +49,38 @@ import httpx
 
 HOST = "127.0.0.1"  # loopback only, by design
 TARGET_P99_MS = 20.0
+#: the saturation phase is handed this many distinct bodies per second of its length (it sends what it can)
+SATURATION_CAP_RPS = 5_000
 
 
 
 # ---- workloads ------------------------------------------------------------------------------------------------
-def _cases(n: int = 12_000) -> list[dict[str, Any]]:
-    """The packaged example cases, then ``n`` distinct generated cases (bench/cases.py): requests are sent in
-    this order, so a run of up to ``n`` requests never repeats a case after the first few."""
+def _case_bodies() -> Iterator[bytes]:
+    """The packaged example cases, then generated cases (bench/cases.py, an endless stream): each body once,
+    and no two with the same content (the case id aside: a generated case that repeats an earlier one's findings
+    is skipped)."""
     from her2cds import examples
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.cases import generate
+    from bench.cases import make_case
 
-    return [examples.load(name) for name in examples.names()] + list(generate(n, seed=23))
+    seen: set[bytes] = set()
+
+    def fresh(case: dict[str, Any]) -> bytes | None:
+        content = json.dumps({k: v for k, v in case.items() if k != "id"}, sort_keys=True).encode()
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        if digest in seen:
+            return None
+        seen.add(digest)
+        return json.dumps(case).encode()
+
+    for name in examples.names():
+        if (body := fresh(examples.load(name))) is not None:
+            yield body
+    rng = random.Random(23)
+    for i in itertools.count():
+        if (body := fresh(make_case(rng, i))) is not None:
+            yield body
 
 
 def _searchset(*resources: dict[str, Any]) -> dict[str, Any]:
@@ -129,11 +152,12 @@ def _hook_request(rng: random.Random, i: int) -> dict[str, Any]:
     }
 
 
-def _hook_requests(n: int = 12_000, seed: int = 23) -> list[dict[str, Any]]:
-    """``n`` distinct patient-view calls with a complete prefetch (no FHIR server round trips: the service alone
-    is timed)."""
+def _hook_bodies(seed: int = 23) -> Iterator[bytes]:
+    """Patient-view calls with a complete prefetch (no FHIR server round trips: the service alone is timed), an
+    endless stream: each a new patient (its own id, diagnosis, results and history)."""
     rng = random.Random(seed)
-    return [_hook_request(rng, i) for i in range(n)]
+    for i in itertools.count():
+        yield json.dumps(_hook_request(rng, i)).encode()
 
 
 @dataclass(frozen=True)
@@ -143,15 +167,34 @@ class Endpoint:
     bodies: list[bytes]
 
 
-def endpoints(n: int = 12_000) -> list[Endpoint]:
-    """The two endpoints, each with ``n`` distinct request bodies."""
+class Bodies:
+    """The distinct request bodies of one endpoint, generated on demand and each sent at most once: every phase
+    takes (:meth:`take`) the next ones, and gives back (:meth:`put_back`) those it did not send, which the next phase
+    then sends. ``handed`` counts the bodies sent so far: all distinct."""
+
+    def __init__(self, name: str, path: str, source: Iterator[bytes]) -> None:
+        self.name, self.path = name, path
+        self._source = source
+        self._back: list[bytes] = []
+        self.handed = 0
+
+    def take(self, n: int) -> Endpoint:
+        bodies = self._back[:n]
+        del self._back[:n]
+        bodies += itertools.islice(self._source, n - len(bodies))
+        self.handed += len(bodies)
+        return Endpoint(self.name, self.path, bodies)
+
+    def put_back(self, unsent: list[bytes]) -> None:
+        self._back[:0] = unsent
+        self.handed -= len(unsent)
+
+
+def endpoints() -> list[Bodies]:
+    """The two endpoints, each with its own stream of distinct request bodies."""
     return [
-        Endpoint("POST /v1/assess", "/v1/assess", [json.dumps(c).encode() for c in _cases(n)]),
-        Endpoint(
-            "POST /cds-services/her2-assessment",
-            "/cds-services/her2-assessment",
-            [json.dumps(r).encode() for r in _hook_requests(n)],
-        ),
+        Bodies("POST /v1/assess", "/v1/assess", _case_bodies()),
+        Bodies("POST /cds-services/her2-assessment", "/cds-services/her2-assessment", _hook_bodies()),
     ]
 
 
@@ -294,6 +337,8 @@ async def run_load(
     clock: Callable[[], float] = time.perf_counter,
     max_connections: int = 64,
 ) -> Figures:
+    if count > len(endpoint.bodies):
+        raise ValueError(f"{endpoint.name}: {count} requests need as many distinct bodies, got {len(endpoint.bodies)}")
     latencies: list[float] = []  # from the due time (includes any queueing behind the schedule)
     service: list[float] = []  # from the actual send
     errors = 0
@@ -306,7 +351,7 @@ async def run_load(
             sent = clock()
             try:
                 status = await asyncio.wait_for(
-                    client.post(endpoint.path, endpoint.bodies[i % len(endpoint.bodies)]), timeout=10.0
+                    client.post(endpoint.path, endpoint.bodies[i]), timeout=10.0
                 )
                 kind = "ok" if status == 200 else f"HTTP {status}"
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, TimeoutError) as exc:
@@ -357,21 +402,18 @@ async def run_load(
     )
 
 
-async def warm_up(base_url: str, endpoint: Endpoint, n: int) -> None:
+async def warm_up(base_url: str, endpoint: Endpoint) -> None:
+    """One request per body of ``endpoint`` (bodies of their own: the measured phases send others)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
-        for i in range(n):
-            response = await client.post(
-                endpoint.path,
-                content=endpoint.bodies[-1 - i % len(endpoint.bodies)],  # from the end: the measured run
-                headers={"content-type": "application/json"},  # starts at the first body, so no case repeats
-            )
+        for body in endpoint.bodies:
+            response = await client.post(endpoint.path, content=body, headers={"content-type": "application/json"})
             if response.status_code != 200:
                 raise RuntimeError(f"{endpoint.name} answered {response.status_code}: {response.text[:500]}")
 
 
 async def saturation(port: int, endpoint: Endpoint, seconds: float, concurrency: int = 32) -> tuple[float, int]:
-    """Completed requests per second with ``concurrency`` clients that never wait, and the requests sent (each
-    with the next body of ``endpoint``)."""
+    """Completed requests per second with ``concurrency`` clients that never wait, and the requests sent: the
+    first bodies of ``endpoint``, each once (the phase ends early, and says so, if they run out first)."""
     client = RawClient(HOST, port, max_connections=concurrency)
     done = 0
     index = 0
@@ -379,8 +421,8 @@ async def saturation(port: int, endpoint: Endpoint, seconds: float, concurrency:
 
     async def worker() -> None:
         nonlocal done, index
-        while time.perf_counter() < stop:
-            body = endpoint.bodies[index % len(endpoint.bodies)]
+        while time.perf_counter() < stop and index < len(endpoint.bodies):
+            body = endpoint.bodies[index]
             index += 1
             if await client.post(endpoint.path, body) == 200:
                 done += 1
@@ -389,6 +431,9 @@ async def saturation(port: int, endpoint: Endpoint, seconds: float, concurrency:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     await client.close()
+    if index >= len(endpoint.bodies) and elapsed < seconds:
+        print(f"note: {endpoint.name}: the saturation phase sent all {index} bodies it had in {elapsed:.2f} s "
+              f"(of {seconds:g} s)", file=sys.stderr)
     return done / elapsed, index
 
 
@@ -478,40 +523,35 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     results: list[dict[str, Any]] = []
     saturations: dict[str, list[float]] = {}
+    distinct_bodies: dict[str, int] = {}
     lines: list[str] = []
     with running_server(port) as process:
         base_url = f"http://{HOST}:{port}"
-        for endpoint in endpoints(12_000 * args.repeat):
-            asyncio.run(warm_up(base_url, endpoint, args.warm_up))
-            cursor = 0  # every phase takes the next bodies: no case is sent twice (until all were used)
-
-            def take(n: int, endpoint: Endpoint = endpoint) -> Endpoint:
-                nonlocal cursor
-                bodies = [endpoint.bodies[(cursor + i) % len(endpoint.bodies)] for i in range(max(1, n))]
-                cursor += n
-                return Endpoint(endpoint.name, endpoint.path, bodies)
-
+        for stream in endpoints():
+            asyncio.run(warm_up(base_url, stream.take(args.warm_up)))
             for _ in range(args.repeat):
                 rates = [("fixed", args.rate)]
                 if args.saturation_seconds > 0:
                     before = Cpu.sample(process.pid)
-                    rps, sent = asyncio.run(saturation(port, take(20_000), args.saturation_seconds))
-                    cursor += sent - 20_000
+                    offered = stream.take(int(SATURATION_CAP_RPS * args.saturation_seconds))
+                    rps, sent = asyncio.run(saturation(port, offered, args.saturation_seconds))
+                    stream.put_back(offered.bodies[sent:])
                     cpu = Cpu.between(before, Cpu.sample(process.pid))
-                    saturations.setdefault(endpoint.name, []).append(round(rps, 1))
-                    lines.append(f"  {endpoint.name:38s} saturation (closed loop, 32 connections): {rps:7.1f} req/s;"
+                    saturations.setdefault(stream.name, []).append(round(rps, 1))
+                    lines.append(f"  {stream.name:38s} saturation (closed loop, 32 connections): {rps:7.1f} req/s;"
                                  f"  {cpu.line()}")
                     rates.append((f"{args.fraction:.0%} of saturation", args.fraction * rps))
                 for phase, rate in rates:
                     count = min(args.max_requests, int(rate * args.duration))
                     before = Cpu.sample(process.pid)
-                    figures = asyncio.run(run_load(port, take(count), rate=rate, count=count, deadline=deadline))
+                    figures = asyncio.run(run_load(port, stream.take(count), rate=rate, count=count,
+                                                   deadline=deadline))
                     cpu = Cpu.between(before, Cpu.sample(process.pid))
                     results.append({"phase": phase, **asdict(figures), "cpu": asdict(cpu)})
                     lines.append(f"  {figures.line()}  [{phase}, {rate:.0f} req/s]  {cpu.line()}")
-                if cursor > len(endpoint.bodies):
-                    lines.append(f"  note: {endpoint.name} needed {cursor} bodies, {len(endpoint.bodies)} distinct: "
-                                 "some were sent twice")
+            distinct_bodies[stream.name] = stream.handed
+            lines.append(f"  {stream.name}: {stream.handed} requests (warm-up included), each a distinct case: "
+                         "none sent twice")
         server_pid = process.pid
 
     load = os.getloadavg()
@@ -527,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
                     "loadavg_before": load_before,
                     "loadavg_after": load,
                     "saturation_rps": saturations,
+                    "distinct_requests": distinct_bodies,
                     "results": results,
                 },
                 indent=2,

@@ -48,8 +48,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cases import generate
-from bench.load_service import Cpu, Endpoint, Figures, free_port, run_load, running_server, saturation
+from bench.load_service import (
+    SATURATION_CAP_RPS,
+    Cpu,
+    Endpoint,
+    Figures,
+    endpoints,
+    free_port,
+    run_load,
+    running_server,
+    saturation,
+)
 
 NOMINAL_P99_MS = 20.0
 HEALTH_P99_MS = 100.0
@@ -123,10 +132,6 @@ class Overload:
     healthz_due_over_100ms: int
 
 
-def _bodies(n: int, seed: int) -> list[bytes]:
-    return [json.dumps(case).encode() for case in generate(n, seed)]
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -193,24 +198,25 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     nominal_count = int(args.rate * args.duration)
-    bodies = _bodies(nominal_count + 20_000, seed=10)  # distinct cases for every phase
+    stream = endpoints()[0]  # POST /v1/assess: distinct cases, each sent once in the whole run
     cpu: dict[str, Cpu] = {}
     loads: dict[str, tuple[float, ...]] = {"start": tuple(round(x, 2) for x in os.getloadavg())}
     with running_server(port) as server:
         prober = Prober(port, args.probe_rate, args.duration)
         try:
-            warm = Endpoint("warm-up", "/v1/assess", bodies[:200])
+            warm = stream.take(200)
             asyncio.run(run_load(port, warm, rate=100, count=200, deadline=time.monotonic() + 30))
+            offered = stream.take(int(SATURATION_CAP_RPS * 4.0))
             before = Cpu.sample(server.pid)
-            saturated, _ = asyncio.run(saturation(port, Endpoint("saturation", "/v1/assess", bodies[200:6200]), 4.0))
+            saturated, sent = asyncio.run(saturation(port, offered, 4.0))
             cpu["saturation"] = Cpu.between(before, before := Cpu.sample(server.pid))
-            nominal_endpoint = Endpoint("POST /v1/assess (nominal)", "/v1/assess",
-                                        bodies[6200:6200 + nominal_count])
-            nominal = asyncio.run(run_load(port, nominal_endpoint, rate=args.rate, count=nominal_count,
+            stream.put_back(offered.bodies[sent:])
+            nominal = asyncio.run(run_load(port, stream.take(nominal_count), rate=args.rate, count=nominal_count,
                                            deadline=time.monotonic() + args.duration + 30))
             cpu["nominal"] = Cpu.between(before, before := Cpu.sample(server.pid))
             over_rate = args.overload * saturated
-            over_bodies = bodies[6200 + nominal_count:]
+            over_bodies = stream.take(int(over_rate * args.duration)).bodies
+            before = Cpu.sample(server.pid)
             loads["overload start"] = tuple(round(x, 2) for x in os.getloadavg())
             context = multiprocessing.get_context("fork")
             with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=os.nice,
@@ -242,14 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         healthz_due_over_100ms=sum(latency >= HEALTH_P99_MS / 1000 for latency in from_due),
     )
     report = {"cpus": os.cpu_count(), "loadavg": loads, "engine": os.environ.get("HER2CDS_ENGINE", "default"),
-              "generator_nice": args.generator_nice, "saturation_rps": saturated, "nominal": asdict(nominal),
+              "generator_nice": args.generator_nice, "saturation_rps": saturated,
+              "distinct_requests": stream.handed, "nominal": asdict(nominal),
               "overload": asdict(result), "cpu": {phase: asdict(figures) for phase, figures in cpu.items()}}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"cpus {os.cpu_count()}  engine {report['engine']}  overload generator at nice +{args.generator_nice} "
               f"(server, workers, /healthz prober and the other phases not lowered)  loadavg {loads}")
-        print(f"saturation (closed loop, 32 connections): {saturated:.0f} req/s  [{cpu['saturation'].line()}]")
+        print(f"saturation (closed loop, 32 connections): {saturated:.0f} req/s  [{cpu['saturation'].line()}]; "
+              f"{stream.handed} POSTs in the run (warm-up included), each a distinct case")
         print(f"nominal {args.rate:.0f} req/s:  {nominal.line()}  [{cpu['nominal'].line()}]")
         print(f"overload {over_rate:.0f} req/s ({args.overload:g}x): sent {result.sent}, 200 {result.ok}, "
               f"503 {result.shed_503}, timeouts {result.timeouts}, other {result.other_errors}; "

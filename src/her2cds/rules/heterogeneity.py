@@ -33,6 +33,8 @@ def _amplified(f: SpecimenFinding) -> bool | None:
 
 
 def flag_heterogeneity(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Collector) -> None:
+    if len(findings) < 2:  # one specimen: nothing to compare it with
+        return
     tissue = [f for f in findings if f.usable_tissue]
     final = [f for f in tissue if f.result.status in _FINAL]
     pos = [f for f in final if f.result.status is Status.POSITIVE]

@@ -112,6 +112,18 @@ def _derive(
     return None
 
 
+def derived_reading(
+    ihc: Ihc, procedure: Procedure, system: CompiledSystem, field: str
+) -> tuple[IhcScore | None, str, IhcScore | None]:
+    """(score, outcome, intensity) that the percentages or cluster sizes of ``ihc`` give under ``system``, as
+    :func:`interpret_ihc` reads them when no score is reported (without firing rules into a collector). ``ihc``
+    must hold percentages or cluster sizes."""
+    derived = _derive(ihc, procedure, system, ihc_measures(ihc), field)
+    assert derived is not None  # percentages or cluster sizes are given
+    rule = derived[0].rule
+    return rule.score, rule.outcome or "indeterminate", intensity_of(ihc)
+
+
 def _category_band(score: IhcScore | None) -> str:
     return "zero" if score is IhcScore.ZERO else "low" if score in (IhcScore.ONE, IhcScore.TWO) else "other"
 

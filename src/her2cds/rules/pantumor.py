@@ -11,31 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.case import Ihc
 from her2cds.model.enums import IhcScore, Procedure, Status
 from her2cds.rules.collector import Collector
 from her2cds.rules.compiled import CompiledKnowledge, CompiledSystem
-from her2cds.rules.ihc import IhcFinding, interpret_ihc
+from her2cds.rules.ihc import IhcFinding, derived_reading
 
 GASTRIC_CRITERIA = "cap-ascp-asco-2016.gea"  # the scoring system id the tumor-agnostic label's trial used
 
 
 def gastric_reading(
     ihc: Ihc, finding: IhcFinding, procedure: Procedure, system: CompiledSystem, ck: CompiledKnowledge,
-    kb: KnowledgeBase,
 ) -> tuple[IhcScore | None, bool | None]:
     """(gastric-criteria score, whether it is IHC 3+: True / False / None when undetermined)."""
     if finding.derived_from == "qualitative":  # never a number from words; "positive" could be 3+
         return None, (None if finding.outcome == "positive" else False)
     if system.id == GASTRIC_CRITERIA:
         score, outcome, intensity = finding.score, finding.outcome, finding.intensity
-    elif finding.derived_from in ("percent", "cluster"):
-        gastric = ck.systems[GASTRIC_CRITERIA]
-        data = ihc.model_copy(update={"score": None})
-        scratch = Collector(kb)
-        reading = interpret_ihc(data, procedure, gastric, scratch, "-", "ihc")
-        score, outcome, intensity = reading.score, reading.outcome, reading.intensity
+    elif finding.derived_from in ("percent", "cluster"):  # the data read on the gastric criteria, score aside
+        score, outcome, intensity = derived_reading(ihc, procedure, ck.systems[GASTRIC_CRITERIA], "ihc")
     else:  # a reported score: the same label, unless the own guideline needs the extent to read it
         score = None if finding.rule.rule.needs else finding.score
         outcome = "indeterminate" if score is None else finding.outcome

@@ -28,6 +28,7 @@ def _ids(findings: Sequence[SpecimenFinding]) -> list[str]:
 
 
 def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: Collector) -> Her2Summary:
+    findings = chronological(findings)  # once: every list below is then in date order (specimen ids are unique)
     tissue = [f for f in findings if f.usable_tissue]
     positives = [f for f in tissue if f.status is Status.POSITIVE]
     negatives = [f for f in tissue if f.status is Status.NEGATIVE]
@@ -74,7 +75,7 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
     kinase: list[str] = []
     vus: list[str] = []
     vus_kinase: list[str] = []
-    for f in chronological(findings):
+    for f in findings:
         if f.ngs is None:
             continue
         for target, found in ((activating, f.ngs.activating), (kinase, f.ngs.kinase_domain_activating),
@@ -83,12 +84,12 @@ def integrate(findings: Sequence[SpecimenFinding], ck: CompiledKnowledge, col: C
 
     category, categories, comment = _breast_category(tissue, ck, col)
     pan_tumor, pan_tumor_basis = pan_tumor_3plus(
-        [(f.specimen.id, f.status, f.gastric_3plus) for f in chronological(tissue) if f.ihc is not None], status, col
+        [(f.specimen.id, f.status, f.gastric_3plus) for f in tissue if f.ihc is not None], status, col
     )
     basis = _basis(status, deciding, ihc_score, activating, erbb2_amplified)
     needs: list[Need] = []
     if status not in (Status.POSITIVE, Status.NEGATIVE):
-        for f in chronological(deciding):
+        for f in deciding:
             needs.extend(n for n in f.result.needs if n not in needs)
         if not needs:
             needs.append(build(Need, field="specimens", reason=(
@@ -120,7 +121,7 @@ def _breast_category(
     breast = [f for f in tissue if ck.systems[f.result.scoring_system].system.breast_categories]
     if not breast:
         return None, [], None
-    ordered = chronological(breast)
+    ordered = breast  # tissue is in date order (integrate)
     listed = [build(SpecimenCategory, specimen=f.specimen.id, category=f.result.category,
                                                collected_on=f.specimen.collected_on) for f in ordered]
     determined = [f for f in ordered if f.result.category is not None]
@@ -141,7 +142,7 @@ def _basis(
     amplified: bool | None,
 ) -> str:
     if deciding:
-        parts = [f"{f.specimen.id}: {f.result.basis}" for f in chronological(deciding)]
+        parts = [f"{f.specimen.id}: {f.result.basis}" for f in deciding]  # in date order (integrate)
         text = f"HER2 {status.value}: " + "; ".join(parts)
     else:
         text = "HER2 status indeterminate: no adequate tissue IHC/ISH result"

@@ -192,7 +192,7 @@ def interpret_specimen(
     gastric_score: IhcScore | None = None
     gastric_3plus: bool | None = None
     if ihc is not None and spec.ihc is not None:
-        gastric_score, gastric_3plus = gastric_reading(spec.ihc, ihc, scored_as, system, ck, ck.kb)
+        gastric_score, gastric_3plus = gastric_reading(spec.ihc, ihc, scored_as, system, ck)
     result = build(SpecimenResult,
         id=sid,
         procedure=spec.procedure,

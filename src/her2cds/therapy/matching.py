@@ -32,10 +32,7 @@ from her2cds.therapy.decide import Decider
 from her2cds.therapy.facts import RegimenFact, TherapyFacts
 from her2cds.therapy.knowledge import CompiledIndication, TherapyKnowledge, TumorKind
 
-_OUTCOME_RANK: Final = {"eligible": 0, "insufficient_data": 1, "not_eligible": 2}
 _TUMOR_NEED: Final = "confirmation of the primary tumor type (a more specific OncoTree code)"
-
-SortKey = tuple[int, int, int, int, int, int, int, str]
 
 
 def _keep(memo: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
@@ -56,6 +53,9 @@ class _Hit:
     nodes: tuple[Node, ...]
     tumor: Outcome
     decide: Decider
+    verified: bool  # the entry's status is not "unverified"
+    order: int  # the indication's line order (0: perioperative)
+    line: str  # the indication's line text
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class _Plan:
     """The indications a lineage reaches, and the leaf slots they read: (slot, leaf key, observation function),
     each once, for the verified indications and for all of them."""
 
-    hits: tuple[_Hit, ...]
+    hits: tuple[_Hit, ...]  # in ranking order apart from the outcome (sort rank, then id)
     slots: tuple[tuple[int, str, Callable[[Context], Observation]], ...]
     all_slots: tuple[tuple[int, str, Callable[[Context], Observation]], ...]
 
@@ -93,9 +93,11 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     hits = []
     for idx, (kind, hit) in found.items():
         ind = tk.indications[idx]
+        entry = ind.entry
         hits.append(_Hit(ind, (ind.setting_node, *ind.nodes), _tumor_outcome(ind, facts.tumor_code, kind, hit),
-                         tk.deciders[idx]))
-    verified = [hit for hit in hits if hit.ind.entry.status != "unverified"]
+                         tk.deciders[idx], entry.status != "unverified", entry.line.order, entry.line.text))
+    hits.sort(key=_rank)  # the outcome is the first sort key: evaluate_options only partitions by it
+    verified = [hit for hit in hits if hit.verified]
     plan = _Plan(tuple(hits), _slots(verified, tk), _slots(hits, tk))
     _keep(tk.plans, facts.lineage, plan, tk.memo_limit)
     return plan
@@ -162,15 +164,9 @@ def _tumor_outcome(ind: CompiledIndication, code: str, kind: TumorKind, hit: str
     return Outcome(NOT_MET, f"OncoTree {code}{via} is outside {ts.text}; required: {ts.text}{note}")
 
 
-def _evaluate(hit: _Hit, ctx: Context, obs: list[Observation | None], lines: dict[int, str]) -> Option:
-    results, needs, outcome = hit.decide(obs, hit.tumor)
-    entry = hit.ind.entry
-    order = entry.line.order
-    if order == 0:  # perioperative: the indication's own text
-        line = entry.line.text
-    else:  # advanced disease: the same for every indication of this line on the case
-        line = lines.get(order) or lines.setdefault(order, line_of_therapy(ctx.facts, order, entry.line.text))
-    return Option(hit.ind, ctx, hit.tumor, results, needs, outcome, line)
+def _rank(hit: _Hit) -> tuple[int, int, int, int, int, int, str]:
+    ind = hit.ind
+    return (*ind.sort_rank, ind.entry.id)
 
 
 def _criterion(
@@ -230,10 +226,6 @@ def _context(facts: TherapyFacts, tk: TherapyKnowledge) -> Context:
     )
 
 
-def _first(pair: tuple[SortKey, Option]) -> SortKey:
-    return pair[0]
-
-
 def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unverified: bool = False) -> list[Option]:
     """Every indication whose tumor scope reaches the case, evaluated and ordered (see module doc), as plain data.
 
@@ -249,21 +241,32 @@ def evaluate_options(facts: TherapyFacts, tk: TherapyKnowledge, *, include_unver
     for slot, key, observe in plan.all_slots if include_unverified else plan.slots:
         seen[key] = obs[slot] = observe(ctx)
     lines: dict[int, str] = {}
-    ranked: list[tuple[SortKey, Option]] = []
-    for hit in plan.hits:
-        ind = hit.ind
-        if ind.entry.status == "unverified" and not include_unverified:
+    eligible: list[Option] = []
+    undecided: list[Option] = []
+    ruled_out: list[Option] = []
+    groups = {"eligible": eligible, "insufficient_data": undecided, "not_eligible": ruled_out}
+    for hit in plan.hits:  # already in ranking order within each outcome (_plan)
+        if not (hit.verified or include_unverified):
             continue
-        option = _evaluate(hit, ctx, obs, lines)
-        ranked.append(((_OUTCOME_RANK[option.outcome], *ind.sort_rank, ind.entry.id), option))
-    ranked.sort(key=_first)
-    options = [option for _, option in ranked]
-    eligible = [(o.ind.entry.id, tuple(o.ind.entry.setting)) for o in options if o.outcome == "eligible"]
-    if eligible:
-        for o in options:
-            if o.outcome != "eligible":
-                settings = (facts.setting,) if facts.setting else tuple(o.ind.entry.setting)
-                o.alternatives = alternatives_for(settings, o.ind.entry.id, eligible)
+        results, needs, outcome = hit.decide(obs, hit.tumor)
+        order = hit.order
+        if order == 0:  # perioperative: the indication's own text
+            line = hit.line
+        else:  # advanced disease: the same for every indication of this line on the case
+            line = lines.get(order) or lines.setdefault(order, line_of_therapy(facts, order, hit.line))
+        groups[outcome].append(Option(hit.ind, ctx, hit.tumor, results, needs, outcome, line))
+    if not eligible:
+        return undecided + ruled_out
+    chosen = [(o.ind.entry.id, tuple(o.ind.entry.setting)) for o in eligible]
+    options = eligible + undecided + ruled_out
+    found: dict[tuple[str, ...], tuple[str, ...]] = {}  # an option that is not eligible is not among the chosen:
+    # its alternatives depend only on the settings (the case's, else the option's own), once per distinct settings
+    for o in undecided + ruled_out:
+        settings = (facts.setting,) if facts.setting else tuple(o.ind.entry.setting)
+        alternatives = found.get(settings)
+        if alternatives is None:
+            alternatives = found[settings] = alternatives_for(settings, o.ind.entry.id, chosen)
+        o.alternatives = alternatives
     return options
 
 
