@@ -86,18 +86,19 @@ def output_id_expr() -> pl.Expr:
     return pl.when(pl.col("patient_id").is_not_null()).then(pl.col("patient_id")).otherwise(label)
 
 
-def _list_column(name: str, lists: Sequence[list[str]]) -> pl.Series:
-    """A list column from Python lists, built from one flat array and offsets (polars' nested constructor goes
-    list by list)."""
-    import pyarrow as pa
+_SEP = "\x1f"  # (unit separator) between the words of one list while building a list column
 
-    offsets = [0]
-    for values in lists:
-        offsets.append(offsets[-1] + len(values))
-    flat = pl.Series([v for values in lists for v in values], dtype=pl.String()).to_arrow()
-    array = pa.LargeListArray.from_arrays(pl.Series(offsets, dtype=pl.Int64()).to_arrow(), flat)
-    series = pl.Series(name, array)  # (polars-made Arrow arrays: pa.array() on Python lists would import pandas)
-    return series.cast(ANSWER_SCHEMA[name])
+
+def _list_column(name: str, lists: Sequence[list[str]]) -> pl.Series:
+    """A list column from Python lists, built natively: each list as one string (every word behind a separator),
+    split by polars (its nested constructor goes list by list; an Arrow round trip imports pyarrow.compute, a
+    tenth of a second per run). A word holding the separator would split in two: the words are counted and such
+    a column is built list by list instead."""
+    joined = pl.Series(name, ["".join(_SEP + word for word in words) for words in lists], dtype=pl.String())
+    split = joined.str.split(_SEP).list.slice(1)  # "" -> [""] -> []; "\x1fa\x1fb" -> ["", "a", "b"] -> [a, b]
+    if split.list.len().sum() != sum(len(words) for words in lists):
+        split = pl.Series(name, [list(words) for words in lists], dtype=pl.List(pl.String()))
+    return split.cast(ANSWER_SCHEMA[name])
 
 
 def answer_table(answers: Sequence[SlimAnswer]) -> pl.DataFrame:
@@ -290,7 +291,8 @@ class LocalEngine:
         decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer).filter(
             pl.col("__answer").is_not_null())
         self.stats.vectorized_rows += decided.height
-        out = pl.concat([decided.select(output_id_expr().alias("id"), "__seq"),
+        ids = pl.col("patient_id") if decided.get_column("patient_id").null_count() == 0 else output_id_expr()
+        out = pl.concat([decided.select(ids.alias("id"), "__seq"),
                          self._table.gather(decided.get_column("__answer"))], how="horizontal")
         undecided = frame.filter(answer.is_null())
         self.stats.handed_over("a representative of its decision key was rejected", undecided.height)
@@ -347,11 +349,35 @@ def _batched(items: list[int], call: Callable[[list[int]], list[Any]]) -> list[A
 
 
 def distinct(frame: pl.DataFrame, cols: Sequence[str]) -> tuple[pl.DataFrame, pl.Series, list[int]]:
-    """The distinct values of ``cols`` in ``frame`` (a frame of them, in ``cols`` order), the index of each row's
-    among them, and the first row of each. Columns null in every row are left out of the group-by."""
+    """The distinct values of ``cols`` in ``frame`` (a frame of them, in ``cols`` order and in the order of their
+    first rows), the index of each row's among them, and the first row of each. Columns null in every row are left
+    out of the grouping.
+
+    Rows are grouped by a 64-bit hash of their values (one integer column to group and join: a third of the cost
+    of grouping the columns themselves); every row is then compared with its group's first row, and should two
+    distinct values ever share a hash, the columns themselves are grouped instead (:func:`distinct_exact`)."""
     by = [c for c in cols if frame.get_column(c).null_count() < frame.height]
-    groups = (frame.select(by).with_row_index("__r").group_by(by or [pl.lit(True).alias("__one")])
-              .agg(pl.col("__r")).with_row_index("__g"))
+    if not by or frame.height == 0:
+        return distinct_exact(frame, cols)
+    keys = frame.select(by)
+    hashed = keys.hash_rows().to_frame("__h").with_row_index("__r")
+    groups = hashed.group_by("__h").agg(pl.col("__r").first()).sort("__r").with_row_index("__g")
+    index = hashed.join(groups.select("__h", "__g"), on="__h", how="left", maintain_order="left").get_column("__g")
+    firsts = groups.get_column("__r")
+    values = keys[firsts]
+    same = values[index]
+    if not all(same.get_column(c).eq_missing(keys.get_column(c)).all() for c in by):
+        return distinct_exact(frame, cols)
+    return (values.select(pl.col(c) if c in by else pl.lit(None).alias(c) for c in cols), index.rename("__g"),
+            firsts.to_list())
+
+
+def distinct_exact(frame: pl.DataFrame, cols: Sequence[str]) -> tuple[pl.DataFrame, pl.Series, list[int]]:
+    """As :func:`distinct`, grouping the columns themselves (groups in no particular order)."""
+    by = [c for c in cols if frame.get_column(c).null_count() < frame.height]
+    # (no column left: one group of every row; a frame of no columns would have no rows)
+    keys = frame.select(by) if by else pl.DataFrame({"__one": pl.repeat(True, frame.height, eager=True)})
+    groups = keys.with_row_index("__r").group_by(by or ["__one"]).agg(pl.col("__r")).with_row_index("__g")
     index = groups.select("__g", "__r").explode("__r").sort("__r").get_column("__g")
-    values = groups.select(pl.col(c) if c in by else pl.lit(None).alias(c) for c in cols)
+    values = groups.select("__g", *(pl.col(c) if c in by else pl.lit(None).alias(c) for c in cols)).drop("__g")
     return values, index, groups.get_column("__r").list.first().to_list()

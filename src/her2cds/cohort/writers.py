@@ -34,13 +34,19 @@ class SlimWriter:
         self._parquet: Any = None
         self._thread: ThreadPoolExecutor | None = None  # Parquet encoding (pyarrow releases the interpreter lock)
         self._pending: Future[None] | None = None
+        self._chunks = 0  # frames handed to the Parquet writer
         self._text: IO[bytes] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if self.kind != ".parquet":
-                self._text = path.open("wb")
+            self._text = path.open("wb")
+            if self.kind == ".parquet":  # (opened here to refuse an unwritable path at once; pyarrow reopens it)
+                self._text.close()
+                self._text = None
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if self.kind == ".parquet":  # pyarrow (and numpy) imported on the writer's thread while the run reads
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
+            self._pending = self._thread.submit(_import_pyarrow)
 
     def __enter__(self) -> SlimWriter:
         return self
@@ -67,6 +73,16 @@ class SlimWriter:
         self.rows += frame.height
 
     def _write_parquet(self, frame: pl.DataFrame) -> None:
+        if self._pending is not None:  # one chunk encoded at a time, beside the next chunk's evaluation
+            self._pending.result()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
+        self._chunks += 1
+        self._pending = self._thread.submit(self._encode, frame)
+
+    def _encode(self, frame: pl.DataFrame) -> None:
+        """On the writer's thread: the chunk to Arrow (polars releases the interpreter lock), then Parquet; the
+        file is started with the first chunk's schema."""
         import pyarrow.parquet as pq
 
         table = frame.to_arrow()
@@ -79,15 +95,12 @@ class SlimWriter:
                 self._parquet.add_key_value_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
             except OSError as exc:
                 raise UsageError(f"cannot write {self.path}: {exc}") from None
-        table = table.cast(self._parquet.schema)
-        if self._pending is not None:  # one chunk encoded at a time, beside the next chunk's evaluation
-            self._pending.result()
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
-        self._pending = self._thread.submit(self._parquet.write_table, table)
+        elif table.schema != self._parquet.schema:  # (a cast imports pyarrow.compute: only when needed)
+            table = table.cast(self._parquet.schema)
+        self._parquet.write_table(table)
 
     def close(self) -> None:
-        if self.kind == ".parquet" and self._parquet is None:  # no rows: still a valid file with the columns
+        if self.kind == ".parquet" and self._chunks == 0:  # no rows: still a valid file with the columns
             from her2cds.cohort.local import answers_frame
 
             empty = answers_frame([], [], []).with_columns(pl.lit(None, dtype=pl.String).alias(c)
@@ -107,3 +120,7 @@ class SlimWriter:
                 self._text.write(("\t" if self.kind == ".tsv" else ",").join(self.columns).encode() + b"\n")
             self._text.close()
             self._text = None
+
+
+def _import_pyarrow() -> None:
+    import pyarrow.parquet  # noqa: F401
