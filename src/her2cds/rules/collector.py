@@ -24,6 +24,9 @@ class TraceRecord(NamedTuple):
     values: str | None = None
 
 
+_record = tuple.__new__  # a TraceRecord from its five fields, without the named tuple's Python-level __new__
+
+
 def case_values(text: str, detail: str | None) -> str | None:
     """What a detail adds to the fixed ``text`` of its rule (D14.11): None when it is the text (or nothing), the
     rest after the text and one space when it starts with them, else the whole detail."""
@@ -64,7 +67,7 @@ class Collector:
         system: ``her2cds kb show CODE``), so the compact trace writes no values for it (D14.11)."""
         text = rule.text
         values = None if fixed else case_values(text, detail)
-        self.trace.append(TraceRecord(rule.rule.id, rule.sources, detail or text, specimen, values))
+        self.trace.append(_record(TraceRecord, (rule.rule.id, rule.sources, detail or text, specimen, values)))
 
     def record(self, rule_id: str, sources: tuple[str, ...], detail: str, specimen: str | None = None,
                text: str | None = None) -> None:

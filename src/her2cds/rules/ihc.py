@@ -21,7 +21,7 @@ NeedTuple = tuple[tuple[str, str], ...]
 DECISIVE = ("positive", "negative", "equivocal")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class IhcFinding:
     score: IhcScore | None
     outcome: str  # positive | negative | equivocal | indeterminate

@@ -16,7 +16,7 @@ NeedTuple = tuple[tuple[str, str], ...]
 WarningTuple = tuple[tuple[str, str, str], ...]  # (code, field relative to the specimen, text)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class IshFinding:
     probe: Probe
     ratio: float | None
@@ -75,7 +75,7 @@ def _measure(value: Recorded) -> MeasureValue:
     return bound_interval(value) if isinstance(value, Bound) else value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class _Counts:
     measures: dict[str, MeasureValue | None]
     ratio: float | None  # shown: the reported ratio, else the ratio of the means

@@ -20,7 +20,7 @@ TDXD_SET = "fda.tdxd-nsclc-activating"
 TKD_SET = "fda.her2-tkd-activating"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class NgsFinding:
     result: NgsResult
     detected: bool  # amplification or any variant detected

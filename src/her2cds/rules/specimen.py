@@ -20,7 +20,7 @@ from her2cds.rules.pantumor import gastric_reading
 NeedTuple = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class SpecimenFinding:
     """The public result plus the typed findings the patient-level rules need."""
 

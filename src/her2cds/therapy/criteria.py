@@ -128,7 +128,7 @@ def _listing(items: tuple[str, ...] | list[str]) -> str:
     return ", ".join(f"'{i}'" for i in items)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class Squamous:
     """Squamous histology decided from the histology text and the OncoTree lineage."""
 
@@ -185,7 +185,7 @@ def decide_squamous(facts: TherapyFacts, histology: Histology) -> Squamous:
 Observation = tuple[bool | None, str, str | None]  # (truth of the fact, what was observed, extra need)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # per case, never changed after construction (not frozen: D14.13)
 class Context:
     """Facts plus what is derived once per case (agent resolution, squamous histology)."""
 

@@ -79,7 +79,7 @@ def derive_history(regimens: Sequence[RegimenFact]) -> HistoryDerivation:
     return HistoryDerivation(lines, tuple(agents))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # never changed after construction; hashable (not frozen: D14.13)
 class TherapyFacts:
     """Everything therapy matching needs to know about one case.
 
