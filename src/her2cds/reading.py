@@ -14,14 +14,8 @@ Every failure is a :class:`~her2cds.errors.MalformedInputError` whose message na
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+import re
 from typing import Any
-
-import yaml
-from yaml.composer import ComposerError
-from yaml.constructor import ConstructorError
-from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, ScalarNode
 
 from her2cds.errors import MalformedInputError
 
@@ -32,15 +26,11 @@ MAX_DEPTH = 64
 MAX_INT_DIGITS = 40
 
 
-class _TooDeepError(Exception):
-    pass
-
-
 def _too_long(digits: str) -> str:
     return f"a number with {len(digits.lstrip('+-'))} digits is out of range (at most {MAX_INT_DIGITS} digits)"
 
 
-class _Huge:
+class Huge:
     """Stands for an over-long integer literal until the reader knows which field holds it."""
 
     __slots__ = ("text",)
@@ -60,11 +50,48 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _integer(text: str) -> int | _Huge:
-    return _Huge(text) if len(text) > MAX_INT_DIGITS + 1 else int(text)
+def _integer(text: str) -> int | Huge:
+    return Huge(text) if len(text) > MAX_INT_DIGITS + 1 else int(text)
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_int=_integer)
+_PLAIN = json.JSONDecoder()  # no Python hooks: the C scanner throughout
+#: integers at least this large (in magnitude) send a document to the hooked reader, which decides exactly
+_BIG = 10 ** (MAX_INT_DIGITS - 1)
+#: the end of a key: its closing quote, JSON whitespace, the colon
+_KEY_END = re.compile(r'"[ \t\n\r]*:')
+
+
+def _plainly_strict(value: Any, text: str) -> bool:
+    """True when ``value`` (``text`` read without hooks) is provably what the hooked reader returns: nesting
+    within :data:`MAX_DEPTH`, no integer literal near :data:`MAX_INT_DIGITS`, and no duplicate key (D14i.1).
+
+    Duplicates: every key of the text ends with its own ``"``, whitespace and ``:`` (so the text has at least as
+    many colons, and as many such ends, as key literals), and the decoded objects hold one key per distinct key
+    literal; when the decoded objects hold as many keys as the text has colons (or key ends), no key literal was
+    dropped. Anything else (a duplicate, a colon inside a string, a huge number, deep nesting) is left to the
+    hooked reader, which names the problem."""
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return kind is not int or -_BIG < value < _BIG
+    keys = 0
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > MAX_DEPTH:
+            return False
+        if type(node) is dict:
+            keys += len(node)
+            node = node.values()
+        depth += 1
+        for child in node:
+            kind = type(child)
+            if kind is dict or kind is list:
+                push((child, depth))
+            elif kind is int and not -_BIG < child < _BIG:
+                return False
+    return keys == text.count(":") or keys == len(_KEY_END.findall(text))
 
 
 def _path_to(value: Any, target: Any, path: str = "") -> str | None:
@@ -95,7 +122,7 @@ def _check(value: Any, limit: int = MAX_DEPTH) -> None:
         for child in children:
             if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-            elif isinstance(child, _Huge):
+            elif isinstance(child, Huge):
                 raise MalformedInputError.single(_path_to(value, child) or "", _too_long(child.text), has_value=False)
 
 
@@ -104,6 +131,13 @@ def parse_json(text: str | bytes, name: str = "the input") -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        try:  # the common case without Python hooks, taken only when provably the same (D14i.1)
+            plain = _PLAIN.decode(text)
+        except (ValueError, RecursionError):  # broken JSON, an integer beyond Python's digit limit, deep nesting
+            pass
+        else:
+            if _plainly_strict(plain, text):
+                return plain
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise MalformedInputError.single(
@@ -117,84 +151,24 @@ def parse_json(text: str | bytes, name: str = "the input") -> Any:
         raise MalformedInputError.single(
             "", f"{name} nests deeper than {MAX_DEPTH} levels", has_value=False
         ) from None
+    return checked(value)
+
+
+def checked(value: Any) -> Any:
+    """``value`` as read by a hooked reader, after the checks of depth and integer length (see :func:`_check`)."""
     if isinstance(value, dict | list):
         _check(value)
-    elif isinstance(value, _Huge):
+    elif isinstance(value, Huge):
         raise MalformedInputError.single("", _too_long(value.text), has_value=False)
     return value
-
-
-class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases, dates or duplicate keys, with bounded depth and integers."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.check_event(AliasEvent):
-            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-            raise ComposerError(None, None, "YAML aliases (*name) are not accepted", event.start_mark)
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _TooDeepError
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-                seen.add(key)
-            except TypeError:
-                continue  # an unhashable key: the base class reports it
-            if duplicate:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_int(loader: _SafeLoader, node: ScalarNode) -> int | _Huge:
-    text = str(node.value).replace("_", "")
-    if len(text) > MAX_INT_DIGITS + 1:
-        return _Huge(text)
-    return loader.construct_yaml_int(node)
-
-
-_SafeLoader.yaml_implicit_resolvers = {  # dates stay text: the case model validates them and names the field
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_SafeLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def parse_yaml(text: str, name: str = "the input") -> Any:
-    """One YAML document, read strictly; see the module docstring."""
-    loader: _SafeLoader | None = None
-    try:
-        loader = _SafeLoader(text)  # the reader rejects unprintable characters already here
-        value = loader.get_single_data()
-    except _TooDeepError:
-        raise MalformedInputError.single("", f"{name} nests deeper than {MAX_DEPTH} levels", has_value=False) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise MalformedInputError.single("", f"{name} is not valid JSON or YAML: {problem}{where}",
-                                         has_value=False) from None
-    except RecursionError:
-        raise MalformedInputError.single("", f"{name} nests too deeply", has_value=False) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if isinstance(value, dict | list):
-        _check(value)
-    elif isinstance(value, _Huge):
-        raise MalformedInputError.single("", _too_long(value.text), has_value=False)
-    return value
+    """One YAML document, read strictly; see the module docstring. (In :mod:`her2cds.reading_yaml`, imported
+    here on first use: reading JSON, as ``--batch`` and the service do, never pays for importing PyYAML.)"""
+    from her2cds.reading_yaml import parse_yaml as parse
+
+    return parse(text, name)
 
 
 def parse_document(text: str, name: str = "the input") -> Any:

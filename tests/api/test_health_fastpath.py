@@ -150,3 +150,29 @@ def test_requests_it_must_not_answer_itself_reach_the_application(settings_name:
     assert ID.sub(b"", fast.written) == ID.sub(b"", slow.written)  # the application's answer, untouched
     if b"Origin: https://ehr" in data:
         assert b"access-control-allow-origin: https://ehr.example.org\r\n" in fast.written
+
+
+SHED_POST = b"POST /v1/assess HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize("extra", [b"", b"Connection: close\r\n", b"X-Request-ID: MRN-1\r\n"],
+                         ids=["keep-alive", "connection close", "client request id"])
+def test_the_protocols_503_is_the_applications_503_byte_for_byte(extra: bytes) -> None:
+    """At the admission limit, the 503 + Retry-After the server protocol writes (no application) equals, byte for
+    byte, the one the application's LoadSheddingMiddleware answers; and a request below the limit is unaffected."""
+    admission = _app("defaults").state.her2cds.admission
+    request = SHED_POST + extra + b"Content-Length: 2\r\n\r\n{}"
+    admission.pending = admission.limit
+    try:
+        fast, fast_calls, at_once = _serve("defaults", request, fast=True, admission=admission)
+        slow, slow_calls, _ = _serve("defaults", request, fast=True, admission=None)
+    finally:
+        admission.pending = 0
+    assert fast_calls == [] and slow_calls == ["POST /v1/assess"]
+    assert at_once == fast.written and fast.written.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"retry-after: " in fast.written and b"service_unavailable" in fast.written
+    assert fast.written == slow.written
+    assert fast.closed_by_server == slow.closed_by_server == bool(extra.startswith(b"Connection"))
+    below, below_calls, _ = _serve("defaults", SHED_POST + b"Content-Length: 2\r\n\r\n{}", fast=True,
+                                   admission=admission)
+    assert below_calls == ["POST /v1/assess"] and not below.written.startswith(b"HTTP/1.1 503")

@@ -64,3 +64,17 @@ def test_the_probe_would_catch_a_heavy_import(tmp_path: Path) -> None:
     assert bundle["resourceType"] == "Bundle"
     assert "her2cds.adapters.fhir" in modules
     assert "her2cds.adapters.fhir" in _heavy(modules)
+
+
+@pytest.mark.slow
+def test_batch_of_json_lines_imports_no_yaml_once_precompiled(tmp_path: Path) -> None:
+    """``--batch`` reads JSON only: the YAML reader (reading_yaml, PyYAML) is imported on first use, not by the
+    strict JSON reader (D14i.1)."""
+    lines = tmp_path / "cases.jsonl"
+    lines.write_text(json.dumps({"id": "p1", "tumor": {"oncotree_code": "STAD"},
+                                 "specimens": [{"id": "s1", "procedure": "biopsy", "ihc": {"score": "3+"}}]}) + "\n")
+    _imported(["assess", "--example"], tmp_path)  # writes the precompiled entries
+    warm, answer = _imported(["assess", "--batch", str(lines)], tmp_path)
+    assert answer["id"] == "p1" and answer["her2"]["status"]  # the line was assessed
+    assert "her2cds.reading" in warm and "her2cds.engine" in warm
+    assert "yaml" not in warm and "her2cds.reading_yaml" not in warm

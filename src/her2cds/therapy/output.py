@@ -13,6 +13,7 @@ serde_json's (quote, backslash and control characters only).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
 from json.encoder import encode_basestring as _quote  # the C encoder json.dumps uses with ensure_ascii=False
 from typing import Final
 
@@ -27,6 +28,7 @@ _NEEDS: Final = '"needs":'
 _LINE: Final = '"line_of_therapy":'
 _ALTERNATIVES: Final = '"alternatives":'
 _pick = dict.__getitem__  # (a criterion's fragments by result, its result) -> its fragment
+_is_not_met = _NOT_MET.__eq__  # a result -> whether it is "not met"
 _ELIGIBLE: Final = {outcome: f'{"true" if outcome == "eligible" else "false"},"outcome":"{outcome}",'
                     for outcome in ("eligible", "insufficient_data", "not_eligible")}
 
@@ -67,15 +69,13 @@ class CompactOptions:
         compact forms, for the default region (``region_status`` left out)."""
         if not options:
             return NO_OPTIONS
-        heads, criteria = self._heads, self._criteria
+        heads, criteria, ids, ruled = self._heads, self._criteria, self._ids, self._ruled_out
         parts = []
         ruled_out = []
         for option in options:
             index = option.ind.index
             if option.outcome == "not_eligible":  # D14.9: its id and the criteria it does not meet
-                failed = [cid for cid, result in zip(self._ids[index], option.results, strict=True)
-                          if result == _NOT_MET]
-                ruled_out.append(f"{self._ruled_out[index]}{','.join(failed)}]")
+                ruled_out.append(f"{ruled[index]}{','.join(compress(ids[index], map(_is_not_met, option.results)))}]")
                 continue
             decided = ",".join(map(_pick, criteria[index], option.results))
             needs, line, alternatives = option.needs, option.line_of_therapy, option.alternatives
