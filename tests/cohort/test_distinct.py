@@ -11,7 +11,7 @@ import pytest
 from her2cds.adapters.cli import main
 from her2cds.cohort import local
 from her2cds.cohort.generate import generate, generate_registry
-from her2cds.cohort.local import LocalEngine, distinct, distinct_exact
+from her2cds.cohort.local import LocalEngine, distinct, distinct_exact, repeated, repeated_patients
 from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.engine import Engine
 
@@ -95,3 +95,12 @@ def test_rows_that_fill_no_key_column_are_answered(tmp_path: Path) -> None:
     frame = pl.read_parquet(out)
     assert code == 1 and frame.get_column("id").to_list() == ["A", "B"]
     assert all("column oncotree_code" in error for error in frame.get_column("error").to_list())
+
+
+def test_repeated_patient_hashes() -> None:
+    assert repeated(pl.Series("h", [3, 1, 2], dtype=pl.UInt64)).to_list() == []
+    assert sorted(repeated(pl.Series("h", [3, 1, 3, 2, 1, 1], dtype=pl.UInt64)).to_list()) == [1, 3]
+    frame = pl.DataFrame({"row": [1, 2, 3, 4], "source": ["s", "s", "t", "s"], "patient_id": ["A", "B", "A", None]})
+    again = frame.with_columns(pl.Series("row", [5, 6, 7, 8]))
+    assert repeated_patients(frame).len() == 0  # A in two sources is two patients; a row without id is its own
+    assert repeated_patients(pl.concat([frame, again])).len() == 3  # A@s, B@s, A@t; the id-less rows stay apart

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from her2cds.cohort.generate import generate, generate_registry
-from her2cds.cohort.measures import key_plan
-from her2cds.cohort.polars_exprs import conform, key_exprs
+from her2cds.cohort.measures import Col, key_plan
+from her2cds.cohort.polars_exprs import conform, interval, key_exprs
 from her2cds.engine import Engine
 
 
@@ -26,3 +28,22 @@ def test_keys_with_absent_columns_equal_computed_keys(engine: Engine) -> None:
         skipped += len(absent)
         assert any(computed.get_column(c).null_count() < frame.height for c in computed.columns if c.startswith("k_"))
     assert skipped > 30
+
+
+def interval_reference(value: pl.Expr, cuts: tuple[float, ...]) -> pl.Expr:
+    """An interval's index as its definition reads: +1 for each cut the value reaches, +1 for each it exceeds."""
+    parts = [(value >= cut).cast(pl.Int16) + (value > cut).cast(pl.Int16) for cut in cuts]
+    return pl.when(value.is_null()).then(None).otherwise(pl.sum_horizontal(parts).cast(pl.Int16))
+
+
+def test_interval_index_equals_its_definition_at_the_edges(engine: Engine) -> None:
+    plan = key_plan(engine.kb)
+    for item in plan.intervals:
+        if not isinstance(item.expr, Col) or not item.cuts:
+            continue
+        cuts = item.cuts
+        edges = [c + d for c in cuts for d in (-1e-9, 0.0, 1e-9)] + [-0.0, 0.0, -1.0, 1e9, None]
+        values = pl.DataFrame({item.expr.name: [*edges, math.nan, math.inf, -math.inf]},
+                              schema={item.expr.name: pl.Float64})
+        got = values.select(interval(item).alias("got"), interval_reference(pl.col(item.expr.name), cuts).alias("want"))
+        assert got.get_column("got").equals(got.get_column("want"), null_equal=True), item.name

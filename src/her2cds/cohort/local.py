@@ -72,10 +72,23 @@ def patient_hash_expr() -> pl.Expr:
     return pl.struct(pl.col("source"), pl.col("patient_id"), own).hash()
 
 
-def repeated_patients(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """The patient hashes (column ``h``) of the rows of ``frame`` that share a patient id with another row."""
+def patient_hashes(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The patient hash (column ``h``) of every row of ``frame`` with a patient id."""
     return (frame.lazy().select("row", "source", "patient_id").filter(pl.col("patient_id").is_not_null())
-            .select(patient_hash_expr().alias("h")).group_by("h").len().filter(pl.col("len") > 1).select("h"))
+            .select(patient_hash_expr().alias("h")))
+
+
+def repeated(hashes: pl.Series) -> pl.Series:
+    """The hashes that occur more than once (none, at the cost of counting them, when all are distinct: the usual
+    case of one row per patient)."""
+    if hashes.n_unique() == hashes.len():
+        return hashes.clear()
+    return hashes.to_frame("h").group_by("h").len().filter(pl.col("len") > 1).get_column("h")
+
+
+def repeated_patients(frame: pl.DataFrame | pl.LazyFrame) -> pl.Series:
+    """The patient hashes of the rows of ``frame`` that share a patient id with another row."""
+    return repeated(patient_hashes(frame).collect().get_column("h"))
 
 
 def output_id_expr() -> pl.Expr:
@@ -156,7 +169,7 @@ class LocalEngine:
         self._offset += frame.height
         stats.rows += frame.height
         if grouped is None:
-            grouped = repeated_patients(frame).collect().get_column("h")
+            grouped = repeated_patients(frame)
         hashes = grouped if isinstance(grouped, pl.Series) else pl.Series("h", list(grouped), dtype=pl.UInt64)
         frame = frame.with_columns(__multi=patient_hash_expr().is_in(hashes.implode()) if hashes.len()
                                    else pl.lit(False))

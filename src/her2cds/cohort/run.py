@@ -11,7 +11,7 @@ from typing import IO
 
 import polars as pl
 
-from her2cds.cohort.local import LocalEngine, Stats, repeated_patients
+from her2cds.cohort.local import LocalEngine, Stats, patient_hashes, repeated
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.sources import open_sources
 from her2cds.cohort.workers import available_cores
@@ -62,7 +62,7 @@ def grouped_patients(frame: pl.LazyFrame) -> pl.Series:
     the per-case path, which answers it the same way."""
     if "patient_id" not in frame.collect_schema():
         return pl.Series("h", [], dtype=pl.UInt64)
-    return repeated_patients(frame).collect(engine="streaming").get_column("h")
+    return repeated(patient_hashes(frame).collect(engine="streaming").get_column("h"))
 
 
 def extra_columns(options: Options) -> tuple[str, ...]:
