@@ -10,6 +10,8 @@ Prints, all measured in the same run so that ratios compare across machines:
   ratio to the JSON round trip; the share of time spent in garbage collection;
 - the same with the therapy memos disabled (no cached result of any kind can explain that figure);
 - the default output size per case (mean, median, p90, max) and the expanded size;
+- the CPU time per case of each stage of the default document (validation, specimen stage, therapy and the rest,
+  document);
 - ``her2cds assess --batch`` end to end in a subprocess: lines/s (CPU and wall clock), then ``--batch --jobs N``
   (worker processes, D14.12): lines per wall-clock second, which only shows the gain on otherwise idle cores.
 It asserts nothing. Times are CPU time of this process (time.process_time; for --batch the child's user +
@@ -75,6 +77,38 @@ def best_rate(chunks: list[list[dict[str, Any]]], fn: Callable[[dict[str, Any]],
     return max(rates), timer.total / elapsed
 
 
+def stage_times(engine: Any, cases: list[dict[str, Any]]) -> dict[str, float]:
+    """CPU microseconds per case of each stage of ``Engine.assess_json`` (best of three passes over the same cases,
+    each stage run on the previous stage's results): input validation, the specimen stage (specimens, patient-level
+    HER2, heterogeneity), the rest of the evaluation (testing advice, therapy matching, warnings), the document."""
+    best: dict[str, float] = {}
+    gc.disable()  # each stage's results are held for the next: collections would walk them (not the case per line)
+    try:
+        _stage_passes(engine, cases, best)
+    finally:
+        gc.enable()
+    return {name: spent / len(cases) * 1e6 for name, spent in best.items()}
+
+
+def _stage_passes(engine: Any, cases: list[dict[str, Any]], best: dict[str, float]) -> None:
+    from her2cds.engine import parse_case
+
+    for _ in range(3):
+        t0 = time.process_time()
+        parsed = [parse_case(case) for case in cases]
+        t1 = time.process_time()
+        staged = [engine.specimen_stage(case) for case in parsed]
+        t2 = time.process_time()
+        evaluations = [engine.finish(stage) for stage in staged]
+        t3 = time.process_time()
+        for evaluation in evaluations:
+            engine.document(evaluation)
+        t4 = time.process_time()
+        for name, spent in (("validation", t1 - t0), ("specimen stage", t2 - t1), ("therapy and the rest", t3 - t2),
+                            ("document", t4 - t3)):
+            best[name] = min(best.get(name, spent), spent)
+
+
 def json_round_trip(case: dict[str, Any]) -> object:
     return json.loads(json.dumps(case))
 
@@ -134,6 +168,7 @@ def main() -> None:
     if tk is not None:
         tk.memo_limit = limit
 
+    stages = stage_times(engine, more[: n // 2])
     sizes = sorted(len(engine.assess_json(case).encode()) for case in fresh[:2000])
     expanded = statistics.mean(len(engine.assess_json(case, expand=True).encode()) for case in fresh[:2000])
 
@@ -146,6 +181,8 @@ def main() -> None:
     print(f"  same, therapy memos disabled:      {nm:10,.0f} cases/s   {rt / nm:5.1f}x round trip   GC {nm_gc:.1%}")
     print(f"default output per case: mean {statistics.mean(sizes):,.0f} B, median {sizes[len(sizes) // 2]:,} B, "
           f"p90 {sizes[int(len(sizes) * 0.9)]:,} B, max {sizes[-1]:,} B; expanded mean {expanded:,.0f} B")
+    print("where a default document's time goes (us per case, CPU, best of 3 passes): "
+          + ", ".join(f"{name} {us:.0f}" for name, us in stages.items()))
     if not args.no_batch:
         rate, _, lines, wall = batch_run(fresh, [])  # peak RSS: bench/batch_memory.py (a child forked from this
         # large process would count the parent's pages)

@@ -168,7 +168,7 @@ class Engine:
     def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
         """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the
         output from it."""
-        return self._finish(self.specimen_stage(data))
+        return self.finish(self.specimen_stage(data))
 
     def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
         """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
@@ -204,9 +204,11 @@ class Engine:
 
     def patient_stage(self, stage: SpecimenStage) -> Assessment:
         """The second stage of :meth:`assess` (testing advice, therapies, warnings); consumes ``stage``."""
-        return self.assessment(self._finish(stage))
+        return self.assessment(self.finish(stage))
 
-    def _finish(self, stage: SpecimenStage) -> Evaluation:
+    def finish(self, stage: SpecimenStage) -> Evaluation:
+        """The rest of :meth:`evaluate` after :meth:`specimen_stage` (testing advice, therapies, warnings), as plain
+        data; consumes ``stage``."""
         case, lineage, family, system, col, findings, her2 = (
             stage.case, stage.lineage, stage.family, stage.system, stage.col, stage.findings, stage.her2)
         ck = self.ck
