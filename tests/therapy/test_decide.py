@@ -5,17 +5,13 @@ the unverified indications."""
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
-from typing import Any
-
-from bench.cases import generate
 
 from her2cds.engine import default_engine
 from her2cds.errors import Her2CdsError
 from her2cds.therapy.criteria import AllNode, AnyNode, Node, NotNode
 from her2cds.therapy.matching import Option
-from tests.golden import load_cases
+from tests.therapy.engine_cases import engine_cases
 
 
 def _reference(option: Option) -> tuple[tuple[str, ...], tuple[str, ...], str]:
@@ -42,18 +38,6 @@ def _kinds(node: Node) -> set[str]:
     return {"Leaf"}
 
 
-def _cases() -> list[Any]:
-    cases = [loaded.case.input for loaded in load_cases() if loaded.case.expect is not None]
-    cases += list(generate(600, 99))
-    opted = []
-    for case in cases:
-        if isinstance(case, dict):
-            twin = copy.deepcopy(case)
-            twin["include_unverified"] = True
-            opted.append(twin)
-    return cases + opted
-
-
 def test_decision_functions_agree_with_the_criterion_trees() -> None:
     engine = default_engine()
     tk = engine.therapy
@@ -62,7 +46,7 @@ def test_decision_functions_agree_with_the_criterion_trees() -> None:
     assert kinds == {"Leaf", "AllNode", "AnyNode", "NotNode"}  # every node type is compiled on this knowledge base
     seen: Counter[str] = Counter()
     options = 0
-    for case in _cases():
+    for case in engine_cases(600, 99):
         try:
             evaluation = engine.evaluate(case)
         except Her2CdsError:

@@ -9,10 +9,8 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections import Counter
-from typing import Any
 
 import pytest
 from bench.cases import generate
@@ -24,27 +22,15 @@ from her2cds.model.enums import Procedure
 from her2cds.rules.collector import Collector
 from her2cds.rules.ihc import derived_reading, interpret_ihc
 from her2cds.therapy.board import MAX_ALTERNATIVES
-from tests.golden import load_cases
+from tests.therapy.engine_cases import engine_cases
 
 _RANK = {"eligible": 0, "insufficient_data": 1, "not_eligible": 2}
-
-
-def _cases() -> list[Any]:
-    cases: list[Any] = [loaded.case.input for loaded in load_cases() if loaded.case.expect is not None]
-    cases += list(generate(800, 2026))
-    opted = []
-    for case in cases:
-        if isinstance(case, dict):
-            twin = copy.deepcopy(case)
-            twin["include_unverified"] = True
-            opted.append(twin)
-    return cases + opted
 
 
 def test_options_are_ranked_and_given_alternatives_as_documented() -> None:
     engine = default_engine()
     seen: Counter[str] = Counter()
-    for case in _cases():
+    for case in engine_cases(800, 2026):
         try:
             evaluation = engine.evaluate(case)
         except Her2CdsError:
