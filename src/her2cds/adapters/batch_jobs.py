@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from her2cds.cores import available_cores
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -46,12 +48,7 @@ def jobs_option(text: str) -> int:
 
 def jobs_wanted(jobs: int) -> int:
     """The worker count for ``--jobs`` (0: one per core this process may run on)."""
-    if jobs:
-        return jobs
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    return jobs or available_cores()
 
 
 def batch_assessor(engine: Any, criteria: str | None, region: str | None) -> Any:

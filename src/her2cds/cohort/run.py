@@ -14,8 +14,8 @@ import polars as pl
 from her2cds.cohort.local import LocalEngine, Stats, patient_hashes, repeated
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.sources import open_sources
-from her2cds.cohort.workers import available_cores
 from her2cds.cohort.writers import SlimWriter, output_format
+from her2cds.cores import available_cores
 from her2cds.engine import Engine, default_engine
 
 DEFAULT_CHUNK_ROWS = 250_000

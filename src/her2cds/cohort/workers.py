@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import multiprocessing
-import os
 import warnings
 from collections.abc import Hashable, Sequence
 from multiprocessing.connection import Connection
@@ -28,13 +27,6 @@ from her2cds.errors import InternalError, InvalidInputError
 
 Kind = Literal["answer", "signature"]
 MIN_PER_PROCESS = 32  # smaller batches stay in the run's process (a part costs a few milliseconds to send)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def specimen_signature(engine: Engine, row: Row) -> Hashable | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,14 +24,6 @@ from her2cds.adapters.api.errors import envelope
 from her2cds.adapters.api.jobs import EngineContext, Job, perform
 from her2cds.adapters.api.middleware import CSP_API, SECURITY_HEADERS
 from her2cds.adapters.api.procpool import ProcessEngine, failed
-
-
-def default_workers() -> int:
-    """One engine worker per CPU core available to this process."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class ThreadEngine:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from her2cds.adapters.api.capacity import Admission, Engine, default_workers, make_engine
+from her2cds.adapters.api.capacity import Admission, Engine, make_engine
 from her2cds.adapters.api.jobs import Assessor as Assessor
 from her2cds.adapters.api.jobs import EngineContext
 from her2cds.adapters.api.settings import Settings
@@ -16,6 +16,7 @@ from her2cds.adapters.cdshooks.egress import FhirAccess, guarded_transport, pars
 from her2cds.adapters.cdshooks.feedback import FeedbackStore
 from her2cds.adapters.cdshooks.security import CdsJwtVerifier
 from her2cds.adapters.cdshooks.therapy_check import anti_her2_inns
+from her2cds.cores import available_cores
 from her2cds.knowledge.loader import KnowledgeBase, default_knowledge_base
 
 
@@ -39,7 +40,7 @@ class AppState:
     def engine(self) -> Engine:
         """The bounded pool of workers the engine runs on (off the event loop)."""
         kind = "thread" if self.settings.engine == "auto" else self.settings.engine
-        return make_engine(kind, self.settings.workers or default_workers(), self.settings.log_level)
+        return make_engine(kind, self.settings.workers or available_cores(), self.settings.log_level)
 
     def engine_context(self, assessor: Assessor, kb: KnowledgeBase | None = None) -> EngineContext | None:
         """What a worker thread runs a request's job with (the request's dependencies, which tests may
