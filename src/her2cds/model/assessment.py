@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_serializer
@@ -329,18 +330,14 @@ class Assessment(_Out):
         The engine builds full options and entries, so this copies no data: only the declared (serialized) type
         changes. An option or entry built in the compact form only cannot be expanded and raises ``TypeError``.
         """
-        for option in self.therapies:
-            if not isinstance(option, TherapyOption):
-                raise TypeError(f"therapy option {option.id!r} has no expanded form")
-        for entry in self.trace:
-            if not isinstance(entry, TraceEntry):
-                raise TypeError(f"trace entry {entry.rule!r} has no expanded form")
-        for rec in self.recommendations:
-            if not isinstance(rec, Recommendation):
-                raise TypeError(f"recommendation {rec.code!r} has no expanded form")
-        for flag in self.flags:
-            if not isinstance(flag, Flag):
-                raise TypeError(f"flag {flag.code!r} has no expanded form")
+        parts: tuple[tuple[str, Sequence[BaseModel], type[BaseModel], str], ...] = (
+            ("therapy option", self.therapies, TherapyOption, "id"), ("trace entry", self.trace, TraceEntry, "rule"),
+            ("recommendation", self.recommendations, Recommendation, "code"), ("flag", self.flags, Flag, "code"),
+        )
+        for kind, items, full, name in parts:
+            for item in items:
+                if not isinstance(item, full):
+                    raise TypeError(f"{kind} {getattr(item, name)!r} has no expanded form")
         return build(ExpandedAssessment, **self.__dict__)
 
 
