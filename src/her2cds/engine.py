@@ -37,7 +37,7 @@ from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status,
 from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
-from her2cds.rules.testing import advise
+from her2cds.rules.testing import advise, testing_roots
 from her2cds.therapy import facts_from, history_notes, unrecognised_agents
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
 from her2cds.therapy.matching import Option, evaluate_options, to_option
@@ -164,6 +164,39 @@ class Engine:
             )
         explicit = case.tumor.scoring_system is not None
         return lineage, family, self.ck.systems[system_id], explicit
+
+    def lineage_codes(self) -> frozenset[str]:
+        """Every OncoTree code the engine's decisions compare a case's lineage with: the tumor families' roots and
+        the excluded (non-solid) roots (:meth:`KnowledgeBase.family_for`), the testing indications' roots
+        (:func:`~her2cds.rules.testing.testing_roots`) and what therapy matching reads
+        (:meth:`~her2cds.therapy.knowledge.TherapyKnowledge.lineage_codes`)."""
+        kb = self.kb
+        codes = {*kb.excluded_roots, *(root for family in kb.families for root in family.roots),
+                 *testing_roots(self.ck)}
+        if self.therapy is not None:
+            codes.update(self.therapy.lineage_codes())
+        return frozenset(codes)
+
+    def tumor_classes(self) -> dict[str, str]:
+        """OncoTree code -> the first code (in the tree's order) of its *decision class*: codes for which every
+        decision of the engine (HER2 findings and summary, flags, recommendations, therapy options with their
+        outcomes, criteria results and needs) is the same, the code itself and texts naming it apart
+        (docs/decisions.md D12.7).
+
+        The engine reads a case's tumor only through its lineage (the code and its ancestors, nearest first),
+        and the lineage only by comparing its codes with those of :meth:`lineage_codes`, in order; the code's own
+        identity matters only when it is an ``unclear`` tumor-set code (it matches itself alone:
+        :meth:`~her2cds.therapy.knowledge.TherapyKnowledge.identity_codes`). So a code's class is its lineage
+        reduced to those codes, in order, or the code alone when its identity matters. The family (and so the
+        default scoring system) follows from the reduced lineage."""
+        named = self.lineage_codes()
+        itself = self.therapy.identity_codes() if self.therapy is not None else frozenset()
+        first: dict[tuple[str, ...], str] = {}
+        out: dict[str, str] = {}
+        for code in self.kb.tumor_types:
+            key = ("=", code) if code in itself else ("<", *(c for c in self._lineages[code] if c in named))
+            out[code] = first.setdefault(key, code)
+        return out
 
     def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
         """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the

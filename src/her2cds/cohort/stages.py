@@ -6,7 +6,9 @@ patient through nothing else. So it is evaluated once per distinct *specimen key
 the specimen columns' decision-key values), and its outcome is reduced to a *signature*: everything of it that
 the patient stage and the slim answer can read, without the recorded numbers themselves (those decided the
 outcome; the patient stage reads the outcome). The whole engine then runs once per distinct *patient key*
-(the patient's and the specimen's categorical values and the signature).
+(the patient's and the specimen's categorical values and the signature), where the tumor code counts only
+through its *decision class* (:meth:`her2cds.engine.Engine.tumor_classes`, D12.7): each row's own code is put
+back in the answer's ``tumor`` column, the one slim column that names it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from her2cds.knowledge.loader import KnowledgeBase
 
 SYSTEM = "__system"  # key column: the tumor's family and default scoring system (null: no HER2 family)
 SIGNATURE = "__signature"  # key column: the specimen stage's signature id
+TUMOR_CLASS = "__tumor_class"  # patient-key column: the tumor code's decision class (Engine.tumor_classes)
 
 # what the specimen stage reads of the patient: the tumor code (through its family) and an explicit scoring system
 _STAGE_ONE_PATIENT = ("oncotree_code", "scoring_system")
