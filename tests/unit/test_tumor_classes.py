@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from her2cds.engine import Engine, default_engine
+from her2cds.engine import THERAPY_ONLY_FIELDS, Engine, default_engine
 from her2cds.errors import InvalidInputError
 
 _SPECIMENS: list[list[dict[str, Any]]] = [
@@ -158,3 +158,57 @@ def test_a_family_root_splits_a_code_out(code: str) -> None:
     family = base.kb.families[0]
     engine = _engine_with(families=(family.model_copy(update={"roots": [*family.roots, code]}), *base.kb.families[1:]))
     assert engine.tumor_classes()[code] == code
+
+
+_VALUES: dict[str, list[Any]] = {
+    "biomarkers.hormone_receptor": ["positive", "negative"], "biomarkers.kras": ["wild_type", "mutant"],
+    "biomarkers.nras": ["wild_type", "mutant"], "biomarkers.pd_l1_cps": [0, 1, 5, 10, 100],
+}
+
+
+def _with(case: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
+    group, name = field.split(".")
+    return {**case, group: {**case.get(group, {}), name: value}}
+
+
+def test_fields_no_reachable_criterion_reads_never_change_a_decision() -> None:
+    """For every decision class and every therapy-only field its indications do not read (D12.8), each value the
+    model accepts gives the decisions of the case without it; the fields read are the same within a class."""
+    engine = default_engine()
+    assert set(_VALUES) == set(THERAPY_ONLY_FIELDS)
+    classes = engine.tumor_classes()
+    for code, rep in classes.items():
+        assert engine.therapy_fields_read(code) == engine.therapy_fields_read(rep), code
+    skipped = 0
+    for rep in sorted(set(classes.values())):
+        unread = sorted(set(THERAPY_ONLY_FIELDS) - engine.therapy_fields_read(rep))
+        for case in _cases(rep)[len(_PATIENT) - 1::len(_PATIENT)]:  # the cases with patient facts
+            bare = {**case, "biomarkers": {}}
+            want = decisions(engine, bare)
+            for field in unread:
+                for value in _VALUES[field]:
+                    assert decisions(engine, _with(bare, field, value)) == want, (rep, field, value, case)
+                    skipped += 1
+    assert skipped > 1000
+    # and where they are read, some value does change a decision (the cases can tell)
+    for code, field in (("IDC", "biomarkers.hormone_receptor"), ("COAD", "biomarkers.kras"),
+                        ("STAD", "biomarkers.pd_l1_cps")):
+        assert field in engine.therapy_fields_read(code)
+        cases = [{**case, "biomarkers": {}} for case in _cases(code)]
+        assert any(len({decisions(engine, _with(c, field, v)) for v in _VALUES[field]}) > 1 for c in cases), code
+
+
+def test_an_indication_reaching_a_tumor_makes_its_criteria_fields_read() -> None:
+    """STAD reaches no breast indication, so hormone-receptor status is not read for it; a breast tumor set that
+    also includes STAD makes it read, and it then changes a decision."""
+    base = default_engine()
+    assert "biomarkers.hormone_receptor" not in base.therapy_fields_read("STAD")
+    therapy = base.kb.therapy
+    assert therapy is not None
+    changed = {name: ts.model_copy(update={"include": [*ts.include, "STAD"]}) if "BRCA" in ts.include else ts
+               for name, ts in therapy.tumor_sets.items()}
+    engine = _engine_with(therapy=dataclasses.replace(therapy, tumor_sets=changed))
+    assert "biomarkers.hormone_receptor" in engine.therapy_fields_read("STAD")
+    field = "biomarkers.hormone_receptor"
+    bare = [{**case, "biomarkers": {}} for case in _cases("STAD")]
+    assert any(len({decisions(engine, _with(c, field, v)) for v in _VALUES[field]}) > 1 for c in bare)
