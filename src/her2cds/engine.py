@@ -37,10 +37,11 @@ from her2cds.rules.legacy import CURRENT, check_criteria, check_reported_status,
 from her2cds.rules.patient import integrate
 from her2cds.rules.plausibility import count_warnings, plausibility_warnings
 from her2cds.rules.specimen import SpecimenFinding, finding_warnings, interpret_specimen
-from her2cds.rules.testing import advise
+from her2cds.rules.testing import advise, testing_roots
 from her2cds.therapy import facts_from, history_notes, unrecognised_agents
+from her2cds.therapy.facts import TherapyFacts
 from her2cds.therapy.knowledge import TherapyKnowledge, compile_therapy
-from her2cds.therapy.matching import Option, evaluate_options, to_option
+from her2cds.therapy.matching import Option, evaluate_options, facts_read, to_option
 from her2cds.therapy.output import NO_OPTIONS, CompactOptions
 from her2cds.therapy.region import DEFAULT_REGION, apply_region
 
@@ -82,6 +83,13 @@ def parse_case(data: Case | Mapping[str, Any]) -> Case:
                                        case.specimens[duplicate].id)
     return case
 
+
+# case fields the engine reads only as therapy facts: facts_from copies each into the TherapyFacts attribute named,
+# and no other decision reads it (plausibility warnings and texts aside); Engine.therapy_fields_read
+THERAPY_ONLY_FIELDS: Mapping[str, str] = {
+    "biomarkers.hormone_receptor": "hormone_receptor", "biomarkers.kras": "kras", "biomarkers.nras": "nras",
+    "biomarkers.pd_l1_cps": "pd_l1_cps",
+}
 
 _EMPTY = ',"therapies":[],"ruled_out":{},"trace":[]'
 _AFTER = ',"assessed_on":'  # the field after trace: the triple occurs once in a document (quotes in values are
@@ -164,6 +172,48 @@ class Engine:
             )
         explicit = case.tumor.scoring_system is not None
         return lineage, family, self.ck.systems[system_id], explicit
+
+    def lineage_codes(self) -> frozenset[str]:
+        """Every OncoTree code the engine's decisions compare a case's lineage with: the tumor families' roots and
+        the excluded (non-solid) roots (:meth:`KnowledgeBase.family_for`), the testing indications' roots
+        (:func:`~her2cds.rules.testing.testing_roots`) and what therapy matching reads
+        (:meth:`~her2cds.therapy.knowledge.TherapyKnowledge.lineage_codes`)."""
+        kb = self.kb
+        codes = {*kb.excluded_roots, *(root for family in kb.families for root in family.roots),
+                 *testing_roots(self.ck)}
+        if self.therapy is not None:
+            codes.update(self.therapy.lineage_codes())
+        return frozenset(codes)
+
+    def tumor_classes(self) -> dict[str, str]:
+        """OncoTree code -> the first code (in the tree's order) of its *decision class*: codes for which every
+        decision of the engine (HER2 findings and summary, flags, recommendations, therapy options with their
+        outcomes, criteria results and needs) is the same, the code itself and texts naming it apart
+        (docs/decisions.md D12.7).
+
+        The engine reads a case's tumor only through its lineage (the code and its ancestors, nearest first),
+        and the lineage only by comparing its codes with those of :meth:`lineage_codes`, in order; the code's own
+        identity matters only when it is an ``unclear`` tumor-set code (it matches itself alone:
+        :meth:`~her2cds.therapy.knowledge.TherapyKnowledge.identity_codes`). So a code's class is its lineage
+        reduced to those codes, in order, or the code alone when its identity matters. The family (and so the
+        default scoring system) follows from the reduced lineage."""
+        named = self.lineage_codes()
+        itself = self.therapy.identity_codes() if self.therapy is not None else frozenset()
+        first: dict[tuple[str, ...], str] = {}
+        out: dict[str, str] = {}
+        for code in self.kb.tumor_types:
+            key = ("=", code) if code in itself else ("<", *(c for c in self._lineages[code] if c in named))
+            out[code] = first.setdefault(key, code)
+        return out
+
+    def therapy_fields_read(self, code: str) -> frozenset[str]:
+        """Those of :data:`THERAPY_ONLY_FIELDS` that a decision on a case of tumor ``code`` can read: the ones a
+        criterion of an indication the code's lineage reaches reads (therapy/matching.py ``facts_read``). The
+        same for every code of one decision class (:meth:`tumor_classes`: they reach the same indications)."""
+        if self.therapy is None or code not in self._lineages:
+            return frozenset(THERAPY_ONLY_FIELDS)
+        read = facts_read(TherapyFacts(tumor_code=code, lineage=self._lineages[code]), self.therapy)
+        return frozenset(name for name, attr in THERAPY_ONLY_FIELDS.items() if attr in read)
 
     def evaluate(self, data: Case | Mapping[str, Any]) -> Evaluation:
         """Assess one case into plain data (:class:`Evaluation`); :meth:`assess` / :meth:`assess_json` build the

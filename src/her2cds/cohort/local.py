@@ -14,7 +14,15 @@ from her2cds.cohort.columns import ALL_COLUMNS, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.cohort.measures import KeyPlan, key_plan
 from her2cds.cohort.polars_exprs import conform, key_exprs, per_row
 from her2cds.cohort.slim import SlimAnswer, error_answer
-from her2cds.cohort.stages import SIGNATURE, SYSTEM, system_of_codes
+from her2cds.cohort.stages import (
+    SIGNATURE,
+    SYSTEM,
+    TUMOR_CLASS,
+    UNREAD,
+    accepted_values,
+    system_of_codes,
+    therapy_only_columns,
+)
 from her2cds.cohort.workers import EngineCalls
 from her2cds.engine import Engine
 
@@ -140,7 +148,14 @@ class LocalEngine:
         self.plan: KeyPlan = key_plan(engine.kb)
         self._keys = list(self.plan.key_columns)
         self._spec_keys = [SYSTEM, *self.plan.specimen_key_columns]
-        self._patient_keys = [*self.plan.categorical, SIGNATURE]
+        # the patient stage reads the tumor code only through its decision class (D12.7)
+        # and the columns only therapy criteria read, through what the tumor's indications read of them (D12.8)
+        self._therapy_only = therapy_only_columns(engine)
+        self._patient_keys = [TUMOR_CLASS if c == "oncotree_code" else UNREAD + c if c in self._therapy_only else c
+                              for c in self.plan.categorical] + [SIGNATURE]
+        code = pl.col("oncotree_code").cast(pl.String)  # (of type null when no row has one)
+        self._tumor_class = code.replace_strict(engine.tumor_classes(), default=code,
+                                                return_dtype=pl.String).alias(TUMOR_CLASS)
         self._all_keys = [*self._keys, SYSTEM]
         self._system = pl.col("oncotree_code").replace_strict(system_of_codes(engine.kb), default=None,
                                                               return_dtype=pl.String).alias(SYSTEM)
@@ -301,12 +316,15 @@ class LocalEngine:
         answer_of_class = self._answer_classes(
             classes, lambda wanted: frame[[reps[i] for i in wanted]].rows(named=True))
         answer = answer_of_class.gather(class_of_row)
-        decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer).filter(
+        # an answer may be shared by rows of several tumor codes of one decision class: each row's own code
+        codes = classes.get_column("oncotree_code").cast(pl.String).cast(ANSWER_SCHEMA["tumor"])
+        tumor = codes.gather(class_of_row).alias("tumor")
+        decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer, tumor).filter(
             pl.col("__answer").is_not_null())
         self.stats.vectorized_rows += decided.height
         ids = pl.col("patient_id") if decided.get_column("patient_id").null_count() == 0 else output_id_expr()
-        out = pl.concat([decided.select(ids.alias("id"), "__seq"),
-                         self._table.gather(decided.get_column("__answer"))], how="horizontal")
+        out = pl.concat([decided.select(ids.alias("id"), "__seq", "tumor"),
+                         self._table.drop("tumor").gather(decided.get_column("__answer"))], how="horizontal")
         undecided = frame.filter(answer.is_null())
         self.stats.handed_over("a representative of its decision key was rejected", undecided.height)
         return pl.concat([out.select(*SLIM_COLUMNS, "__seq"), self._rows_one_by_one(undecided)])
@@ -315,6 +333,7 @@ class LocalEngine:
         """Each class's index in the answer table (null: its rows go to the per-case engine one by one). The
         specimen stage runs once per new specimen key, the whole engine once per new patient key; a class whose
         specimen stage rejected its representative is keyed as a whole (one engine call per decision key)."""
+        classes = classes.with_columns(self._tumor_class, *self._unread(classes))
         spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
         keys = spec_keys.rows()
         new = [(key, first) for key, first in zip(keys, spec_first, strict=True) if key not in self._signatures]
@@ -351,6 +370,23 @@ class LocalEngine:
             # one chunk: gathering rows from a table of several chunks costs several times more
             self._table = pl.concat([self._table, answer_table(new_answers)], rechunk=True)
         return answers
+
+
+    def _unread(self, classes: pl.DataFrame) -> list[pl.Expr]:
+        """The therapy-only columns as the patient key holds them: null where no decision on a case of the row's
+        tumor reads the column and the input model accepts the value (it cannot change the answer), else the
+        value (a value the model rejects stays in the key: its representative is rejected, its rows go one by
+        one)."""
+        code = pl.col("oncotree_code").cast(pl.String)
+        out: list[pl.Expr] = []
+        for column, reads in self._therapy_only.items():
+            accepted = accepted_values(column, classes.get_column(column).drop_nulls().unique().to_list())
+            value = pl.col(column)
+            if accepted:
+                unread = code.replace_strict(reads, default=True, return_dtype=pl.Boolean).not_()
+                value = pl.when(unread & value.is_in(accepted)).then(None).otherwise(value)
+            out.append(value.alias(UNREAD + column))
+        return out
 
 
 def _batched(items: list[int], call: Callable[[list[int]], list[Any]]) -> list[Any]:

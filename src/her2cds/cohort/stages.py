@@ -6,21 +6,28 @@ patient through nothing else. So it is evaluated once per distinct *specimen key
 the specimen columns' decision-key values), and its outcome is reduced to a *signature*: everything of it that
 the patient stage and the slim answer can read, without the recorded numbers themselves (those decided the
 outcome; the patient stage reads the outcome). The whole engine then runs once per distinct *patient key*
-(the patient's and the specimen's categorical values and the signature).
+(the patient's and the specimen's categorical values and the signature), where the tumor code counts only
+through its *decision class* (:meth:`her2cds.engine.Engine.tumor_classes`, D12.7): each row's own code is put
+back in the answer's ``tumor`` column, the one slim column that names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from her2cds.cohort.cases import Row
-from her2cds.cohort.columns import CASE_COLUMNS
-from her2cds.engine import SpecimenStage
+from her2cds.cohort.columns import BY_NAME, CASE_COLUMNS
+from her2cds.engine import THERAPY_ONLY_FIELDS, Engine, SpecimenStage
 from her2cds.knowledge.loader import KnowledgeBase
+from her2cds.model.case import Case
 
 SYSTEM = "__system"  # key column: the tumor's family and default scoring system (null: no HER2 family)
 SIGNATURE = "__signature"  # key column: the specimen stage's signature id
+UNREAD = "__read."  # patient-key columns: a therapy-only column, null where the tumor's decisions cannot read it
+TUMOR_CLASS = "__tumor_class"  # patient-key column: the tumor code's decision class (Engine.tumor_classes)
 
 # what the specimen stage reads of the patient: the tumor code (through its family) and an explicit scoring system
 _STAGE_ONE_PATIENT = ("oncotree_code", "scoring_system")
@@ -40,6 +47,35 @@ def system_of_codes(kb: KnowledgeBase) -> dict[str, str]:
         family = kb.family_for(code)
         if family is not None:
             out[code] = f"{family.id}|{family.scoring_system}"
+    return out
+
+
+def therapy_only_columns(engine: Engine) -> dict[str, dict[str, bool]]:
+    """Canonical column -> (tumor code -> whether a decision on a case of that tumor can read the column), for the
+    columns of the case fields only therapy criteria read (:data:`her2cds.engine.THERAPY_ONLY_FIELDS`)."""
+    out: dict[str, dict[str, bool]] = {}
+    for col in CASE_COLUMNS:
+        field = ".".join(col.path)
+        if not col.specimen and field in THERAPY_ONLY_FIELDS:
+            out[col.name] = {code: field in engine.therapy_fields_read(code) for code in engine.kb.tumor_types}
+    return out
+
+
+def accepted_values(column: str, values: Iterable[Any]) -> list[Any]:
+    """Those of ``values`` the input model accepts for ``column`` (a field of a patient-level sub-model whose
+    fields are all optional: validated alone, as the model itself reads it)."""
+    path = BY_NAME[column].path
+    model: Any = Case
+    for part in path[:-1]:
+        model = next(a for a in (model.model_fields[part].annotation, *getattr(
+            model.model_fields[part].annotation, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel))
+    out = []
+    for value in values:
+        try:
+            model.model_validate({path[-1]: value})
+        except ValidationError:
+            continue
+        out.append(value)
     return out
 
 

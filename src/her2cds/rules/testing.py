@@ -36,6 +36,12 @@ def find_indication(
     return None
 
 
+def testing_roots(ck: CompiledKnowledge) -> frozenset[str]:
+    """Every OncoTree code :func:`find_indication` compares a case's lineage with (the indications' roots): the
+    only part of the tumor, besides its family, that the testing advice reads."""
+    return frozenset(code for inds in ck.testing.values() for ind in inds for code in ind.roots)
+
+
 def advise(
     case: Case, family: Family, lineage: Sequence[str], findings: Sequence[SpecimenFinding], her2: Her2Summary,
     ck: CompiledKnowledge, col: Collector,

@@ -86,6 +86,21 @@ class TherapyKnowledge:
         self.criterion_memo: dict[tuple[Any, ...], Any] = {}  # (indication, criterion, result, reason)
         self.memo_limit = _MEMO_LIMIT
 
+    def lineage_codes(self) -> frozenset[str]:
+        """Every OncoTree code therapy matching compares a case's lineage with: the codes of the indications'
+        tumor sets (``tumor_index``: include, unclear, related), the tumor-agnostic sets' excluded roots
+        (``agnostic``) and the histology codes (criteria.decide_squamous). Nothing else of the tumor is read but
+        texts and whether the code itself is an ``unclear`` one (:meth:`identity_codes`)."""
+        h = self.histology
+        return frozenset((*self.tumor_index, *(code for _, excluded in self.agnostic for code in excluded),
+                          *h.squamous_codes, *h.non_squamous_codes, *h.mixed_codes))
+
+    def identity_codes(self) -> frozenset[str]:
+        """The codes whose own identity matching reads: an ``unclear`` tumor-set code matches the case's code
+        itself, never its descendants (matching.py ``_plan``)."""
+        return frozenset(code for code, entries in self.tumor_index.items()
+                         if any(kind == "unclear" for _, kind in entries))
+
     def get(self, indication_id: str) -> CompiledIndication:
         """The compiled indication with this id; KeyError when there is none."""
         return self._by_id[indication_id]

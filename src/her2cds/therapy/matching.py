@@ -103,6 +103,13 @@ def _plan(facts: TherapyFacts, tk: TherapyKnowledge) -> _Plan:
     return plan
 
 
+def facts_read(facts: TherapyFacts, tk: TherapyKnowledge) -> frozenset[str]:
+    """The :class:`TherapyFacts` attributes the criteria (setting included) of every indication the case's lineage
+    reaches read, verified or not: what matching can read of a case of this tumor (the tumor criterion reads the
+    lineage alone)."""
+    return frozenset().union(*(node.reads for hit in _plan(facts, tk).hits for node in hit.nodes))
+
+
 class Option:
     """One indication evaluated on the case, as plain data (D14.8): the pydantic :class:`TherapyOption` is
     built from it only when an adapter asks for objects (:func:`to_option`); the default document is written
