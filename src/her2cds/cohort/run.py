@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -65,6 +66,20 @@ def grouped_patients(frame: pl.LazyFrame) -> pl.Series:
     return repeated(patient_hashes(frame).collect(engine="streaming").get_column("h"))
 
 
+def chunks(frame: pl.LazyFrame, chunk_rows: int) -> Iterator[tuple[pl.DataFrame, pl.Series]]:
+    """The chunks of ``frame``, each with :func:`grouped_patients` of the whole frame. The pre-pass runs on a
+    thread while the first chunk is read (polars works without the interpreter lock: the two passes share the
+    cores instead of one waiting for the other)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-prepass") as pool:
+        pending = pool.submit(grouped_patients, frame)
+        batches = iter(frame.collect_batches(chunk_size=chunk_rows))
+        batch = next(batches, None)
+        grouped = pending.result()
+        while batch is not None:
+            yield batch, grouped
+            batch = next(batches, None)
+
+
 def extra_columns(options: Options) -> tuple[str, ...]:
     return () if options.criteria == "current" else ("criteria_status",)
 
@@ -96,8 +111,7 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
     try:
         with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
             for source in sources:
-                grouped = grouped_patients(source.frame)
-                for batch in source.frame.collect_batches(chunk_size=options.chunk_rows):
+                for batch, grouped in chunks(source.frame, options.chunk_rows):
                     writer.write(local.evaluate(batch, grouped))
                     progress.update(local.stats.rows)
             writer.write(local.finish())

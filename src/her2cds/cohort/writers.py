@@ -91,7 +91,7 @@ class SlimWriter:
             try:  # answers are dictionary-encoded (categorical) in memory and plain strings in the file; no
                 # statistics for list columns (min/max of lists cost more than the rest of the write)
                 self._parquet = pq.ParquetWriter(str(self.path), table.schema, store_schema=False,
-                                                 write_statistics=flat)
+                                                 write_statistics=flat, use_dictionary=_dictionary_columns(frame))
                 self._parquet.add_key_value_metadata({f"her2cds.{k}": v for k, v in self.versions.items()})
             except OSError as exc:
                 raise UsageError(f"cannot write {self.path}: {exc}") from None
@@ -120,6 +120,15 @@ class SlimWriter:
                 self._text.write(("\t" if self.kind == ".tsv" else ",").join(self.columns).encode() + b"\n")
             self._text.close()
             self._text = None
+
+
+_UNIQUE = ("id",)  # a value per row: a dictionary would only be built and dropped (pyarrow falls back to plain)
+
+
+def _dictionary_columns(frame: pl.DataFrame) -> list[str]:
+    """The Parquet columns (leaf paths) to dictionary-encode: all but those of a value per row."""
+    return [f"{name}.list.element" if isinstance(dtype, pl.List) else name for name, dtype in frame.schema.items()
+            if name not in _UNIQUE]
 
 
 def _import_pyarrow() -> None:

@@ -75,6 +75,28 @@ def _parse(name: str, source: str | None, dtype: pl.DataType | None, mapping: Ta
     return value, error
 
 
+_SAMPLE_ROWS = 2_048  # rows read ahead to tell the text columns of few distinct values ...
+_FEW_VALUES = 64  # ... (at most this many among them): those are parsed once per distinct value
+
+
+def _parsed_once_per_value(column: str, value: pl.Expr, error: pl.Expr, text: str, lower: str,
+                           dtype: pl.DataType) -> pl.Expr:
+    """The (value, error) struct of a text column, parsed once per distinct value of each batch and gathered
+    back by each row's index among them (the same expressions as :func:`_parse`, on a few rows)."""
+    parse = pl.struct(value.alias("value"), error.alias("error"))
+
+    def apply(raw: pl.Series) -> pl.Series:
+        strings = raw.cast(pl.String)
+        distinct = strings.unique().drop_nulls()
+        parsed = distinct.to_frame(column).lazy().with_columns(
+            pl.col(column).str.strip_chars().alias(text)).with_columns(
+            pl.col(text).str.to_lowercase().alias(lower)).select(parse).collect().to_series()
+        index = strings.cast(pl.Enum(distinct)).to_physical()
+        return parsed.gather(index).cast(dtype)  # (a null value: a null index, a null struct, null fields)
+
+    return pl.col(column).map_batches(apply, return_dtype=dtype, is_elementwise=True)
+
+
 def canonical(lf: pl.LazyFrame, mapping: TableMapping, source: str) -> pl.LazyFrame:
     """Canonical specimen rows (plus ``row``, ``source``, ``read_error``) from a raw table."""
     schema = lf.collect_schema()
@@ -88,15 +110,40 @@ def canonical(lf: pl.LazyFrame, mapping: TableMapping, source: str) -> pl.LazyFr
     # sub-expressions of one select: computing them in place cost a third more)
     texts = [(i, column) for i, name in enumerate(names) if (column := mapping.columns.get(name)) is not None
              and not _as_number(name, schema.get(column), mapping)]
+    few = _few_values(lf, [column for _, column in texts])
+    per_row = [(i, column) for i, column in texts if column not in few]
+    once: list[pl.Expr] = []
     for i, name in enumerate(names):
         column = mapping.columns.get(name)
         value, error = _parse(name, column, schema.get(column) if column else None, mapping,
                               pl.col(f"__text{i}"), pl.col(f"__lower{i}"))
+        if column is not None and column in few:
+            dtype = pl.DataFrame(schema={column: pl.String(), f"__text{i}": pl.String(), f"__lower{i}": pl.String()}
+                                 ).select(pl.struct(value.alias("value"), error.alias("error"))).to_series().dtype
+            once.append(_parsed_once_per_value(column, value, error, f"__text{i}", f"__lower{i}", dtype)
+                        .alias(f"__parsed{i}"))
+            value = pl.col(f"__parsed{i}").struct.field("value")
+            if not error.meta.is_literal():  # (a column that cannot be wrong keeps its literal null error)
+                error = pl.col(f"__parsed{i}").struct.field("error")
         exprs.append(value.alias(name))
         errors.append(error)
     read_error = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit(None, pl.String)
     exprs.append(pl.when(read_error == "").then(None).otherwise(read_error).alias("read_error"))
     return (lf.with_row_index("__row", offset=1)
-            .with_columns(pl.col(column).cast(pl.String).str.strip_chars().alias(f"__text{i}") for i, column in texts)
-            .with_columns(pl.col(f"__text{i}").str.to_lowercase().alias(f"__lower{i}") for i, _ in texts)
+            .with_columns(pl.col(column).cast(pl.String).str.strip_chars().alias(f"__text{i}")
+                          for i, column in per_row)
+            .with_columns(*(pl.col(f"__text{i}").str.to_lowercase().alias(f"__lower{i}") for i, _ in per_row), *once)
             .select(exprs))
+
+
+def _few_values(lf: pl.LazyFrame, columns: list[str]) -> set[str]:
+    """The columns with few distinct values in the first rows (a guess that decides only how, not what, is
+    computed)."""
+    if not columns:
+        return set()
+    wanted = list(dict.fromkeys(columns))
+    try:
+        counts = lf.select(wanted).head(_SAMPLE_ROWS).select(pl.all().n_unique()).collect()
+    except pl.exceptions.PolarsError:  # (an unreadable file: the run itself reports it, where it reports it)
+        return set()
+    return {c for c in wanted if counts.get_column(c)[0] <= _FEW_VALUES}
