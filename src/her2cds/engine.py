@@ -220,6 +220,14 @@ class Engine:
         output from it."""
         return self.finish(self.specimen_stage(data))
 
+    def specimen_tumor_key(self, code: str) -> str | None:
+        """What :meth:`specimen_stage` reads of a tumor code besides texts: whether its family has
+        guideline-specific criteria (the family rule fired, the ``scoring_fallback`` flag) and the family's default
+        scoring system; None for a code without a HER2 family (or unknown), which the stage rejects. Codes with
+        one key get the same specimen stage, the family rule's trace text apart (D12.9)."""
+        family = self._families.get(code)
+        return None if family is None else f"{family.guideline_specific}|{family.scoring_system}"
+
     def specimen_stage(self, data: Case | Mapping[str, Any]) -> SpecimenStage:
         """The first stage of :meth:`assess`: the validated case, its tumor, every specimen's finding, the
         patient-level HER2 summary and the flags and recommendations so far. Its findings depend on the tumor only

@@ -212,3 +212,47 @@ def test_an_indication_reaching_a_tumor_makes_its_criteria_fields_read() -> None
     field = "biomarkers.hormone_receptor"
     bare = [{**case, "biomarkers": {}} for case in _cases("STAD")]
     assert any(len({decisions(engine, _with(c, field, v)) for v in _VALUES[field]}) > 1 for c in bare)
+
+
+def _stage(engine: Engine, code: str, specimens: list[dict[str, Any]]) -> Hashable:
+    """What the specimen stage decides (the cohort's signature reads these), the family's trace text apart."""
+    try:
+        stage = engine.specimen_stage({"tumor": {"oncotree_code": code}, "specimens": specimens})
+    except InvalidInputError as exc:
+        return ("error", tuple((p.field, p.message) for p in exc.problems))
+    col = stage.col
+    return (stage.family.guideline_specific, stage.system.id, stage.her2.model_dump_json(),
+            tuple(f.result.model_dump_json() for f in stage.findings),
+            tuple((f.code, tuple(f.specimens)) for f in col.flags()),
+            tuple((r.code, r.specimen) for r in col.recommendations()), tuple(entry.rule for entry in col.trace))
+
+
+_STAGE_SPECIMENS = [
+    *_SPECIMENS,
+    [{"id": "S1", "procedure": "biopsy", "ihc": {"percent": {"strong_complete": 20}}}],
+    [{"id": "S1", "procedure": "resection", "ihc": {"percent": {"faint_incomplete": 5}}}],
+    [{"id": "S1", "procedure": "resection", "ish": {"ratio": 1.8, "her2_per_cell": 6.5}}],
+    [{"id": "S1", "procedure": "resection", "ihc": {"score": "3+"}},
+     {"id": "S2", "procedure": "biopsy", "ihc": {"score": "0"}, "ish": {"ratio": 1.2, "her2_per_cell": 2.5}}],
+]
+
+
+def test_codes_with_one_specimen_key_get_one_specimen_stage() -> None:
+    """D12.9: the specimen stage reads of the tumor only whether its family has guideline-specific criteria and
+    its default scoring system; codes of different families with one such key get the same stage."""
+    engine = default_engine()
+    first: dict[str | None, str] = {}
+    families: dict[str | None, set[str]] = {}
+    for code in engine.kb.tumor_types:
+        key = engine.specimen_tumor_key(code)
+        rep = first.setdefault(key, code)
+        family = engine.kb.family_for(code)
+        families.setdefault(key, set()).add(family.id if family else "")
+        if code != rep:
+            for specimens in _STAGE_SPECIMENS:
+                assert _stage(engine, code, specimens) == _stage(engine, rep, specimens), (code, rep, specimens)
+    assert any(len(ids) > 1 for ids in families.values())  # several families share a key
+    # keys told apart are decided apart on these specimens
+    reps = [rep for key, rep in first.items() if key is not None]
+    for one, other in itertools.combinations(reps, 2):
+        assert any(_stage(engine, one, s) != _stage(engine, other, s) for s in _STAGE_SPECIMENS), (one, other)

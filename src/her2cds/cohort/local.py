@@ -157,7 +157,7 @@ class LocalEngine:
         self._tumor_class = code.replace_strict(engine.tumor_classes(), default=code,
                                                 return_dtype=pl.String).alias(TUMOR_CLASS)
         self._all_keys = [*self._keys, SYSTEM]
-        self._system = pl.col("oncotree_code").replace_strict(system_of_codes(engine.kb), default=None,
+        self._system = pl.col("oncotree_code").replace_strict(system_of_codes(engine), default=None,
                                                               return_dtype=pl.String).alias(SYSTEM)
         # the run's working tables (never shared across runs): key -> index in the answer table (None: the key's
         # representative was rejected; its rows are answered one by one)

@@ -1,14 +1,15 @@
 """The two stages of the per-case engine as cohort mode keys them (docs/decisions.md D12.4).
 
 The specimen stage (:meth:`her2cds.engine.Engine.specimen_stage`: each specimen's finding, the patient's HER2
-summary, flags and recommendations so far) reads the tumor only through its family and scoring system and the
-patient through nothing else. So it is evaluated once per distinct *specimen key* (family, scoring system and
+summary, flags and recommendations so far) reads the tumor only through whether its family has guideline-specific
+criteria and its default scoring system (:meth:`her2cds.engine.Engine.specimen_tumor_key`, D12.9), and the patient
+through nothing else. So it is evaluated once per distinct *specimen key* (that, an explicit scoring system and
 the specimen columns' decision-key values), and its outcome is reduced to a *signature*: everything of it that
 the patient stage and the slim answer can read, without the recorded numbers themselves (those decided the
 outcome; the patient stage reads the outcome). The whole engine then runs once per distinct *patient key*
 (the patient's and the specimen's categorical values and the signature), where the tumor code counts only
-through its *decision class* (:meth:`her2cds.engine.Engine.tumor_classes`, D12.7): each row's own code is put
-back in the answer's ``tumor`` column, the one slim column that names it.
+through its *decision class* (:meth:`her2cds.engine.Engine.tumor_classes`, D12.7; it also fixes the family):
+each row's own code is put back in the answer's ``tumor`` column, the one slim column that names it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from pydantic import BaseModel, ValidationError
 from her2cds.cohort.cases import Row
 from her2cds.cohort.columns import BY_NAME, CASE_COLUMNS
 from her2cds.engine import THERAPY_ONLY_FIELDS, Engine, SpecimenStage
-from her2cds.knowledge.loader import KnowledgeBase
 from her2cds.model.case import Case
 
-SYSTEM = "__system"  # key column: the tumor's family and default scoring system (null: no HER2 family)
+SYSTEM = "__system"  # key column: what the specimen stage reads of the tumor (null: no HER2 family)
 SIGNATURE = "__signature"  # key column: the specimen stage's signature id
 UNREAD = "__read."  # patient-key columns: a therapy-only column, null where the tumor's decisions cannot read it
 TUMOR_CLASS = "__tumor_class"  # patient-key column: the tumor code's decision class (Engine.tumor_classes)
@@ -40,13 +40,14 @@ _RESULT_ECHO: Mapping[str, Any] = {
 }
 
 
-def system_of_codes(kb: KnowledgeBase) -> dict[str, str]:
-    """OncoTree code -> ``family id|scoring system`` for every code with a HER2 family (the others: none)."""
+def system_of_codes(engine: Engine) -> dict[str, str]:
+    """OncoTree code -> what the specimen stage reads of it (:meth:`her2cds.engine.Engine.specimen_tumor_key`)
+    for every code with a HER2 family (the others: none)."""
     out: dict[str, str] = {}
-    for code in kb.tumor_types:
-        family = kb.family_for(code)
-        if family is not None:
-            out[code] = f"{family.id}|{family.scoring_system}"
+    for code in engine.kb.tumor_types:
+        key = engine.specimen_tumor_key(code)
+        if key is not None:
+            out[code] = key
     return out
 
 
@@ -94,7 +95,7 @@ def signature(stage: SpecimenStage) -> Hashable:
     )
     col = stage.col
     return (
-        stage.family.id, stage.system.id, stage.her2.model_dump_json(exclude={"basis"}), findings,
+        stage.family.guideline_specific, stage.system.id, stage.her2.model_dump_json(exclude={"basis"}), findings,
         tuple((r.code, r.specimen) for r in col.recommendations()),
         tuple((f.code, tuple(f.specimens)) for f in col.flags()),
         tuple(entry.rule for entry in col.trace),
