@@ -121,6 +121,7 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
     local = LocalEngine(engine, options.criteria, options.processes or available_cores())
     progress = Progress(options.progress)
     try:
+        local.calls.start()  # (before the run's other threads start and before its memory grows)
         with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
             for source in sources:
                 for batch, grouped in chunks(source.frame, options.chunk_rows):
