@@ -151,6 +151,7 @@ class LocalEngine:
         # the patient stage reads the tumor code only through its decision class (D12.7)
         # and the columns only therapy criteria read, through what the tumor's indications read of them (D12.8)
         self._therapy_only = therapy_only_columns(engine)
+        self._codes = pl.Series(list(engine.kb.tumor_types), dtype=pl.String)
         self._patient_keys = [TUMOR_CLASS if c == "oncotree_code" else UNREAD + c if c in self._therapy_only else c
                               for c in self.plan.categorical] + [SIGNATURE]
         code = pl.col("oncotree_code").cast(pl.String)  # (of type null when no row has one)
@@ -316,9 +317,7 @@ class LocalEngine:
         answer_of_class = self._answer_classes(
             classes, lambda wanted: frame[[reps[i] for i in wanted]].rows(named=True))
         answer = answer_of_class.gather(class_of_row)
-        # an answer may be shared by rows of several tumor codes of one decision class: each row's own code
-        codes = classes.get_column("oncotree_code").cast(pl.String).cast(ANSWER_SCHEMA["tumor"])
-        tumor = codes.gather(class_of_row).alias("tumor")
+        tumor = self._tumors(classes, answer_of_class).gather(class_of_row)
         decided = frame.select("__seq", "patient_id", "source", "row").with_columns(answer, tumor).filter(
             pl.col("__answer").is_not_null())
         self.stats.vectorized_rows += decided.height
@@ -371,6 +370,17 @@ class LocalEngine:
             self._table = pl.concat([self._table, answer_table(new_answers)], rechunk=True)
         return answers
 
+
+    def _tumors(self, classes: pl.DataFrame, answer_of_class: pl.Series) -> pl.Series:
+        """Each class's ``tumor`` column. An answer may be shared by several codes of one decision class (D12.7): a
+        class whose code is a code of the tree gets that code (the engine names it as given); any other code (e.g.
+        with spaces, which the input model strips) is a class of its own, whose answer names it as the engine
+        read it."""
+        codes = classes.get_column("oncotree_code").cast(pl.String)
+        answered = self._table.get_column("tumor").cast(pl.String).gather(answer_of_class)
+        own = codes.is_in(self._codes)
+        return pl.select(pl.when(own).then(codes).otherwise(answered)).to_series().cast(
+            ANSWER_SCHEMA["tumor"]).alias("tumor")
 
     def _unread(self, classes: pl.DataFrame) -> list[pl.Expr]:
         """The therapy-only columns as the patient key holds them: null where no decision on a case of the row's
