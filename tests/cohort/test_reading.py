@@ -126,6 +126,18 @@ def test_chunks_come_with_the_patients_of_several_rows_of_the_whole_frame() -> N
     assert list(chunks(frame.head(0), 700)) == []
 
 
+def test_the_last_chunk_comes_in_two_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = table.canonical(_messy(3_000, seed=15).lazy(), _MAPPING, "messy.csv")
+    monkeypatch.setattr("her2cds.cohort.run._MIN_HALF_ROWS", 100)
+    heights = [batch.height for batch, _ in chunks(frame, 1_000)]
+    assert sum(heights) == 3_000 and len(heights) == 4 and heights[-2:] == [500, 500]
+    assert pl.concat([batch for batch, _ in chunks(frame, 1_000)]).equals(frame.collect())
+    monkeypatch.setattr("her2cds.cohort.run._MIN_HALF_ROWS", 600)  # a last chunk too small to split
+    assert [batch.height for batch, _ in chunks(frame, 1_000)] == [1_000, 1_000, 1_000]
+    monkeypatch.setattr("her2cds.cohort.run._MIN_HALF_ROWS", 100)  # a single chunk is not split
+    assert [batch.height for batch, _ in chunks(frame, 5_000)] == [3_000]
+
+
 def test_a_failing_pre_pass_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(frame: pl.LazyFrame) -> pl.Series:
         raise RuntimeError("pre-pass failed")

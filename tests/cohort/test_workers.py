@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,3 +39,52 @@ def test_processes_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(["cohort", "run", str(tmp_path / "x.csv"), "--format", "table", "--out", str(tmp_path / "o.csv"),
                  "--processes", "0"])
     assert code == 2 and "--processes must be at least 1: 0" in capsys.readouterr().err
+
+
+def test_workers_started_before_any_call_answer_alike(engine: Engine) -> None:
+    rows = list(generate(engine.kb, 300, seed=42).select(ALL_COLUMNS).iter_rows(named=True))
+    alone = EngineCalls(engine, 1)
+    alone.start()  # one process: nothing to start
+    early = EngineCalls(engine, 2)
+    try:
+        early.start()
+        assert early.started == 1 and len(early._workers) == 1
+        early.start()  # (already running: no second worker)
+        assert early.started == 1
+        assert early.answers([[row] for row in rows]) == alone.answers([[row] for row in rows])
+        assert early.signatures(rows) == alone.signatures(rows)
+        assert early.started == 1 and alone.started == 0
+    finally:
+        early.close()
+    assert not early._workers
+
+
+def test_a_run_starts_its_worker_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    from her2cds.cohort import run as cohort_run
+    from her2cds.cohort.mapping import TableMapping
+
+    events: list[str] = []
+    read = pl.LazyFrame.collect_batches
+    start = EngineCalls.start
+
+    def reading(self: pl.LazyFrame, *args: Any, **kwargs: Any) -> Any:
+        events.append("read")
+        return read(self, *args, **kwargs)
+
+    def starting(self: EngineCalls) -> None:
+        events.append("start")
+        start(self)
+
+    monkeypatch.setattr(EngineCalls, "start", starting)
+    monkeypatch.setattr(pl.LazyFrame, "collect_batches", reading)
+    data = tmp_path / "rows.csv"
+    generate(Engine().kb, 50, seed=43).drop("row", "source", "read_error").select(
+        "patient_id", "oncotree_code", "ihc_score").write_csv(data)
+    mapping = TableMapping(columns={"patient_id": "patient_id", "oncotree_code": "oncotree_code",
+                                    "ihc_score": "ihc_score"})
+    stats = cohort_run.run(cohort_run.Options(inputs=[str(data)], fmt="table", out=tmp_path / "o.parquet",
+                                              mapping=mapping, processes=2))
+    assert events == ["start", "read"]
+    assert stats.rows == 50 and pl.read_parquet(tmp_path / "o.parquet").height == stats.patients

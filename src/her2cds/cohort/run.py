@@ -20,6 +20,7 @@ from her2cds.cores import available_cores
 from her2cds.engine import Engine, default_engine
 
 DEFAULT_CHUNK_ROWS = 250_000
+_MIN_HALF_ROWS = 50_000  # a last chunk of fewer than twice this many rows is not split
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,20 @@ def chunks(frame: pl.LazyFrame, chunk_rows: int) -> Iterator[tuple[pl.DataFrame,
         batches = iter(frame.collect_batches(chunk_size=chunk_rows))
         batch = next(batches, None)
         grouped = pending.result()
+        if batch is None:
+            return
+        yield batch, grouped  # (the first chunk at once: it is never the last of several)
+        batch = next(batches, None)
         while batch is not None:
+            following = next(batches, None)  # (read ahead while the previous chunk was evaluated)
+            if following is None and batch.height >= 2 * _MIN_HALF_ROWS:
+                # the last chunk in two halves: the first half is encoded while the second is evaluated, so that
+                # what is left at the end (encoding what was evaluated last) is half a chunk
+                half = batch.height // 2
+                yield batch.slice(0, half), grouped
+                batch = batch.slice(half)
             yield batch, grouped
-            batch = next(batches, None)
+            batch = following
 
 
 def extra_columns(options: Options) -> tuple[str, ...]:
@@ -109,6 +121,7 @@ def run(options: Options, engine: Engine | None = None) -> Stats:
     local = LocalEngine(engine, options.criteria, options.processes or available_cores())
     progress = Progress(options.progress)
     try:
+        local.calls.start()  # (before the run's other threads start and before its memory grows)
         with SlimWriter(options.out, versions(engine), extra_columns(options)) as writer:
             for source in sources:
                 for batch, grouped in chunks(source.frame, options.chunk_rows):
