@@ -157,8 +157,8 @@ class LocalEngine:
         code = pl.col("oncotree_code").cast(pl.String)  # (of type null when no row has one)
         self._tumor_class = code.replace_strict(engine.tumor_classes(), default=code,
                                                 return_dtype=pl.String).alias(TUMOR_CLASS)
-        self._all_keys = [*self._keys, SYSTEM]
-        self._system = pl.col("oncotree_code").replace_strict(system_of_codes(engine), default=None,
+        # what the specimen stage reads of the tumor: a function of the code, added per class (not per row)
+        self._system = pl.col("oncotree_code").cast(pl.String).replace_strict(system_of_codes(engine), default=None,
                                                               return_dtype=pl.String).alias(SYSTEM)
         # the run's working tables (never shared across runs): key -> index in the answer table (None: the key's
         # representative was rejected; its rows are answered one by one)
@@ -312,8 +312,8 @@ class LocalEngine:
             return answers_frame([], [], [])
         nulls = frame.null_count().row(0, named=True)
         absent = frozenset(name for name, count in nulls.items() if count == frame.height)
-        keyed = frame.with_columns(*key_exprs(self.plan, absent), self._system)
-        classes, class_of_row, reps = distinct(keyed, self._all_keys)
+        keyed = frame.with_columns(*key_exprs(self.plan, absent))
+        classes, class_of_row, reps = distinct(keyed, self._keys)
         answer_of_class = self._answer_classes(
             classes, lambda wanted: frame[[reps[i] for i in wanted]].rows(named=True))
         answer = answer_of_class.gather(class_of_row)
@@ -332,7 +332,7 @@ class LocalEngine:
         """Each class's index in the answer table (null: its rows go to the per-case engine one by one). The
         specimen stage runs once per new specimen key, the whole engine once per new patient key; a class whose
         specimen stage rejected its representative is keyed as a whole (one engine call per decision key)."""
-        classes = classes.with_columns(self._tumor_class, *self._unread(classes))
+        classes = classes.with_columns(self._system, self._tumor_class, *self._unread(classes))
         spec_keys, spec_of_class, spec_first = distinct(classes, self._spec_keys)
         keys = spec_keys.rows()
         new = [(key, first) for key, first in zip(keys, spec_first, strict=True) if key not in self._signatures]
