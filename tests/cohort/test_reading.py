@@ -161,3 +161,32 @@ def test_parquet_ids_are_not_dictionary_encoded(tmp_path: Path) -> None:
     assert back.get_column("id").to_list() == [f"P{i}" for i in range(50)]
     assert back.get_column("error").to_list() == [f"problem {i % 3}" for i in range(50)]
     assert back.schema["needs"] == pl.List(pl.String) and back.schema["tumor"] == pl.String
+
+
+def test_parquet_chunks_in_flight_keep_their_order_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def frame(start: int) -> pl.DataFrame:
+        answers = [error_answer("BRCA", f"problem {i}", "kb-1") for i in range(start, start + 10)]
+        return answers_frame([f"P{i}" for i in range(start, start + 10)], answers, list(range(start, start + 10)))
+
+    out = tmp_path / "out.parquet"
+    with SlimWriter(out, {"engine": "1"}) as writer:
+        for start in range(0, 60, 10):
+            writer.write(frame(start))
+    assert pl.read_parquet(out).get_column("id").to_list() == [f"P{i}" for i in range(60)]
+    assert pq.ParquetFile(out).metadata.num_row_groups == 6
+
+    encode = SlimWriter._encode
+
+    def failing(self: SlimWriter, chunk: pl.DataFrame) -> None:
+        if chunk.get_column("id")[0] == "P10":
+            raise OSError("disk full")
+        encode(self, chunk)
+
+    monkeypatch.setattr(SlimWriter, "_encode", failing)
+    def write_four() -> None:
+        with SlimWriter(tmp_path / "fails.parquet", {"engine": "1"}) as failing_writer:
+            for start in range(0, 40, 10):
+                failing_writer.write(frame(start))
+
+    with pytest.raises(OSError, match="disk full"):  # raised by a later write or by close, never lost
+        write_four()

@@ -13,6 +13,7 @@ from her2cds.cohort.columns import LIST_SEPARATOR, SLIM_COLUMNS, SLIM_LIST_COLUM
 from her2cds.errors import UsageError
 
 FORMATS = (".parquet", ".csv", ".tsv", ".jsonl")
+_IN_FLIGHT = 2  # chunks handed to the Parquet writer's thread and not yet written
 
 
 def output_format(path: Path) -> str:
@@ -33,7 +34,7 @@ class SlimWriter:
         self.rows = 0
         self._parquet: Any = None
         self._thread: ThreadPoolExecutor | None = None  # Parquet encoding (pyarrow releases the interpreter lock)
-        self._pending: Future[None] | None = None
+        self._pending: list[Future[None]] = []  # the writer's tasks not yet waited for, oldest first
         self._chunks = 0  # frames handed to the Parquet writer
         self._text: IO[bytes] | None = None
         try:
@@ -46,7 +47,7 @@ class SlimWriter:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         if self.kind == ".parquet":  # pyarrow (and numpy) imported on the writer's thread while the run reads
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
-            self._pending = self._thread.submit(_import_pyarrow)
+            self._pending.append(self._thread.submit(_import_pyarrow))
 
     def __enter__(self) -> SlimWriter:
         return self
@@ -73,12 +74,14 @@ class SlimWriter:
         self.rows += frame.height
 
     def _write_parquet(self, frame: pl.DataFrame) -> None:
-        if self._pending is not None:  # one chunk encoded at a time, beside the next chunk's evaluation
-            self._pending.result()
+        # at most _IN_FLIGHT chunks wait for the writer's thread (or are being encoded): the run goes on evaluating
+        # while a slow encoding (the first one is) catches up, and holds only that many chunks of answers
+        while len(self._pending) >= _IN_FLIGHT:
+            self._pending.pop(0).result()
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
         self._chunks += 1
-        self._pending = self._thread.submit(self._encode, frame)
+        self._pending.append(self._thread.submit(self._encode, frame))
 
     def _encode(self, frame: pl.DataFrame) -> None:
         """On the writer's thread: the chunk to Arrow (polars releases the interpreter lock), then Parquet; the
@@ -106,12 +109,12 @@ class SlimWriter:
             empty = answers_frame([], [], []).with_columns(pl.lit(None, dtype=pl.String).alias(c)
                                                          for c in self.columns if c not in SLIM_COLUMNS)
             self._write_parquet(empty.select(self.columns))
-        pending, self._pending = self._pending, None
+        pending, self._pending = self._pending, []
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
-        if pending is not None:
-            pending.result()  # (raises what the encoding raised)
+        for task in pending:
+            task.result()  # (raises what the encoding raised)
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
