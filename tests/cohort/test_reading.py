@@ -4,6 +4,7 @@ the patient pre-pass beside the first chunk (run.chunks), the Parquet writer's e
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -190,3 +191,20 @@ def test_parquet_chunks_in_flight_keep_their_order_and_errors(tmp_path: Path, mo
 
     with pytest.raises(OSError, match="disk full"):  # raised by a later write or by close, never lost
         write_four()
+
+
+@pytest.mark.parametrize("out", ["o.parquet", "o.csv"])
+def test_pyarrow_is_imported_beside_the_set_up_for_parquet_only(out: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from her2cds.cohort import run as cohort_run
+
+    threads: list[str] = []
+    monkeypatch.setattr(cohort_run, "import_parquet", lambda: threads.append(threading.current_thread().name))
+    data = tmp_path / "rows.csv"
+    _messy(200, seed=16).write_csv(data)
+    stats = cohort_run.run(cohort_run.Options(inputs=[str(data)], fmt="table", out=tmp_path / out,
+                                              mapping=_MAPPING, processes=1))
+    assert stats.rows == 200
+    assert threads == (["her2cds-preload"] if out.endswith(".parquet") else [])
+    back = pl.read_parquet(tmp_path / out) if out.endswith(".parquet") else pl.read_csv(tmp_path / out)
+    assert back.height == stats.patients

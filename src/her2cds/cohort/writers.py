@@ -47,7 +47,7 @@ class SlimWriter:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         if self.kind == ".parquet":  # pyarrow (and numpy) imported on the writer's thread while the run reads
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
-            self._pending.append(self._thread.submit(_import_pyarrow))
+            self._pending.append(self._thread.submit(import_parquet))
 
     def __enter__(self) -> SlimWriter:
         return self
@@ -134,5 +134,5 @@ def _dictionary_columns(frame: pl.DataFrame) -> list[str]:
             if name not in _UNIQUE]
 
 
-def _import_pyarrow() -> None:
+def import_parquet() -> None:
     import pyarrow.parquet  # noqa: F401
