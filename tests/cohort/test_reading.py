@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -178,10 +179,10 @@ def test_parquet_chunks_in_flight_keep_their_order_and_errors(tmp_path: Path, mo
 
     encode = SlimWriter._encode
 
-    def failing(self: SlimWriter, chunk: pl.DataFrame) -> None:
+    def failing(self: SlimWriter, chunk: pl.DataFrame, table: Any) -> None:
         if chunk.get_column("id")[0] == "P10":
             raise OSError("disk full")
-        encode(self, chunk)
+        encode(self, chunk, table)
 
     monkeypatch.setattr(SlimWriter, "_encode", failing)
     def write_four() -> None:
@@ -191,6 +192,26 @@ def test_parquet_chunks_in_flight_keep_their_order_and_errors(tmp_path: Path, mo
 
     with pytest.raises(OSError, match="disk full"):  # raised by a later write or by close, never lost
         write_four()
+
+
+def test_parquet_chunks_are_converted_to_arrow_by_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the writer's thread sets the pace of a run after its first chunk: it only encodes
+    threads: list[str] = []
+    to_arrow = pl.DataFrame.to_arrow
+
+    def recorded(self: pl.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return to_arrow(self, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "to_arrow", recorded)
+    answers = [error_answer("BRCA", f"problem {i}", "kb-1") for i in range(20)]
+    out = tmp_path / "out.parquet"
+    with SlimWriter(out, {"engine": "1"}) as writer:
+        for start in (0, 10):
+            writer.write(answers_frame([f"P{i}" for i in range(start, start + 10)], answers[start:start + 10],
+                                       list(range(start, start + 10))))
+    assert threads == [threading.current_thread().name] * 2
+    assert pl.read_parquet(out).get_column("id").to_list() == [f"P{i}" for i in range(20)]
 
 
 @pytest.mark.parametrize("out", ["o.parquet", "o.csv"])

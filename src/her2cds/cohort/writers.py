@@ -5,12 +5,15 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
 
 from her2cds.cohort.columns import LIST_SEPARATOR, SLIM_COLUMNS, SLIM_LIST_COLUMNS
 from her2cds.errors import UsageError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = (".parquet", ".csv", ".tsv", ".jsonl")
 _IN_FLIGHT = 2  # chunks handed to the Parquet writer's thread and not yet written
@@ -76,19 +79,21 @@ class SlimWriter:
     def _write_parquet(self, frame: pl.DataFrame) -> None:
         # at most _IN_FLIGHT chunks wait for the writer's thread (or are being encoded): the run goes on evaluating
         # while a slow encoding (the first one is) catches up, and holds only that many chunks of answers
+        # the chunk to Arrow on the run's thread: after the first chunk the writer's thread sets the pace (the run
+        # ends waiting for it), so it only encodes
+        table = frame.to_arrow()
         while len(self._pending) >= _IN_FLIGHT:
             self._pending.pop(0).result()
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
         self._chunks += 1
-        self._pending.append(self._thread.submit(self._encode, frame))
+        self._pending.append(self._thread.submit(self._encode, frame, table))
 
-    def _encode(self, frame: pl.DataFrame) -> None:
-        """On the writer's thread: the chunk to Arrow (polars releases the interpreter lock), then Parquet; the
-        file is started with the first chunk's schema."""
+    def _encode(self, frame: pl.DataFrame, table: pa.Table) -> None:
+        """On the writer's thread: ``frame`` (as the Arrow ``table``) to Parquet; the file is started with the
+        first chunk's schema."""
         import pyarrow.parquet as pq
 
-        table = frame.to_arrow()
         if self._parquet is None:
             flat = [name for name, dtype in frame.schema.items() if not isinstance(dtype, pl.List)]
             try:  # answers are dictionary-encoded (categorical) in memory and plain strings in the file; no
