@@ -48,9 +48,6 @@ class SlimWriter:
                 self._text = None
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if self.kind == ".parquet":  # pyarrow (and numpy) imported on the writer's thread while the run reads
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="her2cds-parquet")
-            self._pending.append(self._thread.submit(import_parquet))
 
     def __enter__(self) -> SlimWriter:
         return self
