@@ -21,6 +21,10 @@ if [ ! -f "$dir/PG_VERSION" ]; then
   "${as[@]}" "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 \
     || { cat "$dir.initdb.log" >&2; exit 1; }
 fi
+# the server's log is written by the server's user: created (or handed over) before this shell appends pg_ctl's
+# own messages to it (as root the shell would otherwise create it root-owned, and the server could not open it)
+touch "$dir/server.log"
+[ "$(id -u)" = 0 ] && chown postgres: "$dir/server.log"
 "${as[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
   -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start \
   </dev/null >/dev/null 2>>"$dir/server.log" 9>&- \
