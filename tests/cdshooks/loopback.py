@@ -93,11 +93,14 @@ class LoopbackFhir:
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, media: str) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", media)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        try:
+            handler.send_response(status)
+            handler.send_header("Content-Type", media)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up first (the slow mode's timeouts)
+            pass
 
 
 def serve(fake: LoopbackFhir) -> Iterator[LoopbackFhir]:
