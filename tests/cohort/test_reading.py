@@ -1,23 +1,17 @@
 """Reading around the engine calls: text columns of few distinct values parsed once per value (readers/table.py),
-the patient pre-pass beside the first chunk (run.chunks), the Parquet writer's encodings (writers.py)."""
+the patient pre-pass beside the first chunk (run.chunks). The Parquet writer: test_parquet_sink.py."""
 
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
-from her2cds.cohort.local import answers_frame
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.readers import table
 from her2cds.cohort.run import chunks, grouped_patients
-from her2cds.cohort.slim import error_answer
-from her2cds.cohort.writers import SlimWriter
 
 _WORDS = ["2+", " 2+", "3+ ", "0", "1+", "NA", " n/a ", "Unknown", "[Not Available]", "", "  ", "weird", "POS",
           "pos ", "Negative", "yes", "No", "amplified", "1,5", "2.25", " 7 ", "x1", "İ", "K", "–"]
@@ -147,85 +141,3 @@ def test_a_failing_pre_pass_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("her2cds.cohort.run.grouped_patients", fail)
     with pytest.raises(RuntimeError, match="pre-pass failed"):
         list(chunks(pl.DataFrame({"patient_id": ["a"]}).lazy(), 10))
-
-
-def test_parquet_ids_are_not_dictionary_encoded(tmp_path: Path) -> None:
-    answers = [error_answer("BRCA", f"problem {i % 3}", "kb-1") for i in range(50)]
-    frame = answers_frame([f"P{i}" for i in range(50)], answers, list(range(50)))
-    out = tmp_path / "out.parquet"
-    with SlimWriter(out, {"engine": "1"}) as writer:
-        writer.write(frame)
-    meta = pq.ParquetFile(out).metadata.row_group(0)
-    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
-    assert "RLE_DICTIONARY" not in encodings["id"]
-    assert "RLE_DICTIONARY" in encodings["tumor"] and "RLE_DICTIONARY" in encodings["needs.list.element"]
-    back = pl.read_parquet(out)
-    assert back.get_column("id").to_list() == [f"P{i}" for i in range(50)]
-    assert back.get_column("error").to_list() == [f"problem {i % 3}" for i in range(50)]
-    assert back.schema["needs"] == pl.List(pl.String) and back.schema["tumor"] == pl.String
-
-
-def test_parquet_chunks_in_flight_keep_their_order_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def frame(start: int) -> pl.DataFrame:
-        answers = [error_answer("BRCA", f"problem {i}", "kb-1") for i in range(start, start + 10)]
-        return answers_frame([f"P{i}" for i in range(start, start + 10)], answers, list(range(start, start + 10)))
-
-    out = tmp_path / "out.parquet"
-    with SlimWriter(out, {"engine": "1"}) as writer:
-        for start in range(0, 60, 10):
-            writer.write(frame(start))
-    assert pl.read_parquet(out).get_column("id").to_list() == [f"P{i}" for i in range(60)]
-    assert pq.ParquetFile(out).metadata.num_row_groups == 6
-
-    encode = SlimWriter._encode
-
-    def failing(self: SlimWriter, chunk: pl.DataFrame, table: Any) -> None:
-        if chunk.get_column("id")[0] == "P10":
-            raise OSError("disk full")
-        encode(self, chunk, table)
-
-    monkeypatch.setattr(SlimWriter, "_encode", failing)
-    def write_four() -> None:
-        with SlimWriter(tmp_path / "fails.parquet", {"engine": "1"}) as failing_writer:
-            for start in range(0, 40, 10):
-                failing_writer.write(frame(start))
-
-    with pytest.raises(OSError, match="disk full"):  # raised by a later write or by close, never lost
-        write_four()
-
-
-def test_parquet_chunks_are_converted_to_arrow_by_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the writer's thread sets the pace of a run after its first chunk: it only encodes
-    threads: list[str] = []
-    to_arrow = pl.DataFrame.to_arrow
-
-    def recorded(self: pl.DataFrame, *args: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return to_arrow(self, *args, **kwargs)
-
-    monkeypatch.setattr(pl.DataFrame, "to_arrow", recorded)
-    answers = [error_answer("BRCA", f"problem {i}", "kb-1") for i in range(20)]
-    out = tmp_path / "out.parquet"
-    with SlimWriter(out, {"engine": "1"}) as writer:
-        for start in (0, 10):
-            writer.write(answers_frame([f"P{i}" for i in range(start, start + 10)], answers[start:start + 10],
-                                       list(range(start, start + 10))))
-    assert threads == [threading.current_thread().name] * 2
-    assert pl.read_parquet(out).get_column("id").to_list() == [f"P{i}" for i in range(20)]
-
-
-@pytest.mark.parametrize("out", ["o.parquet", "o.csv"])
-def test_pyarrow_is_imported_beside_the_set_up_for_parquet_only(out: str, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from her2cds.cohort import run as cohort_run
-
-    threads: list[str] = []
-    monkeypatch.setattr(cohort_run, "import_parquet", lambda: threads.append(threading.current_thread().name))
-    data = tmp_path / "rows.csv"
-    _messy(200, seed=16).write_csv(data)
-    stats = cohort_run.run(cohort_run.Options(inputs=[str(data)], fmt="table", out=tmp_path / out,
-                                              mapping=_MAPPING, processes=1))
-    assert stats.rows == 200
-    assert threads == (["her2cds-preload"] if out.endswith(".parquet") else [])
-    back = pl.read_parquet(tmp_path / out) if out.endswith(".parquet") else pl.read_csv(tmp_path / out)
-    assert back.height == stats.patients

@@ -76,9 +76,11 @@ def test_writers_round_trip_the_same_answers(tmp_path: Path, out: str) -> None:
 
 def test_parquet_carries_the_versions(tmp_path: Path, engine: Engine) -> None:
     cohort(tmp_path, "out.parquet")
-    meta = pq.read_schema(tmp_path / "out.parquet").metadata
+    meta = pq.read_metadata(tmp_path / "out.parquet").metadata  # the file's key-value metadata
     assert meta[b"her2cds.knowledge_base"].decode() == engine.versions.knowledge_base
     assert meta[b"her2cds.engine"].decode() == engine.versions.engine
+    assert meta[b"her2cds.as_of"].decode() == engine.versions.as_of.isoformat()
+    assert pl.read_parquet_metadata(tmp_path / "out.parquet")["her2cds.engine"] == engine.versions.engine
 
 
 def test_small_chunks_give_the_same_answers(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ import polars as pl
 from her2cds.cohort.local import LocalEngine, Stats, patient_hashes, repeated
 from her2cds.cohort.mapping import TableMapping
 from her2cds.cohort.sources import open_sources
-from her2cds.cohort.writers import SlimWriter, import_parquet, output_format
+from her2cds.cohort.writers import SlimWriter, output_format
 from her2cds.cores import available_cores
 from her2cds.engine import Engine, default_engine
 
@@ -104,19 +103,8 @@ def versions(engine: Engine) -> dict[str, str]:
 
 
 def run(options: Options, engine: Engine | None = None) -> Stats:
-    engine = engine or default_engine()
-    kind = output_format(options.out)
-    # Parquet is written with pyarrow (and numpy): imported on a thread while the run sets up (its key plan, its
-    # sources), the part of a run that uses one core
-    preload = threading.Thread(target=import_parquet, name="her2cds-preload", daemon=True) if (
-        kind == ".parquet" and options.engine == "local") else None
-    if preload is not None:
-        preload.start()
-    try:
-        return _run(options, engine)
-    finally:
-        if preload is not None:
-            preload.join()
+    output_format(options.out)  # an unusable --out is refused before anything is read
+    return _run(options, engine or default_engine())
 
 
 def _run(options: Options, engine: Engine) -> Stats:
