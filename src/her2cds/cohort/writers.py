@@ -148,7 +148,7 @@ class ParquetSink:
             source.sink_parquet(self.path, compression="snappy", metadata=metadata)
         except OSError as exc:
             raise UsageError(f"cannot write {self.path}: {exc}") from None
-        finally:  # a sink that failed no longer takes frames: none waits for room behind it
+        finally:  # (a sink that failed takes no more frames: those waiting are let go; later ones find it done)
             while not self._queue.empty():
                 self._queue.get_nowait()
 
